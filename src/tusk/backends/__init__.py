@@ -1,0 +1,79 @@
+"""Generation backends behind one interface, imported lazily by name.
+
+Model specs (see DESIGN.md): ``llamacpp:PATH.gguf``, ``hf:PATH_OR_ID``, ``openai:MODEL@http://host:port/v1``,
+``vllm:PATH_OR_ID``, a bare ``PATH.gguf``, or a built-in model name such as ``qwen2.5-coder-0.5b``
+(see :mod:`tusk.models`).  A backend whose optional dependency is missing raises
+:class:`~tusk.errors.MissingExtraError` naming the pip extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from tusk.backends.base import Backend
+from tusk.errors import MissingExtraError, TuskError
+
+# name -> ("module:Class", pip extra that provides its dependencies)
+BACKENDS: dict[str, tuple[str, str]] = {
+    "llamacpp": ("tusk.backends.llamacpp:LlamaCppBackend", "cpu"),
+    "hf": ("tusk.backends.hf:HFBackend", "hf"),
+    "openai": ("tusk.backends.openai:OpenAIBackend", "openai"),
+    "vllm": ("tusk.backends.vllm:VLLMBackend", "vllm"),
+    "scripted": ("tusk.backends.scripted:ScriptedBackend", ""),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` value: which backend, and what it should load."""
+
+    backend: str
+    target: str
+    raw: str
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """Split a model spec into backend and target; built-in names resolve to the llamacpp backend."""
+    from tusk import models
+
+    spec = spec.strip()
+    if not spec:
+        raise TuskError("empty model spec")
+    if spec in models.BUILTIN_MODELS:
+        return ModelSpec("llamacpp", spec, spec)
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in BACKENDS:
+        if not rest:
+            raise TuskError(f"model spec {spec!r} names backend {prefix!r} but no model")
+        return ModelSpec(prefix, rest, spec)
+    if spec.endswith(".gguf"):
+        return ModelSpec("llamacpp", spec, spec)
+    known = ", ".join(sorted(models.BUILTIN_MODELS))
+    raise TuskError(
+        f"unknown model {spec!r}: use a built-in name ({known}), a .gguf path, "
+        "or BACKEND:TARGET with BACKEND one of " + ", ".join(b for b in BACKENDS if b != "scripted")
+    )
+
+
+def backend_class(name: str) -> type[Backend]:
+    """Import and return the backend class registered under ``name``."""
+    try:
+        path, extra = BACKENDS[name]
+    except KeyError:
+        raise TuskError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None
+    module_name, _, cls_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name and exc.name.startswith("tusk"):
+            raise
+        raise MissingExtraError(f"the {name} backend", extra or "dev", exc) from exc
+    return getattr(module, cls_name)
+
+
+def load_backend(spec: str | ModelSpec, **options: Any) -> Backend:
+    """Build the backend for a model spec; ``options`` go to the backend's constructor."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    return backend_class(parsed.backend)(parsed.target, **options)

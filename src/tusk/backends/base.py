@@ -1,0 +1,52 @@
+"""The one interface every generation backend implements.
+
+A backend turns :class:`~tusk.types.Request` objects into :class:`~tusk.types.Generation` objects.  It may
+batch, reorder or run requests concurrently, but it yields exactly one Generation per request, carrying the
+request's id, and it yields each as soon as it is finished so callers can store results as they go.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from tusk.types import Generation, Request
+
+PromptStyle = Literal["alpaca", "chat"]
+
+
+class Backend(abc.ABC):
+    """Base class for backends. Subclasses implement :meth:`generate`; the rest has defaults."""
+
+    #: registry name of the backend ("llamacpp", "hf", "openai", "vllm", ...)
+    kind: str = ""
+    #: prompt style that suits the model when the user does not choose one (instruct models: "chat")
+    preferred_prompt: PromptStyle = "alpaca"
+
+    def __init__(self, model: str):
+        self.model = model
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
+        """Complete every request; yield one Generation per request as soon as it is done (any order)."""
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
+        """Render ``messages`` with the model's chat template, ending with the assistant turn's opening.
+
+        Returns None when the model has no chat template.
+        """
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this model and backend in a run's config (paths, hashes, versions)."""
+        return {"backend": self.kind, "model": self.model}
+
+    def close(self) -> None:
+        """Release the model and any worker threads or connections."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

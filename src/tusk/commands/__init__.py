@@ -1,0 +1,1 @@
+"""CLI subcommands: each module parses arguments and calls one library function."""

@@ -1,0 +1,39 @@
+"""Shared test fixtures.
+
+Tests that read the real benchmark files find them through ``TUSK_DATA_DIR`` (CI points it at
+``../shared/data``); without it they are skipped with a reason, never silently passed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    value = os.environ.get("TUSK_DATA_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("set TUSK_DATA_DIR to a folder laid out like ../shared/data to run this test")
+    return Path(value)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep each test session's downloads and conversions out of the user's cache.
+
+    Built-in model files are large; tests that need them share one session cache.
+    """
+    monkeypatch.setenv("TUSK_CACHE_DIR", str(_session_cache(tmp_path_factory)))
+
+
+_CACHE: list[Path] = []
+
+
+def _session_cache(factory) -> Path:
+    if not _CACHE:
+        shared = os.environ.get("TUSK_TEST_CACHE_DIR")
+        _CACHE.append(Path(shared) if shared else factory.mktemp("tusk-cache"))
+    return _CACHE[0]
