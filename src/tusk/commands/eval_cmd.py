@@ -1,0 +1,87 @@
+"""``tusk eval``: evaluate a model on benchmarks; writes RUN_DIR/summary.json and samples.jsonl."""
+
+from __future__ import annotations
+
+import argparse
+
+from tusk.errors import TuskError
+
+HELP = "evaluate a model on math benchmarks (CoT, PoT or hybrid decoding); reruns resume"
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard expects i/n such as 0/4, got {value!r}") from None
+    return i, n
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="", help="model spec: built-in name, PATH.gguf, hf:DIR, openai:MODEL@URL, "
+                   "vllm:ID (default: the embedded qwen2.5-coder-0.5b)")
+    p.add_argument("--benchmarks", default="smoke", help="comma-separated names (tusk ls benchmarks), or 'paper' "
+                   "for the nine of the paper; default: smoke")
+    p.add_argument("--mode", choices=("cot", "pot", "hybrid"), default="cot", help="decoding mode (default cot)")
+    p.add_argument("--out", default="runs/latest", help="run directory; rerunning with it resumes")
+    p.add_argument("--limit", type=int, help="only the first N problems of each benchmark")
+    p.add_argument("--shard", type=_shard, help="i/n: only every n-th problem from the i-th (merge with tusk merge)")
+    p.add_argument("--data-dir", help="folder with the benchmark files (else TUSK_DATA_DIR, cache, download)")
+    p.add_argument("--prompt", choices=("auto", "alpaca", "chat"), default="auto",
+                   help="alpaca (paper), chat (model's chat template) or auto (what suits the model)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="maximum new tokens per generation")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--samples", type=int, default=1, help="samples per problem; >1 = self-consistency vote")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grader", choices=("strict", "mammoth"), default="strict")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per program in the sandbox")
+    p.add_argument("--workers", type=int, help="sandbox worker processes")
+    p.add_argument("--chunk-size", type=int, default=16, help="problems sent to the backend at once")
+    p.add_argument("--cache", metavar="DIR", help="reuse finished generations stored in DIR (keyed by model, "
+                   "prompt and sampling), e.g. to regrade or change decoding without regenerating")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tusk.benchmarks import PAPER_BENCHMARKS
+    from tusk.evaluate import EvalConfig, evaluate
+    from tusk.report import render_details, render_table
+
+    names = tuple(n.strip() for n in args.benchmarks.split(",") if n.strip())
+    if names == ("paper",):
+        names = tuple(PAPER_BENCHMARKS)
+    if not names:
+        raise TuskError("--benchmarks is empty")
+    config = EvalConfig(
+        model=args.model, benchmarks=names, mode=args.mode, out=args.out, limit=args.limit, shard=args.shard,
+        data_dir=args.data_dir, prompt=args.prompt, max_tokens=args.max_tokens, temperature=args.temperature,
+        top_p=args.top_p, samples=args.samples, seed=args.seed, grader=args.grader, timeout=args.timeout,
+        workers=args.workers, chunk_size=args.chunk_size,
+    )
+    backend = None
+    if args.cache:
+        backend = _cached_backend(config, args.cache)
+    try:
+        summary = evaluate(config, backend=backend, progress=not args.no_progress)
+    finally:
+        if backend is not None:
+            backend.close()
+    console = Console()
+    console.print(render_details(summary))
+    console.print(render_table([(summary["model"], summary)]))
+    console.print(f"results in {args.out}/summary.json and {args.out}/samples.jsonl")
+    return 0
+
+
+def _cached_backend(config, cache_dir: str):
+    from pathlib import Path
+
+    from tusk.backends import load_backend
+    from tusk.backends.cached import CachedBackend
+
+    model = config.resolved().model
+    inner = load_backend(model)
+    return CachedBackend(inner, Path(cache_dir))

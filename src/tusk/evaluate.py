@@ -1,0 +1,348 @@
+"""Evaluation: benchmark -> prompts -> backend -> decoding -> grades, streamed into a run directory.
+
+:func:`evaluate` is what ``tusk eval`` runs.  Problems are processed in chunks: each chunk's requests go to the
+backend together (so batching backends can batch), each problem is decoded and graded as soon as its last
+generation arrives, and its record is appended to ``samples.jsonl`` before the next one.  In hybrid mode a
+chunk's PoT failures are asked again in CoT within the same chunk.  Rerunning with the same ``out`` skips every
+stored problem; an interrupt leaves a valid directory with a partial summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tusk import __version__
+from tusk.backends.base import Backend
+from tusk.decoding import (
+    AnswerGrader,
+    Executor,
+    as_fallback,
+    decode_cot,
+    decode_pot,
+    needs_fallback,
+    vote,
+)
+from tusk.errors import TuskError
+from tusk.prompts import PROMPT_STYLES, build_prompt, stop_strings
+from tusk.store import RunStore
+from tusk.types import Generation, Mode, Prediction, Problem, Request, SampleRecord, SamplingParams
+
+log = logging.getLogger(__name__)
+
+MODES = ("cot", "pot", "hybrid")
+#: config keys whose change would change the results: a run directory refuses to mix them
+IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that defines an evaluation run (saved as the run's ``config.json``)."""
+
+    model: str = ""
+    """Model spec (see tusk.backends); empty means the embedded default model."""
+    benchmarks: tuple[str, ...] = ("smoke",)
+    """Benchmark names (``tusk ls benchmarks``)."""
+    mode: str = "cot"
+    """cot, pot, or hybrid (PoT first, one CoT fallback)."""
+    out: str = "runs/latest"
+    """Run directory; rerunning with the same directory resumes."""
+    limit: int | None = None
+    """Evaluate only the first N problems of each benchmark."""
+    shard: tuple[int, int] | None = None
+    """(i, n): evaluate only problems whose position p satisfies p % n == i (merge shards with tusk merge)."""
+    data_dir: str | None = None
+    """Folder laid out like the benchmark data store (else TUSK_DATA_DIR, the cache, a download)."""
+    prompt: str = "auto"
+    """alpaca (the paper's template), chat (the model's chat template), or auto (what suits the model)."""
+    max_tokens: int = 1024
+    """Maximum new tokens per generation."""
+    temperature: float = 0.0
+    """0 is greedy; self-consistency uses e.g. 0.7."""
+    top_p: float = 1.0
+    samples: int = 1
+    """Samples per problem; more than one enables majority voting (self-consistency)."""
+    seed: int = 0
+    grader: str = "strict"
+    """strict (default) or mammoth (the paper's original rules)."""
+    timeout: float = 5.0
+    """Wall-clock seconds per program in the sandbox."""
+    workers: int | None = None
+    """Sandbox worker processes (default: number of cores)."""
+    chunk_size: int = 16
+    """Problems sent to the backend at once."""
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> EvalConfig:
+        from tusk.models import DEFAULT_MODEL
+
+        if self.mode not in MODES:
+            raise TuskError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.prompt not in ("auto", *PROMPT_STYLES):
+            raise TuskError(f"unknown prompt style {self.prompt!r}; choose auto, alpaca or chat")
+        if self.samples < 1:
+            raise TuskError("--samples must be at least 1")
+        if self.samples > 1 and self.temperature <= 0:
+            raise TuskError("--samples above 1 needs --temperature above 0 (greedy samples are identical)")
+        if self.shard and not 0 <= self.shard[0] < self.shard[1]:
+            raise TuskError(f"--shard {self.shard[0]}/{self.shard[1]}: need 0 <= i < n")
+        return _replace(self, model=self.model or DEFAULT_MODEL)
+
+
+def _replace(config: EvalConfig, **changes: Any) -> EvalConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def evaluate(
+    config: EvalConfig,
+    backend: Backend | None = None,
+    grader: AnswerGrader | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    problems: Sequence[Problem] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) an evaluation and return its summary (also written to ``<out>/summary.json``).
+
+    ``backend``, ``grader`` and ``executor`` are built from the config when not given.  ``problems`` replaces
+    loading the config's benchmarks (to evaluate a custom list of problems from Python).
+    """
+    from tusk.benchmarks import get_benchmark
+    from tusk.report import summarize
+
+    config = config.resolved()
+    benchmarks = [get_benchmark(name) for name in config.benchmarks]  # unknown names fail before loading a model
+    with ExitStack() as stack:
+        if grader is None:
+            from tusk.grading import get_grader
+
+            grader = get_grader(config.grader)
+        pending = list(problems) if problems is not None else _pending_problems(config, benchmarks)
+        if backend is None:
+            from tusk.backends import load_backend
+
+            backend = stack.enter_context(load_backend(config.model, **config.backend_options))
+        style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
+        run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style}
+        run_config.update(
+            tusk_version=__version__,
+            backend=backend.describe(),
+            grader_version=getattr(grader, "version", "?"),
+        )
+        store = stack.enter_context(RunStore(config.out, run_config, IDENTITY_KEYS))
+        pending = [p for p in pending if p.id not in store.done_ids]
+        if config.mode != "cot" and executor is None and pending:
+            from tusk.execution import ProgramPool, SandboxLimits
+
+            executor = stack.enter_context(
+                ProgramPool(workers=config.workers, limits=SandboxLimits(timeout=config.timeout))
+            )
+        runner = _Runner(config, backend, grader, executor, style, store)
+        started = time.perf_counter()
+        try:
+            runner.run(pending, progress)
+        finally:
+            summary = summarize(
+                store.records(),
+                {
+                    **store.config,
+                    "complete": runner.finished,
+                    "wall_seconds": time.perf_counter() - started,
+                    "generation_seconds": runner.generation_seconds,
+                },
+            )
+            store.write_summary(summary)
+        return summary
+
+
+def _pending_problems(config: EvalConfig, benchmarks: Sequence[Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    for bench in benchmarks:
+        loaded = bench.load(config.data_dir)
+        if config.limit is not None:
+            loaded = loaded[: config.limit]
+        if config.shard:
+            i, n = config.shard
+            loaded = [p for position, p in enumerate(loaded) if position % n == i]
+        problems.extend(loaded)
+    return problems
+
+
+class _Runner:
+    """Drives one run: chunks of problems through generation, decoding, grading and the store."""
+
+    def __init__(self, config, backend, grader, executor, style, store):
+        self.config: EvalConfig = config
+        self.backend: Backend = backend
+        self.grader: AnswerGrader = grader
+        self.executor: Executor | None = executor
+        self.style: str = style
+        self.store: RunStore = store
+        self.finished = False
+        self.generation_seconds = 0.0
+        self.sampling = SamplingParams(
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            n=config.samples,
+            stop=stop_strings(style),
+            seed=config.seed,
+        )
+
+    def prompt(self, problem: Problem, mode: Mode) -> str:
+        return build_prompt(problem, mode, self.style, chat=self.backend.chat_prompt)
+
+    def run(self, problems: Sequence[Problem], progress: bool) -> None:
+        with _progress(len(problems), enabled=progress) as advance:
+            size = max(1, self.config.chunk_size)
+            for start in range(0, len(problems), size):
+                for record in self._chunk(problems[start : start + size]):
+                    self.store.append(record)
+                    advance(record)
+        self.finished = True
+
+    def _generate(self, requests: list[Request]) -> Iterator[Generation]:
+        for generation in self.backend.generate(requests):
+            self.generation_seconds += generation.seconds
+            yield generation
+
+    def _chunk(self, problems: Sequence[Problem]) -> Iterator[SampleRecord]:
+        first: Mode = "cot" if self.config.mode == "cot" else "pot"
+        by_id = {p.id: p for p in problems}
+        prompts = {p.id: self.prompt(p, first) for p in problems}
+        requests = [Request(p.id, prompts[p.id], self.sampling) for p in problems]
+        retry: list[tuple[Problem, Generation, list[Prediction]]] = []
+        for generation in self._generate(requests):
+            problem = by_id[generation.request_id]
+            predictions = self._decode(first, generation.texts, problem)
+            failed = [i for i, pred in enumerate(predictions) if needs_fallback(pred)]
+            if self.config.mode == "hybrid" and failed:
+                retry.append((problem, generation, predictions))
+                continue
+            yield self._record(problem, prompts[problem.id], [generation], predictions)
+        if not retry:
+            return
+        # hybrid fallback: ask every failed sample again in CoT, once
+        cot_prompts = {p.id: self.prompt(p, "cot") for p, _, _ in retry}
+        cot_requests = []
+        for problem, _, predictions in retry:
+            n_failed = sum(needs_fallback(pred) for pred in predictions)
+            sampling = _with_n(self.sampling, n_failed)
+            cot_requests.append(Request(problem.id, cot_prompts[problem.id], sampling))
+        pending = {p.id: (p, g, preds) for p, g, preds in retry}
+        for generation in self._generate(cot_requests):
+            problem, pot_generation, predictions = pending.pop(generation.request_id)
+            fallbacks = iter(as_fallback(p) for p in decode_cot(generation.texts, problem, self.grader))
+            merged = [next(fallbacks) if needs_fallback(pred) else pred for pred in predictions]
+            yield self._record(
+                problem,
+                prompts[problem.id],
+                [pot_generation, generation],
+                merged,
+                fallback_prompt=cot_prompts[problem.id],
+            )
+
+    def _decode(self, mode: Mode, texts: Sequence[str], problem: Problem) -> list[Prediction]:
+        if mode == "cot":
+            return decode_cot(texts, problem, self.grader)
+        assert self.executor is not None
+        return decode_pot(texts, problem, self.grader, self.executor)
+
+    def _record(
+        self,
+        problem: Problem,
+        prompt: str,
+        generations: Sequence[Generation],
+        predictions: Sequence[Prediction],
+        fallback_prompt: str | None = None,
+    ) -> SampleRecord:
+        extra: dict[str, Any] = {}
+        if len(predictions) > 1:
+            outcome = vote(predictions, problem, self.grader)
+            chosen = outcome.winner
+            extra["votes"] = [list(c) for c in outcome.counts]
+            extra["sample_modes"] = [p.mode for p in predictions]
+        else:
+            chosen = predictions[0]
+        if fallback_prompt is not None:
+            extra["fallback_prompt"] = fallback_prompt
+        grade = self.grader.judge(chosen.answer, problem)
+        if grade.timed_out:
+            extra["grade_timed_out"] = True
+        return SampleRecord(
+            id=problem.id,
+            benchmark=problem.benchmark,
+            prompt=prompt,
+            generations=tuple(t for g in generations for t in g.texts),
+            prediction=chosen.answer,
+            gold=problem.answer,
+            correct=grade.correct,
+            mode=chosen.mode,
+            fell_back=chosen.fell_back,
+            program=chosen.program,
+            execution_status=chosen.execution.status if chosen.execution else None,
+            grade_rule=grade.rule,
+            prompt_tokens=sum(g.prompt_tokens for g in generations),
+            completion_tokens=sum(g.completion_tokens for g in generations),
+            seconds=sum(g.seconds for g in generations),
+            extra=extra,
+        )
+
+
+def _with_n(sampling: SamplingParams, n: int) -> SamplingParams:
+    from dataclasses import replace
+
+    return replace(sampling, n=n)
+
+
+class _progress:
+    """A rich progress bar (problems, rate, ETA, running accuracy); a no-op when disabled."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled and total > 0
+        self.correct = self.seen = self.tokens = 0
+
+    def __enter__(self) -> Callable[[SampleRecord], None]:
+        if not self.enabled:
+            return lambda record: None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]eval"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("acc {task.fields[acc]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task("eval", total=self.total, rate="", acc="-")
+        self._start = time.perf_counter()
+        return self._advance
+
+    def _advance(self, record: SampleRecord) -> None:
+        self.seen += 1
+        self.correct += int(record.correct)
+        self.tokens += record.completion_tokens
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        rate = f"{self.seen / elapsed:.2f} prob/s {self.tokens / elapsed:.0f} tok/s"
+        self._bar.update(self._task, advance=1, rate=rate, acc=f"{self.correct / self.seen:.1%}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,151 @@
+"""The run directory: resolved config, per-sample results appended as they finish, and the summary.
+
+Layout of ``RUN_DIR``::
+
+    config.json     the resolved run configuration (written once; a rerun must match it)
+    samples.jsonl   one JSON line per finished problem, appended, flushed and fsynced as each finishes
+    summary.json    totals per benchmark and the paper's averages, rewritten at the end (and on interrupt)
+
+Guarantees: a finished sample is on disk before the next one starts, so a killed run loses at most the
+problems in flight; reopening the directory resumes (finished ids are skipped, never redone); a torn last line
+left by a crash is cut off before anything new is appended; a rerun whose settings would change the results
+(model, mode, grader, decoding) is refused instead of mixing incompatible samples.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import DataError, TuskError
+from tusk.types import SampleRecord, to_dict
+
+log = logging.getLogger(__name__)
+
+CONFIG = "config.json"
+SAMPLES = "samples.jsonl"
+SUMMARY = "summary.json"
+
+
+class RunStore:
+    """An open run directory. ``identity`` holds the config keys that must match to resume."""
+
+    def __init__(self, path: str | Path, config: Mapping[str, Any], identity: tuple[str, ...] = ()):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config = dict(config)
+        self._check_config(identity)
+        self._samples_path = self.path / SAMPLES
+        self._done: set[str] = set()
+        self._repair_and_index()
+        self._fh = open(self._samples_path, "a", encoding="utf-8")
+
+    # -- config -------------------------------------------------------------------------------------
+    def _check_config(self, identity: tuple[str, ...]) -> None:
+        config_path = self.path / CONFIG
+        if config_path.exists():
+            try:
+                saved = json.loads(config_path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise DataError(f"{config_path}: not valid JSON ({exc})") from exc
+            changed = [k for k in identity if saved.get(k) != self.config.get(k)]
+            if changed:
+                diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {self.config.get(k)!r}" for k in changed)
+                raise TuskError(
+                    f"{self.path} holds a run with other settings ({diffs}); use another --out to start a new run"
+                )
+            merged = dict(saved)
+            merged.update(self.config)
+            # the benchmarks of a resumed run accumulate, so the summary covers everything stored
+            benchmarks = list(saved.get("benchmarks", []))
+            benchmarks += [b for b in self.config.get("benchmarks", []) if b not in benchmarks]
+            merged["benchmarks"] = benchmarks
+            self.config = merged
+        _atomic_write_json(config_path, self.config)
+
+    # -- samples ------------------------------------------------------------------------------------
+    def _repair_and_index(self) -> None:
+        if not self._samples_path.exists():
+            return
+        good_bytes = 0
+        with open(self._samples_path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                try:
+                    if not raw.endswith(b"\n"):
+                        raise ValueError("unterminated line")
+                    record = json.loads(raw)
+                    self._done.add(record["id"])
+                except (ValueError, KeyError, TypeError):
+                    rest = fh.read()
+                    if rest.strip():
+                        raise DataError(f"{self._samples_path} line {number}: corrupt sample record") from None
+                    log.warning("%s: dropping a torn last line left by an interrupted run", self._samples_path)
+                    break
+                good_bytes += len(raw)
+        if good_bytes != self._samples_path.stat().st_size:
+            os.truncate(self._samples_path, good_bytes)
+
+    @property
+    def done_ids(self) -> frozenset[str]:
+        return frozenset(self._done)
+
+    def append(self, record: SampleRecord) -> None:
+        if record.id in self._done:
+            raise TuskError(f"sample {record.id} is already stored in {self._samples_path}")
+        self._fh.write(json.dumps(to_dict(record), ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._done.add(record.id)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return read_samples(self.path)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> Path:
+        path = self.path / SUMMARY
+        _atomic_write_json(path, summary)
+        return path
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_samples(run_dir: str | Path) -> Iterator[dict[str, Any]]:
+    """Every complete sample record of a run directory (a torn last line is skipped)."""
+    path = Path(run_dir) / SAMPLES
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break
+            try:
+                yield json.loads(line)
+            except ValueError:
+                break
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TuskError(f"{path} not found") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _atomic_write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

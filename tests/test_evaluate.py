@@ -1,0 +1,180 @@
+"""The evaluation loop end to end with a scripted backend, the real grader, sandbox and smoke benchmark."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tusk.backends.scripted import ScriptedBackend
+from tusk.benchmarks import load_problems
+from tusk.evaluate import EvalConfig, evaluate
+from tusk.merge import merge_runs
+from tusk.store import read_samples
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    problems = load_problems("smoke")
+    assert len(problems) >= 20
+    return problems
+
+
+def problem_for(prompt, problems):
+    matches = [p for p in problems if p.question.strip() in prompt]
+    assert len(matches) == 1, prompt
+    return matches[0]
+
+
+def answer_text(problem):
+    return f"Step by step we get it. The answer is {problem.answer}."
+
+
+def test_cot_run_scores_exactly_what_the_backend_answered(tmp_path, smoke):
+    wrong = {p.id for p in smoke[::3]}
+
+    def respond(request, i):
+        p = problem_for(request.prompt, smoke)
+        return "I am not sure. The answer is 123456789." if p.id in wrong else answer_text(p)
+
+    backend = ScriptedBackend(responder=respond)
+    out = tmp_path / "run"
+    summary = evaluate(EvalConfig(model="scripted", benchmarks=("smoke",), out=str(out)), backend, progress=False)
+    stats = summary["benchmarks"]["smoke"]
+    assert stats["n"] == len(smoke)
+    assert stats["correct"] == len(smoke) - len(wrong)
+    assert summary["averages"]["all"] == pytest.approx(stats["accuracy"])
+    rows = list(read_samples(out))
+    assert {r["id"] for r in rows} == {p.id for p in smoke}
+    for row in rows:
+        assert row["correct"] == (row["id"] not in wrong)
+        assert row["mode"] == "cot" and row["fell_back"] is False
+        assert row["prompt"].endswith(("### Response:", "step by step.\n"))
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["benchmarks"]["smoke"]["correct"] == stats["correct"]
+    assert set(on_disk) >= {"model", "mode", "grader", "benchmarks", "averages"}
+
+
+def test_interrupted_run_resumes_without_redoing_samples(tmp_path, smoke):
+    calls = []
+
+    def respond(request, i):
+        calls.append(request.id)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return answer_text(problem_for(request.prompt, smoke))
+
+    config = EvalConfig(model="scripted", benchmarks=("smoke",), out=str(tmp_path), limit=12, chunk_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, ScriptedBackend(responder=respond), progress=False)
+    done = [r["id"] for r in read_samples(tmp_path)]
+    assert len(done) == 6  # everything answered before the interrupt is kept
+    partial = json.loads((tmp_path / "summary.json").read_text())
+    assert partial["complete"] is False and partial["benchmarks"]["smoke"]["n"] == 6
+
+    calls.clear()
+    summary = evaluate(config, ScriptedBackend(responder=lambda r, i: calls.append(r.id) or answer_text(
+        problem_for(r.prompt, smoke))), progress=False)
+    assert not set(calls) & set(done)  # nothing redone
+    ids = [r["id"] for r in read_samples(tmp_path)]
+    assert len(ids) == len(set(ids)) == 12
+    assert summary["complete"] is True and summary["benchmarks"]["smoke"]["correct"] == 12
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path, smoke):
+    backend = ScriptedBackend(responder=lambda r, i: answer_text(problem_for(r.prompt, smoke)))
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2), backend, progress=False)
+    from tusk.errors import TuskError
+
+    with pytest.raises(TuskError, match="other settings"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, max_tokens=7), backend, progress=False)
+
+
+def free_form(problems):
+    return [p for p in problems if not p.choices]
+
+
+def test_hybrid_falls_back_to_cot_only_when_pot_gives_no_answer(tmp_path, smoke):
+    problems = free_form(smoke)[:6]
+    # 0,1: good program; 2: crashes; 3: prints nothing; 4: no program at all; 5: loops forever
+    behaviour = {p.id: k for k, p in enumerate(problems)}
+
+    def respond(request, i):
+        p = problem_for(request.prompt, problems)
+        if "Let's write a program." not in request.prompt:
+            return answer_text(p)
+        k = behaviour[p.id]
+        body = {
+            0: f"print({p.answer!r})",
+            1: f"x = {p.answer!r}\nprint(x)",
+            2: "print(1/0)",
+            3: "x = 1",
+            5: "while True:\n    pass",
+        }.get(k)
+        return "I cannot write code for this." if body is None else f"```python\n{body}\n```"
+
+    backend = ScriptedBackend(responder=respond)
+    out = tmp_path / "hybrid"
+    config = EvalConfig(model="scripted", benchmarks=("smoke",), mode="hybrid", out=str(out), timeout=1.0,
+                        prompt="alpaca")
+    summary = evaluate(config, backend, progress=False, problems=problems)
+    rows = {r["id"]: r for r in read_samples(out)}
+    assert len(rows) == 6 and summary["benchmarks"]["smoke"]["correct"] == 6
+    for p in problems:
+        row, k = rows[p.id], behaviour[p.id]
+        assert row["fell_back"] == (k >= 2), (k, row)
+        assert row["mode"] == ("pot" if k < 2 else "cot")
+        if k < 2:
+            assert row["execution_status"] == "ok" and row["program"]
+            assert len(row["generations"]) == 1
+        else:
+            assert len(row["generations"]) == 2 and "fallback_prompt" in row["extra"]
+    cot_requests = [r for r in backend.calls if "Let's write a program." not in r.prompt]
+    assert len(cot_requests) == 4
+
+
+def test_pot_mode_records_program_and_status(tmp_path, smoke):
+    problem = free_form(smoke)[0]
+
+    def respond(request, i):
+        return "```python\nimport sys\nprint('partial')\nsys.exit(3)\n```"
+
+    evaluate(EvalConfig(model="scripted", mode="pot", out=str(tmp_path), prompt="alpaca"),
+             ScriptedBackend(responder=respond), progress=False, problems=[problem])
+    (row,) = read_samples(tmp_path)
+    assert row["mode"] == "pot" and row["fell_back"] is False
+    assert row["execution_status"] == "error" and row["prediction"] is None and row["correct"] is False
+
+
+def test_self_consistency_votes_over_equivalent_answers(tmp_path, smoke):
+    problems = free_form(smoke)[:4]
+
+    def respond(request, i):
+        p = problem_for(request.prompt, problems)
+        return answer_text(p) if i in (0, 2) else "The answer is 987654."
+
+    summary = evaluate(
+        EvalConfig(model="scripted", out=str(tmp_path), samples=3, temperature=0.7),
+        ScriptedBackend(responder=respond), progress=False, problems=problems)
+    assert summary["benchmarks"]["smoke"]["correct"] == 4
+    for row in read_samples(tmp_path):
+        assert len(row["generations"]) == 3
+        assert sorted(count for _, count in row["extra"]["votes"]) == [1, 2]
+
+
+def test_shards_merge_into_the_unsharded_result(tmp_path, smoke):
+    wrong = {p.id for p in smoke[::4]}
+
+    def respond(request, i):
+        p = problem_for(request.prompt, smoke)
+        return "The answer is 424242." if p.id in wrong else answer_text(p)
+
+    full = evaluate(EvalConfig(model="scripted", out=str(tmp_path / "full")), ScriptedBackend(responder=respond),
+                    progress=False)
+    for i in range(3):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / f"s{i}"), shard=(i, 3)),
+                 ScriptedBackend(responder=respond), progress=False)
+    merged = merge_runs([tmp_path / f"s{i}" for i in range(3)], tmp_path / "merged")
+    assert merged["benchmarks"] == full["benchmarks"]
+    ids = [r["id"] for r in read_samples(tmp_path / "merged")]
+    assert sorted(ids) == sorted(p.id for p in smoke)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tusk.errors import DataError, TuskError
+from tusk.store import RunStore, read_samples
+from tusk.types import SampleRecord
+
+
+def record(i: int, correct: bool = True) -> SampleRecord:
+    return SampleRecord(
+        id=f"b/{i}", benchmark="b", prompt="p", generations=("g",), prediction="1", gold="1",
+        correct=correct, mode="cot",
+    )
+
+
+def test_samples_are_appended_and_a_reopened_store_knows_them(tmp_path):
+    with RunStore(tmp_path, {"model": "m"}, ("model",)) as store:
+        store.append(record(0))
+        store.append(record(1, False))
+    with RunStore(tmp_path, {"model": "m"}, ("model",)) as store:
+        assert store.done_ids == {"b/0", "b/1"}
+        with pytest.raises(TuskError, match="already stored"):
+            store.append(record(0))
+    rows = list(read_samples(tmp_path))
+    assert [r["id"] for r in rows] == ["b/0", "b/1"] and rows[1]["correct"] is False
+
+
+def test_a_torn_last_line_is_cut_before_new_samples(tmp_path):
+    with RunStore(tmp_path, {"model": "m"}) as store:
+        store.append(record(0))
+    with open(tmp_path / "samples.jsonl", "a") as fh:
+        fh.write('{"id": "b/1", "bench')  # killed mid-write
+    with RunStore(tmp_path, {"model": "m"}) as store:
+        assert store.done_ids == {"b/0"}
+        store.append(record(1))
+    lines = (tmp_path / "samples.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["b/0", "b/1"]
+
+
+def test_corruption_in_the_middle_is_an_error_naming_the_line(tmp_path):
+    (tmp_path / "samples.jsonl").write_text('{"id": "b/0"}\nnot json\n{"id": "b/2"}\n')
+    with pytest.raises(DataError, match="line 2"):
+        RunStore(tmp_path, {"model": "m"})
+
+
+def test_a_run_with_other_settings_is_refused(tmp_path):
+    RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["a"]}, ("model", "mode")).close()
+    with pytest.raises(TuskError, match="mode: 'cot' -> 'pot'"):
+        RunStore(tmp_path, {"model": "m", "mode": "pot"}, ("model", "mode"))
+    # adding benchmarks to a run is allowed and accumulates in the config
+    store = RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["b"]}, ("model", "mode"))
+    store.close()
+    assert json.loads((tmp_path / "config.json").read_text())["benchmarks"] == ["a", "b"]
