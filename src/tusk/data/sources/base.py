@@ -1,0 +1,156 @@
+"""Shared pieces of the source loaders: the :class:`Source` record, file readers, and small text helpers.
+
+Readers raise :class:`~tusk.errors.DataError` naming the file and, for JSON lines, the line number.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tusk.data.records import SourceItem
+from tusk.errors import DataError, TuskError
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[Path], Iterator[SourceItem]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One upstream dataset the builder can read.
+
+    ``files`` are the default paths relative to the data dir (``tusk.datasets.resolve_file`` finds them);
+    ``url`` is where users get the file when it is not in the data dir (sources too large to ship);
+    ``modes`` are the rationale modes the upstream file itself provides (empty: questions and answers only,
+    rationales must be synthesised); ``benchmark`` is the evaluation set whose grading rules fit the source.
+    """
+
+    name: str
+    description: str
+    loader: str  # "module:function" inside tusk.data.sources
+    files: tuple[str, ...]
+    modes: tuple[str, ...]
+    benchmark: str
+    licence: str
+    url: str = ""
+    note: str = ""
+
+    def load_file(self, path: Path) -> Iterator[SourceItem]:
+        """Read one file in this source's upstream format."""
+        module_name, _, func = self.loader.partition(":")
+        module = importlib.import_module(f"tusk.data.sources.{module_name}")
+        loader: Loader = getattr(module, func)
+        if not Path(path).is_file():
+            raise DataError(f"source {self.name}: {path} is not a file")
+        return loader(Path(path))
+
+    def resolve(self, files: tuple[str, ...] | list[str] | None = None, data_dir: str | Path | None = None) -> list[Path]:
+        """Absolute paths of ``files`` (default: the source's own), found as ``tusk.datasets`` finds data."""
+        wanted = tuple(files) if files else self.files
+        return [resolve_source_file(self, rel, data_dir) for rel in wanted]
+
+    def load(
+        self, files: tuple[str, ...] | list[str] | None = None, data_dir: str | Path | None = None
+    ) -> Iterator[SourceItem]:
+        for path in self.resolve(files, data_dir):
+            yield from self.load_file(path)
+
+
+def resolve_source_file(source: Source, rel: str, data_dir: str | Path | None) -> Path:
+    """An existing absolute path as given, else the data dir / cache / pinned download lookup."""
+    candidate = Path(rel).expanduser()
+    if candidate.is_absolute() or candidate.is_file():
+        if candidate.is_file():
+            return candidate.resolve()
+        raise DataError(f"source {source.name}: {candidate} does not exist")
+    try:
+        from tusk.datasets import resolve_file
+    except ImportError:  # pragma: no cover - only while tusk.datasets is not installed
+        resolve_file = None
+    if resolve_file is not None:
+        try:
+            return Path(resolve_file(rel, data_dir))
+        except TuskError as exc:
+            hint = f"; download it from {source.url}" if source.url else ""
+            raise DataError(f"source {source.name}: {exc}{hint}") from exc
+    base = Path(data_dir) if data_dir else None
+    if base and (base / rel).is_file():
+        return (base / rel).resolve()
+    hint = f" (download it from {source.url})" if source.url else ""
+    raise DataError(f"source {source.name}: cannot find {rel}{hint}; pass --data-dir DIR or set TUSK_DATA_DIR")
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line or index, record) from a JSON array or JSON lines file (sniffed, whatever the extension)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from exc
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DataError(f"{path}: invalid JSON ({exc})") from exc
+        for index, record in enumerate(data):
+            if not isinstance(record, dict):
+                raise DataError(f"{path} record {index}: expected an object, got {type(record).__name__}")
+            yield index, record
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path} line {number}: invalid JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise DataError(f"{path} line {number}: expected an object, got {type(record).__name__}")
+        yield number, record
+
+
+def field(path: Path, where: int, record: dict[str, Any], *names: str) -> Any:
+    """The first of ``names`` present in ``record``; a DataError naming the file and record otherwise."""
+    for name in names:
+        if name in record and record[name] is not None:
+            return record[name]
+    raise DataError(f"{path} record {where}: missing field {' / '.join(repr(n) for n in names)}")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces respected; None if absent."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    brace = text.find("{", start)
+    if brace < 0:
+        rest = text[start + len("\\boxed") :].strip()
+        return rest.split("$")[0].strip() or None
+    depth = 0
+    for i in range(brace, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[brace + 1 : i]
+    return None
+
+
+def answer_string(value: Any) -> str:
+    """A gold answer as a string: ints stay ints, integral floats lose ``.0``, lists keep list syntax."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(answer_string(v) for v in value) + "]"
+    return str(value).strip()
