@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tusk.cli import COMMANDS, build_parser, main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tusk.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_every_command_has_help(capsys):
+    parser = build_parser()
+    for name in parser._subparsers._group_actions[0].choices:
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: tusk " + name in capsys.readouterr().out
+    assert set(parser._subparsers._group_actions[0].choices) <= set(COMMANDS)
+
+
+def test_unknown_benchmark_is_one_clear_line():
+    result = run_cli("eval", "--benchmarks", "gsm9k", "--out", "/tmp/unused-tusk-run")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gsm9k" in lines[0] and "gsm8k" in lines[0]
+
+
+def test_missing_model_file_is_reported(tmp_path):
+    result = run_cli("eval", "--model", str(tmp_path / "nope.gguf"), "--out", str(tmp_path / "r"))
+    assert result.returncode != 0 and "nope.gguf" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_model_spec_lists_the_choices(tmp_path):
+    result = run_cli("eval", "--model", "gpt-17", "--out", str(tmp_path / "r"))
+    assert result.returncode != 0 and "qwen2.5-coder-0.5b" in result.stderr
+
+
+@pytest.mark.parametrize("what, expected", [("benchmarks", "gsm8k"), ("models", "qwen2.5-coder-0.5b"),
+                                            ("backends", "openai")])
+def test_ls(what, expected):
+    result = run_cli("ls", what)
+    assert result.returncode == 0 and expected in result.stdout
