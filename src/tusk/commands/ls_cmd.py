@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column)
         for m in BUILTIN_MODELS.values():
             name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
-            table.add_row(name, m.prompt_style, f"{m.size / 1e6:.0f} MB", ", ".join(m.packages), m.description)
+            packages = m.packages[0] if len(m.packages) == 1 else f"{m.packages[0]} ... {m.packages[-1]}"
+            table.add_row(name, m.prompt_style, f"{m.size / 1e6:.0f} MB", packages, m.description)
     elif args.what == "backends":
         from tusk.backends import BACKENDS
 

@@ -1,0 +1,96 @@
+"""Harness overhead of ``tusk eval``: total time over pure generation time for the same prompts, same run.
+
+Both passes use one llama.cpp model instance and the same prompts in the same order with greedy decoding, so
+they generate the same tokens:
+
+  (a) baseline: ``Llama.create_completion`` called in a plain loop (pure generation);
+  (b) tusk:     ``tusk.evaluate.evaluate`` (prompting, decoding, grading, fsynced run store, progress off).
+
+    python benchmarks/eval_overhead.py --n 50 --data-dir ../shared/data --json overhead.json
+
+Prints a table and writes JSON.  Target: harness overhead under 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=50, help="GSM8K problems")
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--benchmark", default="gsm8k")
+    parser.add_argument("--max-tokens", type=int, default=384)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--json", default="eval_overhead.json")
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from tusk.backends import load_backend
+    from tusk.benchmarks import load_problems
+    from tusk.evaluate import EvalConfig, evaluate
+    from tusk.prompts import build_prompt, stop_strings
+
+    problems = load_problems(args.benchmark, data_dir=args.data_dir, limit=args.n)
+    backend = load_backend(args.model)
+    style = backend.preferred_prompt
+    prompts = sorted(build_prompt(p, "cot", style, chat=backend.chat_prompt) for p in problems)
+
+    # (a) pure generation, in the order tusk's llama.cpp backend uses (sorted prompts)
+    start = time.perf_counter()
+    baseline_tokens = 0
+    for prompt in prompts:
+        out = backend._llm.create_completion(
+            prompt, max_tokens=args.max_tokens, temperature=0.0, stop=list(stop_strings(style)) or None
+        )
+        baseline_tokens += out["usage"]["completion_tokens"]
+    baseline = time.perf_counter() - start
+
+    # (b) the whole harness
+    with tempfile.TemporaryDirectory() as out_dir:
+        config = EvalConfig(
+            model=args.model, benchmarks=(args.benchmark,), out=out_dir, limit=args.n, data_dir=args.data_dir,
+            max_tokens=args.max_tokens, chunk_size=args.n,
+        )
+        start = time.perf_counter()
+        summary = evaluate(config, backend=backend, progress=False)
+        harness = time.perf_counter() - start
+    tusk_tokens = summary["tokens"]["completion"]
+    backend.close()
+
+    result = {
+        "model": args.model,
+        "benchmark": args.benchmark,
+        "problems": len(problems),
+        "max_tokens": args.max_tokens,
+        "baseline_seconds": baseline,
+        "tusk_seconds": harness,
+        "baseline_completion_tokens": baseline_tokens,
+        "tusk_completion_tokens": tusk_tokens,
+        "problems_per_second": len(problems) / harness,
+        "tokens_per_second": tusk_tokens / harness,
+        "overhead": harness / baseline - 1,
+        "accuracy": summary["benchmarks"][args.benchmark]["accuracy"],
+    }
+    table = Table(title=f"tusk eval harness overhead ({len(problems)} {args.benchmark} problems, {args.model})")
+    for column in ("pass", "seconds", "gen tokens", "tokens/s", "problems/s"):
+        table.add_column(column, justify="right")
+    table.add_row("(a) pure generation", f"{baseline:.1f}", str(baseline_tokens), f"{baseline_tokens / baseline:.1f}",
+                  f"{len(problems) / baseline:.3f}")
+    table.add_row("(b) tusk eval", f"{harness:.1f}", str(tusk_tokens), f"{tusk_tokens / harness:.1f}",
+                  f"{len(problems) / harness:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"harness overhead: {100 * result['overhead']:+.1f}%  accuracy {100 * result['accuracy']:.1f}%")
+    with open(args.json, "w") as fh:
+        json.dump(result, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
