@@ -1,0 +1,183 @@
+"""Remove exact and near-duplicate training examples.
+
+Exact: instructions are compared after :func:`tusk.data.text.normalise` (case, punctuation and spacing
+ignored).  An example whose instruction *and* output repeat an earlier one is always dropped; beyond
+``max_per_instruction`` examples per instruction (several verified programs for one question) the rest are
+dropped too.  Near: MinHash signatures over word shingles, banded LSH for candidates, then the true Jaccard
+similarity decides (>= ``near_threshold``); a near-duplicate instruction is dropped with all its examples,
+the earliest one in input order survives.  The instruction carries the PoT trigger, so a question's CoT and
+PoT versions are never duplicates of each other.
+
+Guarantees: deterministic (stable hashes, input order decides who survives); every drop names the example
+kept in its place and the reason.  Does not: compare outputs for near-duplication, or catch paraphrases
+with different wording (MinHash sees shared words only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tusk.data.text import WordHasher, mix64, normalise, shingle_hashes, words
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    """drop repeated (instruction, output) pairs and instructions beyond max_per_instruction"""
+    max_per_instruction: int = 1
+    """how many examples (e.g. different verified programs) one instruction may keep"""
+    near_threshold: float | None = 0.9
+    """Jaccard similarity of word shingles at or above which instructions are near-duplicates; None: off"""
+    shingle: int = 3
+    """words per shingle"""
+    bands: int = 16
+    rows: int = 4
+    """LSH: bands x rows MinHash values (more bands find lower similarities, at more comparisons)"""
+
+
+@dataclass(frozen=True)
+class DedupDrop:
+    index: int
+    kept: int
+    reason: str  # "exact-pair" | "exact" | "near"
+    similarity: float = 1.0
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    keep: tuple[int, ...]
+    dropped: tuple[DedupDrop, ...]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {"exact-pair": 0, "exact": 0, "near": 0}
+        for drop in self.dropped:
+            out[drop.reason] += 1
+        return out
+
+
+def deduplicate(
+    instructions: Sequence[str], outputs: Sequence[str] | None = None, config: DedupConfig = DedupConfig()
+) -> DedupResult:
+    """Which examples to keep (indices in input order) and why the others go."""
+    outputs = outputs if outputs is not None else [""] * len(instructions)
+    dropped: list[DedupDrop] = []
+    first_of_key: dict[str, int] = {}
+    per_key: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}
+    group: list[int] = []  # representative (first index) of each kept example's instruction
+    keys = [normalise(text) for text in instructions]
+    survivors: list[int] = []
+    for index, key in enumerate(keys):
+        rep = first_of_key.setdefault(key, index)
+        if config.exact:
+            pair = (key, normalise(outputs[index]))
+            if pair in pairs:
+                dropped.append(DedupDrop(index, pairs[pair], "exact-pair"))
+                continue
+            if per_key.get(key, 0) >= config.max_per_instruction:
+                dropped.append(DedupDrop(index, rep, "exact"))
+                continue
+            pairs[pair] = index
+        per_key[key] = per_key.get(key, 0) + 1
+        survivors.append(index)
+        group.append(rep)
+    if config.near_threshold is not None and survivors:
+        reps = sorted(set(group))
+        near = near_duplicates([instructions[i] for i in reps], config)
+        victim = {reps[j]: (reps[k], sim) for j, (k, sim) in near.items()}
+        kept = []
+        for index, rep in zip(survivors, group):
+            if rep in victim:
+                dropped.append(DedupDrop(index, victim[rep][0], "near", victim[rep][1]))
+            else:
+                kept.append(index)
+        survivors = kept
+    dropped.sort(key=lambda d: d.index)
+    return DedupResult(tuple(survivors), tuple(dropped))
+
+
+def minhash_signatures(texts: Sequence[str], shingle: int, num_perm: int, chunk: int = 4096) -> tuple[
+    np.ndarray, list[np.ndarray]
+]:
+    """(signatures ``[len(texts), num_perm]`` uint64, per-text unique shingle hashes)."""
+    hasher = WordHasher()
+    rng = np.random.default_rng(0x5EED)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    shingles = [np.unique(shingle_hashes(hasher(words(t)), shingle)) for t in texts]
+    signatures = np.empty((len(texts), num_perm), dtype=np.uint64)
+    for start in range(0, len(texts), chunk):
+        part = shingles[start : start + chunk]
+        lengths = np.fromiter((len(s) for s in part), dtype=np.int64, count=len(part))
+        flat = np.concatenate(part)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        with np.errstate(over="ignore"):
+            permuted = mix64(flat[:, None] * a[None, :] + b[None, :])
+        signatures[start : start + len(part)] = np.minimum.reduceat(permuted, offsets, axis=0)
+    return signatures, shingles
+
+
+def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tuple[int, float]]:
+    """For each text that nearly duplicates an earlier one: index -> (earliest kept index, similarity)."""
+    n = len(texts)
+    if n < 2:
+        return {}
+    signatures, shingles = minhash_signatures(texts, config.shingle, config.bands * config.rows)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    sets: dict[int, set[int]] = {}
+
+    def jaccard(i: int, j: int) -> float:
+        si = sets.setdefault(i, set(shingles[i].tolist()))
+        sj = sets.setdefault(j, set(shingles[j].tolist()))
+        return len(si & sj) / len(si | sj)
+
+    similarity: dict[int, float] = {}
+    compared: set[tuple[int, int]] = set()
+    for band in range(config.bands):
+        cols = signatures[:, band * config.rows : (band + 1) * config.rows]
+        key = np.zeros(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for c in range(cols.shape[1]):
+                key = mix64(key ^ cols[:, c])
+        order = np.argsort(key, kind="stable")
+        sorted_keys = key[order]
+        boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
+        for run in np.split(order, boundaries):
+            if len(run) < 2:
+                continue
+            run = np.sort(run)
+            anchor = int(run[0])
+            prev = anchor
+            for member in run[1:].tolist():
+                for other in {anchor, prev}:
+                    pair = (other, member)
+                    if pair in compared:
+                        continue
+                    compared.add(pair)
+                    sim = jaccard(other, member)
+                    if sim >= config.near_threshold:
+                        ra, rb = find(other), find(member)
+                        if ra != rb:
+                            parent[max(ra, rb)] = min(ra, rb)
+                        similarity[member] = max(similarity.get(member, 0.0), sim)
+                prev = member
+    out = {}
+    for i in range(n):
+        root = find(i)
+        if root != i:
+            out[i] = (root, round(similarity.get(i, 1.0), 4))
+    log.debug("near-duplicates: %d of %d texts (%d comparisons)", len(out), n, len(compared))
+    return out

@@ -1,0 +1,87 @@
+"""Deduplication and decontamination on hand-written cases and on the real evaluation sets."""
+
+from __future__ import annotations
+
+import random
+
+from tusk.data.decontaminate import DecontamConfig, evaluation_problems, find_contamination, ngrams
+from tusk.data.dedup import DedupConfig, deduplicate, near_duplicates
+from tusk.data.sources import get_source
+from tusk.types import Problem
+
+Q = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips?"
+
+
+def test_exact_duplicates_ignore_case_punctuation_and_spacing():
+    texts = [Q, Q.upper().replace(",", ""), "  " + Q + "  ", "Something else entirely about trains."]
+    result = deduplicate(texts, ["a", "a", "b", "c"], DedupConfig(near_threshold=None))
+    assert result.keep == (0, 3)
+    reasons = {d.index: (d.reason, d.kept) for d in result.dropped}
+    assert reasons == {1: ("exact-pair", 0), 2: ("exact", 0)}
+
+
+def test_max_per_instruction_keeps_several_different_outputs():
+    texts = [Q, Q, Q, Q]
+    outputs = ["print(72)", "print(48 + 24)", "print(72)", "x = 72\nprint(x)"]
+    result = deduplicate(texts, outputs, DedupConfig(max_per_instruction=2, near_threshold=None))
+    assert result.keep == (0, 1)
+    assert result.counts() == {"exact-pair": 1, "exact": 1, "near": 0}
+
+
+def test_near_duplicates_found_and_distinct_questions_kept():
+    variant = Q.replace("How many clips?", "How many clips did she sell?")
+    other = "A train leaves at 3 pm going 60 km per hour; when does it arrive 180 km away?"
+    result = deduplicate([Q, other, variant], config=DedupConfig(near_threshold=0.8))
+    assert result.keep == (0, 1)
+    (drop,) = result.dropped
+    assert drop.index == 2 and drop.kept == 0 and drop.reason == "near" and 0.8 <= drop.similarity < 1
+
+
+def test_near_duplicate_search_is_deterministic_and_finds_planted_pairs():
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(5000)]
+    base = [" ".join(rng.choice(vocab) for _ in range(40)) for _ in range(2000)]
+    planted = []
+    for i in range(0, 2000, 50):  # change one word near the end: Jaccard about 0.9
+        tokens = base[i].split()
+        tokens[-2] = "changed"
+        planted.append(" ".join(tokens))
+    texts = base + planted
+    config = DedupConfig(near_threshold=0.85)
+    found = near_duplicates(texts, config)
+    assert found == near_duplicates(texts, config)
+    expected = {2000 + k: i for k, i in enumerate(range(0, 2000, 50))}
+    assert {j: found[j][0] for j in expected if j in found} == {j: i for j, i in expected.items() if j in found}
+    assert len([j for j in expected if j in found]) >= 0.95 * len(expected)
+    assert all(j in expected for j in found)  # random texts are not near-duplicates of each other
+
+
+def _p(pid: str, question: str, benchmark: str = "gsm8k") -> Problem:
+    return Problem(id=pid, benchmark=benchmark, question=question, answer="1")
+
+
+def test_overlap_threshold_and_report():
+    problems = [_p("gsm8k/1", Q), _p("svamp/9", "Jack has 5 apples and eats 2 of them. How many are left?", "svamp")]
+    texts = [
+        Q + " Let's write a program.",  # the test question plus the PoT trigger
+        "Natalia sold clips to 48 of her friends in April. Then something quite different happened to every one of them on the next day at school.",
+        "Jack has 5 apples and eats 2 of them. How many are left?",
+        "A completely unrelated question about the area of a circle with radius 3.",
+    ]
+    matches = find_contamination(texts, problems, DecontamConfig(ngram=5, threshold=0.5))
+    assert [(m.index, m.problem_id) for m in matches] == [(0, "gsm8k/1"), (2, "svamp/9")]
+    assert matches[0].overlap == 1.0 and matches[1].benchmark == "svamp"
+    assert ngrams("a b", 5) == {("a", "b")} and ngrams("", 5) == set()
+
+
+def test_real_evaluation_sets_catch_their_own_questions(shared_data_dir):
+    problems = evaluation_problems(data_dir=shared_data_dir)
+    assert {p.benchmark for p in problems} == {
+        "gsm8k", "math", "aqua", "numglue", "svamp", "deepmind", "simuleq", "sat", "mmlu_math"
+    }
+    numglue = [i.problem.question for i in get_source("numglue").load(data_dir=shared_data_dir)]
+    gsm8k_train = [i.problem.question for i in get_source("gsm8k").load(data_dir=shared_data_dir)][:2000]
+    matches = find_contamination(numglue + gsm8k_train, problems)
+    flagged = {m.index for m in matches}
+    assert set(range(len(numglue))) <= flagged  # the NumGLUE eval set is entirely contaminated
+    assert len(flagged - set(range(len(numglue)))) < 20  # GSM8K train barely overlaps GSM8K test
