@@ -63,3 +63,36 @@ def test_tusk_eval_runs_end_to_end_on_the_real_model(tmp_path):
     before = (out / "samples.jsonl").read_text()
     assert main(args) == 0
     assert (out / "samples.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_killed_eval_resumes_without_redoing_samples(tmp_path, signal_name):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "tusk.cli", "eval", "--model", "smollm2-135m", "--benchmarks", "smoke",
+            "--limit", "8", "--max-tokens", "40", "--chunk-size", "2", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    samples = out / "samples.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if samples.exists() and len(samples.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(getattr(signal, signal_name))
+    proc.wait(timeout=60)
+    first = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
+    assert 3 <= len(first) < 8
+    if signal_name == "SIGINT":
+        assert proc.returncode == 130
+        assert json.loads((out / "summary.json").read_text())["complete"] is False
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
+    assert ids[: len(first)] == first and len(ids) == len(set(ids)) == 8
+    assert json.loads((out / "summary.json").read_text())["benchmarks"]["smoke"]["n"] == 8

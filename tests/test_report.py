@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tusk.report import summarize, table_rows, write_html
+
+
+def rows_for(benchmark, n, correct, **extra):
+    return [
+        {"id": f"{benchmark}/{i}", "benchmark": benchmark, "correct": i < correct, "mode": "cot",
+         "prediction": "1", "gold": "1", "prompt": "Q?", "generations": ["A."], **extra}
+        for i in range(n)
+    ]
+
+
+def test_averages_follow_the_paper_domains():
+    records = rows_for("gsm8k", 10, 5) + rows_for("math", 4, 1) + rows_for("svamp", 5, 5) + rows_for("smoke", 2, 0)
+    summary = summarize(records, {"model": "m", "mode": "cot", "grader": "strict",
+                                  "benchmarks": ["gsm8k", "math", "svamp", "smoke"]})
+    assert list(summary["benchmarks"]) == ["gsm8k", "math", "svamp", "smoke"]
+    assert summary["benchmarks"]["math"] == {"n": 4, "correct": 1, "accuracy": 0.25, "domain": "in",
+                                             "pot_answers": 0, "fell_back": 0, "no_answer": 0, "execution": {}}
+    avg = summary["averages"]
+    assert avg["in_domain"] == pytest.approx((0.5 + 0.25) / 2)  # unweighted over benchmarks, as the paper
+    assert avg["out_of_domain"] == pytest.approx(1.0)
+    assert avg["all"] == pytest.approx((0.5 + 0.25 + 1.0 + 0.0) / 4)
+
+
+def test_summary_counts_modes_fallbacks_and_execution_statuses():
+    records = rows_for("gsm8k", 3, 2)
+    records[0].update(mode="pot", execution_status="ok")
+    records[1].update(fell_back=True, execution_status="timeout")
+    records[2].update(prediction=None)
+    b = summarize(records, {"benchmarks": ["gsm8k"]})["benchmarks"]["gsm8k"]
+    assert (b["pot_answers"], b["fell_back"], b["no_answer"]) == (1, 1, 1)
+    assert b["execution"] == {"ok": 1, "timeout": 1}
+
+
+def test_table_has_one_row_per_run_and_dashes_for_missing_benchmarks():
+    a = summarize(rows_for("gsm8k", 4, 3), {"benchmarks": ["gsm8k"]})
+    b = summarize(rows_for("svamp", 2, 1), {"benchmarks": ["svamp"]})
+    header, rows = table_rows([("run-a", a), ("run-b", b)])
+    assert header == ["run", "GSM", "SVAMP", "in-dom", "out-dom", "avg"]
+    assert rows == [["run-a", "75.0", "-", "75.0", "-", "75.0"], ["run-b", "-", "50.0", "-", "50.0", "50.0"]]
+
+
+def make_run(path, records, config):
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (path / "summary.json").write_text(json.dumps(summarize(records, config)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium (installed by .ci/run)")
+def test_html_report_renders_in_a_real_browser(tmp_path):
+    records = rows_for("gsm8k", 6, 4) + rows_for("svamp", 3, 1)
+    records[5]["prediction"] = "<b>41</b>"  # model output must be escaped, not rendered
+    make_run(tmp_path / "r1", records, {"model": "m", "mode": "cot", "grader": "strict",
+                                        "benchmarks": ["gsm8k", "svamp"]})
+    report = write_html([tmp_path / "r1"], tmp_path / "report.html")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "<table id=\"scores\">" in dom or "id=\"scores\"" in dom
+    assert "66.7" in dom and "33.3" in dom  # GSM 4/6, SVAMP 1/3
+    assert "&lt;b&gt;41&lt;/b&gt;" in dom and "<b>41</b>" not in dom
+    assert dom.count("class=\"sample\"") == 3  # the wrong answers, for inspection
+    shot = tmp_path / "shot.png"
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", report.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    image = Image.open(shot).convert("L")
+    assert image.size == (1200, 900)
+    assert image.getextrema()[0] < 100  # something dark (text, bars) was drawn on the white page
