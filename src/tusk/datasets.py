@@ -190,8 +190,8 @@ _TABLE: tuple[tuple[str, str, str, str, int, int, str], ...] = (
      "MIT (repo); AGIEval SAT-Math MIT"),
     ("simuleq/simuleq.json", _MAMMOTH2, "math_eval/dataset/simuleq/simuleq.json",
      "2fdc97194c641c7c969866a2a25f01e6c6ae36b00391467d33e15a1a7d4e75e1", 126_444, 514,
-     "MIT (MAmmoTH2 repo); problems from ALG514/SimulEq (Kushman et al. 2014 via Lila, CC BY 4.0), "
-     "upstream license unspecified"),
+     ("MIT (MAmmoTH2 repo); problems from ALG514/SimulEq (Kushman et al. 2014 via Lila, CC BY 4.0), "
+      "upstream license unspecified")),
     ("svamp/SVAMP.json", _SVAMP, "SVAMP.json",
      "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e", 339_970, 1000,
      "MIT"),
@@ -286,7 +286,7 @@ def fetch(url: str, target: Path, sha256: str, *, relpath: str = "", size: int =
 def _copy_url(url: str, out, name: str, size: int) -> str:
     """Stream ``url`` into ``out``; return the sha256 of what arrived.  Shows progress for big files."""
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:  # noqa: S310 (pinned by sha256)
+    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or size or 0)
         progress, task = _progress(name, total)
         try:
@@ -306,8 +306,14 @@ def _progress(name: str, total: int):
     if total < _PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         return None, None
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                         TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),

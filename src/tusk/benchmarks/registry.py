@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tusk.benchmarks import (aqua, deepmind, gsm8k, hendrycks_math, mmlu_math, numglue, sat, simuleq,
-                             smoke, svamp, theoremqa)
+from tusk.benchmarks import (
+    aqua,
+    deepmind,
+    gsm8k,
+    hendrycks_math,
+    mmlu_math,
+    numglue,
+    sat,
+    simuleq,
+    smoke,
+    svamp,
+    theoremqa,
+)
 from tusk.benchmarks.base import Benchmark
 from tusk.errors import TuskError
 from tusk.types import Problem
