@@ -1,0 +1,178 @@
+"""Checkpoints with full state, resume, and export of the trained model as a plain HF folder.
+
+A checkpoint (``OUT/checkpoints/step-000123``) holds everything needed to continue exactly: the trainable
+weights (all weights for full fine-tuning, adapter weights for LoRA), the optimizer and scheduler states,
+each process's RNG states, and ``state.json`` with the step.  Under FSDP or DeepSpeed the sharded state is
+written through accelerate's ``save_state``.  ``state.json`` is written last, so a folder without it is an
+interrupted save and is ignored by :func:`latest_checkpoint`.
+
+Export: ``merged`` writes a plain HF model folder (LoRA merged into the weights) plus the tokenizer, which
+the ``hf`` backend and transformers load directly; ``adapter`` writes the peft adapter only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import TuskError
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+_STEP = re.compile(r"^step-(\d+)$")
+
+
+def checkpoint_dir(out: Path, step: int) -> Path:
+    return out / "checkpoints" / f"step-{step:06d}"
+
+
+def list_checkpoints(out: Path) -> list[Path]:
+    root = out / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if _STEP.match(p.name) and (p / STATE).is_file()]
+    return sorted(found, key=lambda p: int(_STEP.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    found = list_checkpoints(out)
+    return found[-1] if found else None
+
+
+def _sharded(accelerator: Any) -> bool:
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, path: Path,
+                    state: dict[str, Any]) -> None:
+    import torch
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        path.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    if _sharded(accelerator):
+        accelerator.save_state(str(path))
+    elif accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        weights = {n: p.detach().cpu() for n, p in unwrapped.named_parameters() if p.requires_grad}
+        torch.save(weights, path / "trainable.pt")
+        torch.save(optimizer.state_dict(), path / "optimizer.pt")
+    if accelerator.is_main_process:
+        torch.save(scheduler.state_dict(), path / "scheduler.pt")
+    torch.save(_rng_state(), path / f"rng-{accelerator.process_index}.pt")
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (path / STATE).write_text(json.dumps(state, indent=1))
+    accelerator.wait_for_everyone()
+
+
+def load_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, path: Path) -> dict[str, Any]:
+    import torch
+
+    if not (path / STATE).is_file():
+        raise TuskError(f"{path} is not a complete checkpoint (no {STATE})")
+    state = json.loads((path / STATE).read_text())
+    if _sharded(accelerator):
+        accelerator.load_state(str(path))
+    else:
+        unwrapped = accelerator.unwrap_model(model)
+        weights = torch.load(path / "trainable.pt", map_location="cpu", weights_only=True)
+        params = dict(unwrapped.named_parameters())
+        missing = [n for n, p in params.items() if p.requires_grad and n not in weights]
+        if missing:
+            raise TuskError(f"{path}: checkpoint lacks {len(missing)} trained tensors (e.g. {missing[0]}); "
+                            "was it written with another method or model?")
+        with torch.no_grad():
+            for name, value in weights.items():
+                params[name].copy_(value)
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
+    rng = path / f"rng-{accelerator.process_index}.pt"
+    if rng.is_file():
+        _set_rng_state(torch.load(rng, weights_only=False))
+    return state
+
+
+def prune_checkpoints(out: Path, keep: int) -> None:
+    if keep <= 0:
+        return
+    for old in list_checkpoints(out)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _rng_state() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def export_model(accelerator: Any, model: Any, tokenizer: Any, target: Path, kind: str, dtype: Any) -> Path | None:
+    """Write the trained model to ``target`` as ``merged`` (plain HF folder) or ``adapter``; main process."""
+    if kind == "none":
+        return None
+    state_dict = accelerator.get_state_dict(model) if _sharded(accelerator) else None
+    if not accelerator.is_main_process:
+        return None
+    unwrapped = accelerator.unwrap_model(model)
+    is_peft = hasattr(unwrapped, "peft_config")
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if kind == "adapter":
+        if not is_peft:
+            raise TuskError("export=adapter needs method=lora; use export=merged for full fine-tuning")
+        unwrapped.save_pretrained(tmp, state_dict=state_dict)
+    else:
+        if is_peft:
+            plain, weights = merged_copy(unwrapped, state_dict).to(dtype), None
+        else:
+            plain = unwrapped
+            source = state_dict if state_dict is not None else unwrapped.state_dict()
+            weights = {k: v.detach().to(dtype) for k, v in source.items()}
+        saved = plain.config.use_cache, getattr(plain.config, "dtype", None)
+        plain.config.use_cache, plain.config.dtype = True, dtype
+        try:
+            plain.save_pretrained(tmp, state_dict=weights)
+        finally:
+            plain.config.use_cache, plain.config.dtype = saved
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log.info("exported %s model to %s", kind, target)
+    return target
+
+
+def merged_copy(peft_model: Any, state_dict: Any = None) -> Any:
+    """A plain transformers model with the LoRA weights merged in; the training model is left untouched."""
+    import copy
+
+    clone = copy.deepcopy(peft_model)
+    if state_dict is not None:
+        clone.load_state_dict(state_dict)
+    return clone.merge_and_unload()

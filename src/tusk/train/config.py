@@ -1,0 +1,271 @@
+"""The training configuration: one dataclass, documented field by field, loaded from YAML plus overrides.
+
+Each field's docstring (the string right under it) is its documentation and doubles as the help text of
+the matching ``tusk train --FIELD`` flag.  Defaults are the paper's recipe (3 epochs, cosine schedule, 3%
+warmup, weight decay 0, lr 2e-5, global batch 128, max length 2048, bf16 on a GPU).
+
+Guarantees: :func:`load_config` rejects unknown keys and values of the wrong type with a message naming the
+file and key; :func:`resolve` returns a new frozen config (nothing is mutated); :func:`save_config` writes
+the resolved values so a run directory always records exactly what ran.
+Does not: touch torch or the model; decide the device (the loop does, from ``precision``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import json
+import textwrap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from tusk.errors import TuskError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = ""
+    """Base model: an HF folder or hub id, a .gguf file (converted once to a cached HF folder), or a
+    built-in name such as smollm2-135m."""
+
+    data: str = ""
+    """Training data: an Alpaca JSON list (tusk data build's train.json), JSONL, Parquet, or an HF dataset
+    saved with save_to_disk. Records need instruction and output; input is optional."""
+
+    out: str = "runs/train"
+    """Run directory: resolved config, JSONL log, checkpoints, loss curve and the final export."""
+
+    method: str = "full"
+    """full (all weights, the paper's setup) or lora (peft adapters on the linear layers)."""
+
+    epochs: float = 3.0
+    """Passes over the data (the paper: 3). Ignored when max_steps is set."""
+
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0: derived from epochs)."""
+
+    learning_rate: float = 2e-5
+    """Peak learning rate (paper: 2e-5 for 7B/13B, 1e-5 for 34B/70B; LoRA usually wants ~1e-4..2e-4)."""
+
+    lr_scheduler: str = "cosine"
+    """Learning-rate schedule after warmup: cosine, linear or constant."""
+
+    warmup_ratio: float = 0.03
+    """Fraction of all steps spent warming the learning rate up linearly from 0."""
+
+    weight_decay: float = 0.0
+    """AdamW weight decay (the paper: 0)."""
+
+    adam_beta1: float = 0.9
+    """AdamW beta1."""
+
+    adam_beta2: float = 0.999
+    """AdamW beta2."""
+
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this value (0 disables clipping)."""
+
+    batch_size: int = 128
+    """Global batch: examples per optimizer step, over all devices and accumulation (the paper: 128)."""
+
+    grad_accum: int = 1
+    """Micro-batches per device per optimizer step (gradient accumulation). The loss is normalised per
+    target token over the whole global batch, so this changes memory, not the result."""
+
+    max_length: int = 2048
+    """Tokens per example (prompt + response + EOS); longer examples are truncated and counted."""
+
+    packing: bool = True
+    """Concatenate each micro-batch's examples into one row (position ids restart per example, attention
+    kept within each example) instead of right-padding them: no compute spent on padding."""
+
+    precision: str = "auto"
+    """auto (bf16 on a GPU that supports it, else fp32), bf16, fp16 or fp32."""
+
+    attn_implementation: str = "sdpa"
+    """Attention kernel passed to transformers: sdpa, flash_attention_2, flex_attention or eager."""
+
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory (slower)."""
+
+    lora_r: int = 16
+    """LoRA rank (method=lora)."""
+
+    lora_alpha: int = 32
+    """LoRA scaling numerator (method=lora)."""
+
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA input (method=lora)."""
+
+    lora_target_modules: str = "all-linear"
+    """Comma-separated module names to adapt, or all-linear (method=lora)."""
+
+    seed: int = 42
+    """Seed for the data order, initialisation of new weights and dropout."""
+
+    limit: int = 0
+    """Use only the first N records of the data (0: all); for demos and smoke runs."""
+
+    save_steps: int = 0
+    """Save a full checkpoint every N optimizer steps (0: only at the end)."""
+
+    save_total_limit: int = 2
+    """Keep at most this many step checkpoints (oldest removed first; 0 keeps all)."""
+
+    resume: str = "auto"
+    """auto: continue from the newest checkpoint in the run directory if there is one; never; or a
+    checkpoint folder."""
+
+    logging_steps: int = 1
+    """Write a log line every N optimizer steps."""
+
+    export: str = "merged"
+    """What to write to OUT/final: merged (a plain HF folder; LoRA merged into the weights), adapter
+    (LoRA weights only), or none."""
+
+    eval_benchmarks: str = ""
+    """Comma-separated benchmarks to evaluate at each checkpoint (empty: no evaluation hook)."""
+
+    eval_limit: int = 20
+    """Problems per benchmark for the checkpoint evaluation."""
+
+    eval_mode: str = "hybrid"
+    """Decoding mode for the checkpoint evaluation: cot, pot or hybrid."""
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "method": ("full", "lora"),
+    "lr_scheduler": ("cosine", "linear", "constant"),
+    "precision": ("auto", "bf16", "fp16", "fp32"),
+    "attn_implementation": ("sdpa", "flash_attention_2", "flex_attention", "eager"),
+    "export": ("merged", "adapter", "none"),
+    "eval_mode": ("cot", "pot", "hybrid"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def field_docs() -> dict[str, str]:
+    """Each field's docstring, read from this module's source (the string right under the field)."""
+    source = textwrap.dedent(inspect.getsource(TrainConfig))
+    body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def field_types() -> dict[str, type]:
+    return {f.name: get_type_hints(TrainConfig)[f.name] for f in dataclasses.fields(TrainConfig)}
+
+
+def coerce(key: str, value: Any, where: str = "") -> Any:
+    """Convert ``value`` (from YAML or a ``key=value`` string) to the type of field ``key``."""
+    types = field_types()
+    prefix = f"{where}: " if where else ""
+    if key not in types:
+        raise TuskError(f"{prefix}unknown training option {key!r}; known: {', '.join(types)}")
+    kind = types[key]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                value = lowered in ("1", "true", "yes", "on")
+            elif not isinstance(value, bool):
+                raise ValueError(value)
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            value = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            value = float(value)
+        else:
+            value = "" if value is None else str(value)
+    except (TypeError, ValueError):
+        raise TuskError(f"{prefix}option {key!r} needs a {kind.__name__}, got {value!r}") from None
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise TuskError(f"{prefix}option {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML (or JSON) config file and apply overrides on top; unknown keys are errors."""
+    values: dict[str, Any] = {}
+    if path:
+        import yaml
+
+        file = Path(path)
+        try:
+            loaded = yaml.safe_load(file.read_text()) or {}
+        except OSError as exc:
+            raise TuskError(f"cannot read config {file}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise TuskError(f"{file}: not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise TuskError(f"{file}: a training config must be a mapping of option: value")
+        for key, value in loaded.items():
+            values[str(key)] = coerce(str(key), value, str(file))
+    for key, value in (overrides or {}).items():
+        values[key] = coerce(key, value, "override")
+    return validate(TrainConfig(**values))
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``["lr=1e-4", "method=lora"]`` -> ``{"learning_rate": ...}``; ``-`` in keys may stand for ``_``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TuskError(f"--set expects key=value, got {item!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check values that types alone do not catch; return the config unchanged."""
+    problems = []
+    if config.batch_size < 1:
+        problems.append("batch_size must be at least 1")
+    if config.grad_accum < 1:
+        problems.append("grad_accum must be at least 1")
+    if config.max_length < 8:
+        problems.append("max_length must be at least 8")
+    if not 0.0 <= config.warmup_ratio < 1.0:
+        problems.append("warmup_ratio must be in [0, 1)")
+    if config.epochs <= 0 and config.max_steps <= 0:
+        problems.append("set epochs > 0 or max_steps > 0")
+    if config.learning_rate <= 0:
+        problems.append("learning_rate must be positive")
+    if problems:
+        raise TuskError("bad training config: " + "; ".join(problems))
+    return config
+
+
+def require_inputs(config: TrainConfig) -> None:
+    if not config.model:
+        raise TuskError("no model: set model in the config or pass --model (an HF folder, .gguf or built-in)")
+    if not config.data:
+        raise TuskError("no data: set data in the config or pass --data (tusk data build's train.json)")
+
+
+def save_config(config: TrainConfig, path: Path, extra: Mapping[str, Any] | None = None) -> None:
+    """Write the resolved config as YAML (plus ``extra`` facts of the run, e.g. world size, under ``run``)."""
+    import yaml
+
+    values = dataclasses.asdict(config)
+    if extra:
+        values = {**values, "run": dict(extra)}
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
+
+
+def config_json(config: TrainConfig) -> str:
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)

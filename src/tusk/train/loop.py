@@ -1,0 +1,277 @@
+"""The supervised fine-tuning loop: one process or many (``accelerate launch`` / ``torchrun``: DDP, FSDP,
+DeepSpeed ZeRO-3), full fine-tuning or LoRA.
+
+Per optimizer step every process builds the same :class:`tusk.train.plan.StepPlan`, runs its
+``grad_accum`` micro-batches and scales each micro-batch's summed token loss by
+``world_size * grad_accum / target_tokens_of_the_global_batch``.  Data-parallel gradient averaging and
+accelerate's division by ``grad_accum`` then leave exactly the gradient of the mean loss per target token
+over the whole global batch: the result does not depend on how the batch is split across micro-batches or
+devices.  The vocabulary projection runs on trained positions only (``logits_to_keep``).
+
+Guarantees: a run resumed from a checkpoint sees the same data in the same order and, on the same
+hardware, reproduces the loss curve; the run directory holds ``config.yaml`` (resolved config),
+``log.jsonl``, ``loss.png``, ``checkpoints/`` and ``final/`` (export).
+Does not: build the training data (``tusk data build``) or run a full evaluation (the optional hook runs a
+small one per checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tusk.train.config import TrainConfig, require_inputs, save_config
+
+log = logging.getLogger(__name__)
+
+EvalHook = Callable[[Path, int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    steps: int
+    first_loss: float | None
+    last_loss: float | None
+    losses: tuple[float, ...]
+    export: Path | None
+    encoding: dict[str, int]
+    trainable_parameters: int
+    parameters: int
+    seconds: float
+    resumed_from: int = 0
+
+
+def lr_lambda(total: int, warmup: int, kind: str) -> Callable[[int], float]:
+    """Multiplier of the peak learning rate at each step: linear warmup, then cosine/linear/constant."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1) if warmup else 1.0
+        if kind == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total - warmup)
+        if kind == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _precision(config: TrainConfig, cuda: bool) -> str:
+    if config.precision == "auto":
+        if cuda:
+            import torch
+
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    return config.precision
+
+
+def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool = True) -> TrainResult:
+    """Fine-tune ``config.model`` on ``config.data``; see the module docstring for what it guarantees."""
+    from tusk.train.loading import require_hf
+
+    require_hf()
+    require_inputs(config)
+    import torch
+    from accelerate import Accelerator
+
+    from tusk.train import checkpoint as ckpt
+    from tusk.train.collate import collate
+    from tusk.train.data import load_examples
+    from tusk.train.loading import apply_lora, count_parameters, load_model, load_tokenizer, resolve_model_dir
+    from tusk.train.masking import encode_examples
+    from tusk.train.plan import DataPlan
+    from tusk.train.runlog import PLOT_NAME, Progress, RunLog, losses, plot_loss
+
+    started = time.perf_counter()
+    cuda = torch.cuda.is_available()
+    precision = _precision(config, cuda)
+    accelerator = Accelerator(
+        cpu=not cuda,
+        mixed_precision="no" if precision == "fp32" else precision,
+        gradient_accumulation_steps=config.grad_accum,
+    )
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    out = Path(config.out)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / "config.yaml")
+    torch.manual_seed(config.seed)
+
+    with accelerator.main_process_first():  # converts a GGUF once, on the main process
+        model_dir = resolve_model_dir(config.model)
+    tokenizer = load_tokenizer(model_dir)
+    examples = load_examples(config.data, config.limit)
+    data = encode_examples(tokenizer, examples, config.max_length)
+    lengths = data.lengths
+    plan = DataPlan(
+        lengths=lengths,
+        targets=lengths - data.n_masked,
+        batch_size=config.batch_size,
+        world_size=world,
+        grad_accum=config.grad_accum,
+        packing=config.packing,
+        seed=config.seed,
+    )
+    total = plan.total_steps(config.epochs, config.max_steps)
+    warmup = math.ceil(config.warmup_ratio * total)
+
+    model = load_model(model_dir, torch.float32, config.attn_implementation)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if config.method == "lora":
+            model.enable_input_require_grads()
+    if config.method == "lora":
+        model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target_modules)
+    trainable, n_params = count_parameters(model)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup, config.lr_scheduler))
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    runlog = RunLog(out, enabled=main)
+    start_step, resumed_from = 0, 0
+    resume_path = _resume_path(config, out)
+    if resume_path is not None:
+        state = ckpt.load_checkpoint(accelerator, model, optimizer, scheduler, resume_path)
+        start_step = resumed_from = int(state["step"])
+        runlog.truncate_after(start_step)
+        log.info("resumed from %s at step %d", resume_path, start_step)
+    else:
+        runlog.truncate_after(0)
+    runlog.write({"event": "start", "step": start_step, "total_steps": total, "world_size": world,
+                  "precision": precision, "encoding": dataclasses.asdict(data.stats),
+                  "trainable_parameters": trainable, "parameters": n_params, "model_dir": model_dir})
+    if main:
+        log.info("%s; %d steps, %d trainable of %d parameters", data.stats.summary(), total, trainable, n_params)
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    bar = Progress(total, start_step, enabled=progress and main)
+    model.train()
+    try:
+        for step in range(start_step, total):
+            t0 = time.perf_counter()
+            step_plan = plan.step(step)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+            scale = world * config.grad_accum / max(1, step_plan.target_tokens)
+            for indices in step_plan.micro_batches(rank, world):
+                batch = collate(data, indices, config.packing, pad_id)
+                with accelerator.accumulate(model):
+                    summed = _summed_loss(model, batch, accelerator.device)
+                    accelerator.backward(summed * scale)
+                    loss_sum += summed.detach().double()
+            grad_norm = None
+            if config.max_grad_norm > 0:
+                grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            lr = scheduler.get_last_lr()[0]
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss = float(accelerator.reduce(loss_sum, "sum").item()) / max(1, step_plan.target_tokens)
+            seconds = time.perf_counter() - t0
+            rate = step_plan.target_tokens / seconds if seconds > 0 else 0.0
+            bar.update(loss, lr, rate)
+            done = step + 1
+            if done % config.logging_steps == 0 or done == total:
+                runlog.write({
+                    "step": done, "epoch": step_plan.epoch, "loss": loss, "lr": lr,
+                    "grad_norm": None if grad_norm is None else float(grad_norm),
+                    "target_tokens": step_plan.target_tokens, "tokens": step_plan.tokens,
+                    "seconds": round(seconds, 4), "target_tokens_per_s": round(rate, 1),
+                })
+            if (config.save_steps and done % config.save_steps == 0) or done == total:
+                path = ckpt.checkpoint_dir(out, done)
+                ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
+                                     {"step": done, "total_steps": total, "loss": loss})
+                runlog.write({"event": "checkpoint", "step": done, "path": str(path)})
+                if main:
+                    ckpt.prune_checkpoints(out, config.save_total_limit)
+                if eval_hook is not None and done != total:
+                    _run_eval(eval_hook, accelerator, model, tokenizer, out, done, runlog, precision)
+    finally:
+        bar.close()
+
+    export_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    exported = ckpt.export_model(accelerator, model, tokenizer, out / "final", config.export, export_dtype)
+    if eval_hook is not None and exported is not None and main:
+        _record_eval(eval_hook, exported, total, runlog)
+    accelerator.wait_for_everyone()
+    curve = losses(runlog.path) if main else []
+    if main:
+        plot_loss(runlog.path, out / PLOT_NAME, title=f"{Path(config.model).name} ({config.method})")
+        runlog.write({"event": "end", "step": total, "seconds": round(time.perf_counter() - started, 2)})
+    accelerator.end_training()
+    values = tuple(v for _, v in curve)
+    return TrainResult(
+        out=out, steps=total, first_loss=values[0] if values else None, last_loss=values[-1] if values else None,
+        losses=values, export=exported, encoding=dataclasses.asdict(data.stats),
+        trainable_parameters=trainable, parameters=n_params, seconds=time.perf_counter() - started,
+        resumed_from=resumed_from,
+    )
+
+
+def _summed_loss(model: Any, batch: Any, device: Any) -> Any:
+    """Sum of next-token cross-entropy over the micro-batch's target tokens (fp32)."""
+    import torch.nn.functional as F
+
+    keep = batch.keep.to(device)
+    kwargs: dict[str, Any] = {"input_ids": batch.input_ids.to(device), "use_cache": False, "logits_to_keep": keep}
+    if batch.position_ids is not None:
+        kwargs["position_ids"] = batch.position_ids.to(device)
+    if batch.attention_mask is not None:
+        kwargs["attention_mask"] = batch.attention_mask.to(device)
+    logits = model(**kwargs).logits
+    targets = batch.targets.to(device)[:, keep]
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=-100, reduction="sum")
+
+
+def _resume_path(config: TrainConfig, out: Path) -> Path | None:
+    from tusk.train.checkpoint import latest_checkpoint
+
+    if config.resume in ("never", "no", "false", ""):
+        return None
+    if config.resume == "auto":
+        return latest_checkpoint(out)
+    path = Path(config.resume)
+    if not path.is_dir():
+        from tusk.errors import TuskError
+
+        raise TuskError(f"resume: checkpoint folder {path} does not exist")
+    return path
+
+
+def _run_eval(hook: EvalHook, accelerator: Any, model: Any, tokenizer: Any, out: Path, step: int,
+              runlog: Any, precision: str) -> None:
+    import torch
+
+    from tusk.train.checkpoint import export_model
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    target = out / "checkpoints" / f"eval-model-{step:06d}"
+    exported = export_model(accelerator, model, tokenizer, target, "merged", dtype)
+    if accelerator.is_main_process and exported is not None:
+        _record_eval(hook, exported, step, runlog)
+    accelerator.wait_for_everyone()
+    model.train()
+
+
+def _record_eval(hook: EvalHook, model_dir: Path, step: int, runlog: Any) -> None:
+    try:
+        result = hook(model_dir, step)
+    except Exception as exc:  # the hook is optional: a failed evaluation must not lose the training run
+        log.warning("evaluation at step %d failed: %s", step, exc)
+        result = {"error": str(exc)}
+    runlog.write({"event": "eval", "step": step, "model": str(model_dir), "result": result})
