@@ -1,0 +1,216 @@
+"""Which kernel mechanisms confine a program, probed once per warm worker and applied in every child.
+
+``prepare_worker(root)`` runs in a fresh worker before it imports anything heavy: it moves the worker into
+new network and mount namespaces (so no child has any network, not even loopback) and mounts a small
+tmpfs over ``root`` (so programs' files live in memory, capped, and vanish with the worker).  It returns a
+:class:`Plan` of what to apply per program plus a report of what is active and why anything is not.
+
+``enter_sandbox(plan, ...)`` runs in each forked child: new session and process group, stdin from
+/dev/null, stdout/stderr to capped pipes, every other descriptor closed, private working directory,
+scrubbed environment, rlimits (address space relative to the worker, file size, open files, no core
+dumps, CPU time backstop), no_new_privs, Landlock, then an unprivileged uid (``nobody``) or, when the
+interpreter's own files are not readable by ``nobody`` (e.g. Python installed under /root), uid 0 with
+every capability dropped, and last the seccomp filter.  Any failure in a child raises: the caller fails
+closed (the program does not run), it never runs with less isolation than the plan says.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import stat
+import sys
+from dataclasses import dataclass, field
+
+from tusk.execution import _linux, landlock, seccomp
+
+NOBODY = 65534
+TMPFS_SIZE_MB = 64
+FILE_SIZE_LIMIT = 16 << 20
+OPEN_FILES_LIMIT = 256
+THREADS_LIMIT = 512
+_SYSTEM_READ_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc/localtime", "/etc/ld.so.cache")
+_DEVICE_FILES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What each child applies. ``uid`` None means no uid switch; ``drop_caps`` then says what instead."""
+
+    landlock_abi: int = 0
+    seccomp: bool = False
+    uid: int | None = None
+    drop_caps: bool = False
+    read_paths: tuple[str, ...] = ()
+    device_files: tuple[str, ...] = ()
+    worker_size: int = 0
+    report: dict[str, dict[str, object]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def child_environment(workdir: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
+    """Enter private namespaces and mount the tmpfs work area; returns (report, warnings)."""
+    report: dict[str, dict[str, object]] = {}
+    warnings: list[str] = []
+
+    def note(name: str, active: bool, detail: str) -> None:
+        report[name] = {"active": active, "detail": detail}
+        if not active:
+            warnings.append(f"sandbox: {name} unavailable: {detail}")
+
+    flags = _linux.CLONE_NEWNET | _linux.CLONE_NEWNS
+    try:
+        if os.geteuid() == 0:
+            _linux.unshare(flags)
+        else:
+            uid, gid = os.geteuid(), os.getegid()
+            _linux.unshare(_linux.CLONE_NEWUSER | flags)
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as fh:
+                    fh.write(text)
+        note("network_namespace", True, "empty network namespace: no interfaces, loopback down")
+        namespaces = True
+    except OSError as exc:
+        note("network_namespace", False, f"unshare failed ({exc}); relying on seccomp and Landlock for network")
+        namespaces = False
+    tmpfs = False
+    if namespaces:
+        try:
+            _linux.mount("none", "/", None, _linux.MS_REC | _linux.MS_PRIVATE, None)
+            _linux.mount("tusk-sandbox", root, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
+                         f"size={TMPFS_SIZE_MB}m,mode=0711")
+            tmpfs = True
+        except OSError as exc:
+            detail = f"mount failed ({exc}); work directories on the host file system"
+    else:
+        detail = "no mount namespace; work directories on the host file system"
+    if tmpfs:
+        note("private_tmpfs", True, f"{TMPFS_SIZE_MB} MiB tmpfs per worker holds the work directories")
+    else:
+        note("private_tmpfs", False, detail)
+    return report, warnings
+
+
+def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan:
+    """Probe Landlock, seccomp and the uid switch (after imports), and record the worker's size."""
+    report = dict(report)
+    warnings = list(warnings)
+
+    def note(name: str, active: bool, detail: str) -> None:
+        report[name] = {"active": active, "detail": detail}
+        if not active:
+            warnings.append(f"sandbox: {name} unavailable: {detail}")
+
+    abi = landlock.abi_version()
+    note("landlock", abi > 0, f"ABI {abi}: read-only system and Python paths, write only the work directory"
+         + (", no TCP, no signals outside" if abi >= 6 else "") if abi else "kernel has no Landlock")
+    reason = seccomp.supported()
+    note("seccomp", reason is None, "no fork/exec/socket/ptrace/foreign signals" if reason is None else reason)
+    read_paths = _read_paths()
+    uid: int | None = None
+    drop_caps = False
+    if os.geteuid() == 0:
+        blocked = [p for p in read_paths if p.startswith(tuple(_python_roots())) and not _world_readable(p)]
+        if blocked:
+            drop_caps = True
+            note("unprivileged_uid", False, f"{blocked[0]} is not readable by nobody; programs run as uid 0 "
+                 "with every capability dropped (Landlock and seccomp still confine them)")
+        else:
+            uid = NOBODY
+            note("unprivileged_uid", True, "programs run as nobody (65534), no capabilities")
+    else:
+        note("unprivileged_uid", True, f"programs run as the caller's uid {os.geteuid()}, no capabilities")
+    report["rlimits"] = {"active": True, "detail": "address space, file size, open files, no core, CPU backstop"}
+    report["process_group_kill"] = {"active": True, "detail": "wall-clock limit kills the program's group"}
+    report["environment"] = {"active": True, "detail": "scrubbed environment, stdin /dev/null, fresh fork"}
+    devices = tuple(p for p in _DEVICE_FILES if os.path.exists(p))
+    return Plan(abi, reason is None, uid, drop_caps, read_paths, devices, _address_space(), report,
+                tuple(warnings))
+
+
+def _python_roots() -> list[str]:
+    return sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                 sys.base_exec_prefix)})
+
+
+def _read_paths() -> tuple[str, ...]:
+    import tusk
+
+    candidates = [*_SYSTEM_READ_PATHS, *_python_roots(), *(p for p in sys.path if p),
+                  os.path.dirname(os.path.abspath(tusk.__file__))]
+    seen: dict[str, None] = {}
+    for path in candidates:
+        real = os.path.realpath(path)
+        if os.path.exists(real):
+            seen[real] = None
+    return tuple(seen)
+
+
+def _world_readable(path: str) -> bool:
+    """True when a process with no privileges and an unrelated uid could read ``path``."""
+    current = path
+    while True:
+        try:
+            mode = os.stat(current).st_mode
+        except OSError:
+            return False
+        need = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+        if current == path and stat.S_ISDIR(mode):
+            need |= stat.S_IROTH
+        if mode & need != need:
+            return False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def enter_sandbox(plan: Plan, workdir: str, timeout: float, memory_mb: int,
+                  stdout_fd: int, stderr_fd: int) -> None:
+    """Confine the calling (freshly forked, single-threaded) child; raises on any failure."""
+    os.setsid()
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.closerange(3, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1024))
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(child_environment(workdir))
+    memory = plan.worker_size + (memory_mb << 20)
+    cpu = int(timeout) + 2
+    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
+                         (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0),
+                         (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_NPROC, THREADS_LIMIT)):
+        resource.setrlimit(limit, (value, value))
+    _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
+    if plan.landlock_abi:
+        landlock.restrict(plan.landlock_abi, read=plan.read_paths, write=(workdir,), files=plan.device_files)
+    if plan.uid is not None:
+        os.setgroups([])
+        os.setresgid(plan.uid, plan.uid, plan.uid)
+        os.setresuid(plan.uid, plan.uid, plan.uid)
+    elif plan.drop_caps:
+        _linux.drop_capabilities()
+        if _linux.capabilities():
+            raise OSError("capabilities still present after capset")
+    if plan.seccomp:
+        seccomp.install(os.getpid())

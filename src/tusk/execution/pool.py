@@ -1,0 +1,245 @@
+"""Many programs through warm workers: :class:`ProgramPool`.
+
+A pool starts ``workers`` warm worker processes (see ``zygote``); each runs one program at a time in a
+fresh fork of itself, so a pool runs up to ``workers`` programs at once.  ``run`` is thread-safe (any
+number of threads may call it; each call borrows an idle worker), ``map`` streams results in input order
+while keeping every worker busy.
+
+Guarantees: exactly one :class:`~tusk.types.ExecutionResult` per program, in order, never another
+program's; a worker that dies or stops answering is killed, its program gets status ``killed`` with the
+reason, and a fresh worker takes its place.  Each worker's isolation report is logged once as warnings
+for every mechanism that is unavailable (nothing degrades silently).  Does not: retry a program, or share
+anything between programs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tusk.errors import TuskError
+from tusk.execution import protocol
+from tusk.execution.limits import SandboxLimits
+from tusk.types import ExecutionResult
+
+log = logging.getLogger(__name__)
+START_TIMEOUT = 120.0
+ANSWER_GRACE = 30.0
+_BOOT = "import sys; from tusk.execution.zygote import main; main(sys.argv[1:])"
+_WARNED: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _worker_environment() -> dict[str, str]:
+    import tusk
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(tusk.__file__)))
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": package_parent,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+    }
+
+
+class _Worker:
+    """One warm worker process and the two pipes that talk to it. Used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.root: str | None = None
+        self.hello: dict[str, Any] = {}
+        self._request_fd = -1
+        self._response_fd = -1
+
+    def spawn(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="tusk-sandbox-")
+        os.chmod(self.root, 0o711)
+        request_r, self._request_fd = os.pipe()
+        self._response_fd, response_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", "-c", _BOOT, str(request_r), str(response_w), self.root],
+                pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env=_worker_environment(), cwd=self.root, start_new_session=True,
+            )
+        finally:
+            os.close(request_r)
+            os.close(response_w)
+
+    def wait_ready(self) -> None:
+        try:
+            hello = protocol.recv(self._response_fd, time.monotonic() + START_TIMEOUT)
+        except (TimeoutError, EOFError, ValueError) as exc:
+            hello = None
+            reason = str(exc)
+        else:
+            reason = "it exited during start-up"
+        if not hello or not hello.get("ready"):
+            self.stop()
+            raise TuskError(f"the sandbox worker failed to start: {reason}")
+        self.hello = hello
+        for warning in hello.get("warnings", ()):
+            with _WARNED_LOCK:
+                if warning in _WARNED:
+                    continue
+                _WARNED.add(warning)
+            log.warning("%s", warning)
+
+    def execute(self, code: str, limits: SandboxLimits) -> ExecutionResult:
+        request = {"code": code, "timeout": limits.timeout, "memory_mb": limits.memory_mb,
+                   "max_output": limits.max_output}
+        started = time.monotonic()
+        try:
+            protocol.send(self._request_fd, request)
+            answer = protocol.recv(self._response_fd, started + limits.timeout + ANSWER_GRACE)
+            if answer is None:
+                raise EOFError("the sandbox worker exited")
+        except (OSError, EOFError, TimeoutError, ValueError) as exc:
+            log.warning("sandbox worker %s failed (%s); replacing it", self.pid, exc)
+            self.stop()
+            return ExecutionResult(status="killed", seconds=time.monotonic() - started,
+                                   error=f"sandbox worker died: {exc}")
+        return ExecutionResult(status=answer["status"], stdout=answer["stdout"], stderr=answer["stderr"],
+                               seconds=answer["seconds"], error=answer["error"])
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        """Kill the worker's process group; a thread waiting on it sees the end of the stream."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stop(self) -> None:
+        for fd in (self._request_fd, self._response_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._request_fd = self._response_fd = -1
+        if self.process is not None:
+            try:  # closing the request pipe asks it to exit; the group kill makes sure
+                self.process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+            self.process = None
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+
+class ProgramPool:
+    """Warm sandbox workers; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, workers: int | None = None, limits: SandboxLimits = SandboxLimits()):
+        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.limits = limits
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._closed = False
+        self._lock = threading.Lock()
+        started = [_Worker() for _ in range(self.workers)]
+        try:
+            for worker in started:
+                worker.spawn()
+                self._all.append(worker)
+            for worker in started:
+                worker.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        for worker in started:
+            self._idle.put(worker)
+
+    def __enter__(self) -> ProgramPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The isolation report of a running worker (what is active and why anything is not)."""
+        for worker in list(self._all):
+            if worker.hello:
+                return worker.hello
+        return {}
+
+    def run(self, code: str, limits: SandboxLimits | None = None) -> ExecutionResult:
+        """Run one program in a fresh sandboxed fork of an idle worker (blocks while all are busy)."""
+        if self._closed:
+            raise TuskError("the program pool is closed")
+        worker = self._idle.get()
+        try:
+            if self._closed:
+                raise TuskError("the program pool is closed")
+            if not worker.alive:
+                worker.stop()
+                worker.spawn()
+                worker.wait_ready()
+            return worker.execute(code, limits or self.limits)
+        finally:
+            self._idle.put(worker)
+
+    def map(self, codes: Iterable[str], limits: SandboxLimits | None = None) -> Iterator[ExecutionResult]:
+        """Results in input order, streamed; ``codes`` is consumed lazily, a few programs ahead."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        pending: collections.deque[Future[ExecutionResult]] = collections.deque()
+        window = 2 * self.workers
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tusk-exec") as executor:
+            try:
+                for code in codes:
+                    pending.append(executor.submit(self.run, code, limits))
+                    while len(pending) >= window or (pending and pending[0].done()):
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def close(self) -> None:
+        """Stop every worker; a program still running in another thread ends with status ``killed``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for worker in self._all:
+            worker.terminate()
+        for _ in self._all:
+            try:
+                self._idle.get(timeout=ANSWER_GRACE).stop()
+            except queue.Empty:
+                break

@@ -1,0 +1,58 @@
+"""Framing between the harness and a warm worker: 4-byte big-endian length, then one JSON object.
+
+Guarantees: ``recv`` returns None on a clean end of stream and raises :class:`EOFError` on a torn frame,
+:class:`TimeoutError` when the deadline passes.  Does not: authenticate (both ends are ours; the programs
+never hold these descriptors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+_HEADER = struct.Struct("!I")
+MAX_FRAME = 64 << 20
+
+
+def send(fd: int, message: dict[str, Any]) -> None:
+    payload = json.dumps(message, ensure_ascii=True).encode("ascii")
+    data = memoryview(_HEADER.pack(len(payload)) + payload)
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no answer from the sandbox worker before the deadline")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+        chunk = os.read(fd, size - len(chunks))
+        if not chunk:
+            if not chunks:
+                return None
+            raise EOFError("sandbox worker closed the stream inside a message")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def recv(fd: int, deadline: float | None = None) -> dict[str, Any] | None:
+    header = _read_exact(fd, _HEADER.size, deadline)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise EOFError(f"sandbox frame of {size} bytes exceeds {MAX_FRAME}")
+    payload = _read_exact(fd, size, deadline)
+    if payload is None:
+        raise EOFError("sandbox worker closed the stream inside a message")
+    return json.loads(payload)
