@@ -186,3 +186,24 @@ def test_pins_match_the_manifest_and_the_shared_files(shared_data_dir):
             assert pinned.url == ("https://raw.githubusercontent.com/"
                                   f"{row['source_repo']}/{row['commit']}/{row['source_path']}")
         assert sha256(shared_data_dir / row["path"]) == pinned.sha256
+
+
+def test_download_with_a_progress_bar_on_a_terminal(mirror, cache, monkeypatch):
+    import sys
+
+    from tusk import datasets
+
+    monkeypatch.setattr(datasets, "_PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    bars = []
+    real = datasets._progress
+
+    def spy(name, total):
+        bar, task = real(name, total)
+        bars.append((name, total, bar is not None))
+        return bar, task
+
+    monkeypatch.setattr(datasets, "_progress", spy)
+    path = resolve_file("aqua/test.json", base_url=mirror.url)
+    assert sha256(path) == DATA_FILES["aqua/test.json"].sha256
+    assert bars == [("aqua/test.json", DATA_FILES["aqua/test.json"].size, True)]
