@@ -16,10 +16,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from tusk.datasets import DATA_FILES, DataFile, resolve_file
-from tusk.types import Problem
+from tusk.types import Domain, Problem
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +28,19 @@ Reader = Callable[[Sequence[tuple[Path, str]]], list[Problem]]
 
 @dataclass(frozen=True)
 class Benchmark:
+    """One evaluation set; ``load`` returns its problems.  ``tusk ls benchmarks`` lists these fields."""
+
     name: str
-    domain: Literal["in", "out", "extra", "smoke"]
+    domain: Domain
+    """The paper's split: "in" / "out" of domain, "extra" (TheoremQA, MATH-500) or "smoke"."""
     description: str
     expected_count: int
     """The paper's record count (what the upstream files hold)."""
     answer_type: str
     """Informational: "number" | "latex" | "choice" | "expression" | "mixed"."""
     files: tuple[DataFile, ...]
-    reader: Reader = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    reader: Reader = field(repr=False, compare=False)
+    """How the files become problems (given ``(local path, relpath)`` pairs in ``files`` order)."""
 
     def load(self, data_dir: str | Path | None = None) -> list[Problem]:
         """Every problem of the benchmark, in upstream order (files found as :func:`resolve_file` does)."""
