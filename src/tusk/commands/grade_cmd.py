@@ -1,0 +1,137 @@
+"""``tusk grade [FILE|-]``: grade model answers given as JSONL.
+
+Input, one object per line: ``{"id", "benchmark", "mode": "cot"|"pot", "response", "gold", "choices"?}``
+(``response`` is the model's text in cot mode, the program's stdout in pot mode).  Output on stdout, one
+line per input line in the same order: ``{"id", "prediction", "correct", "rule"}``.  Every input line is
+checked before any grading starts; a bad line stops the command with an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import DataError, TuskError
+
+HELP = "grade answers (JSONL in: id, benchmark, mode, response, gold, choices?; JSONL out: id, prediction, correct)"
+
+_MODES = ("cot", "pot")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default="-", help="JSONL file to grade, or - for stdin (default)")
+    parser.add_argument("--grader", default="strict", choices=("strict", "mammoth"),
+                        help="strict (default): exact equivalence; mammoth: the paper's rules")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds allowed for one symbolic equivalence check (strict grader; default 3)")
+    parser.add_argument("--summary", action="store_true", help="print accuracy per benchmark to stderr")
+
+
+def _read_lines(path: str) -> tuple[str, Iterable[str]]:
+    if path == "-":
+        return "<stdin>", sys.stdin
+    p = Path(path)
+    if not p.is_file():
+        raise TuskError(f"no such file: {path}")
+    return str(p), p.open(encoding="utf-8")
+
+
+def _parse(name: str, number: int, line: str) -> dict[str, Any]:
+    where = f"{name}:{number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for field in ("id", "benchmark", "mode", "response", "gold"):
+        if field not in record:
+            raise DataError(f"{where}: missing field {field!r}")
+    if record["mode"] not in _MODES:
+        raise DataError(f"{where}: field 'mode' must be 'cot' or 'pot', got {record['mode']!r}")
+    if record["response"] is not None and not isinstance(record["response"], str):
+        raise DataError(f"{where}: field 'response' must be a string")
+    choices = record.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        raise DataError(f"{where}: field 'choices' must be a list of strings")
+    return record
+
+
+def _gold_text(gold: Any) -> str:
+    if isinstance(gold, str):
+        return gold
+    if isinstance(gold, float) and gold.is_integer():
+        return repr(gold)
+    return str(gold)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tusk.grading import get_grader
+    from tusk.types import Problem
+
+    grader = get_grader(args.grader)
+    if args.timeout is not None and hasattr(grader, "timeout"):
+        if args.timeout <= 0:
+            raise TuskError("--timeout must be positive")
+        grader.timeout = args.timeout
+    name, lines = _read_lines(args.file)
+    records = [_parse(name, i, line) for i, line in enumerate(lines, 1) if line.strip()]
+    totals: dict[str, list[int]] = {}
+    out = sys.stdout
+    for record in _progress(records):
+        problem = Problem(
+            id=str(record["id"]),
+            benchmark=str(record["benchmark"]),
+            question=str(record.get("question") or ""),
+            answer=_gold_text(record["gold"]),
+            choices=tuple(record.get("choices") or ()),
+        )
+        grade = grader.grade(record["response"] or "", problem, record["mode"])
+        out.write(json.dumps({"id": record["id"], "prediction": grade.prediction, "correct": grade.correct,
+                              "rule": grade.rule}, ensure_ascii=False) + "\n")
+        t = totals.setdefault(problem.benchmark, [0, 0])
+        t[0] += 1
+        t[1] += int(grade.correct)
+    out.flush()
+    if args.summary:
+        _print_summary(totals, grader)
+    return 0
+
+
+def _progress(records: list[dict[str, Any]]):
+    if not sys.stderr.isatty() or len(records) < 200:
+        yield from records
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed or 0:.0f} grades/s")
+
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("grade", total=len(records))
+        for record in records:
+            yield record
+            progress.advance(task)
+
+
+def _print_summary(totals: dict[str, list[int]], grader) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"grader {grader.name} v{grader.version}")
+    table.add_column("benchmark")
+    table.add_column("n", justify="right")
+    table.add_column("correct", justify="right")
+    table.add_column("accuracy", justify="right")
+    for bench, (n, correct) in sorted(totals.items()):
+        table.add_row(bench, str(n), str(correct), f"{100 * correct / n:.1f}%" if n else "-")
+    Console(stderr=True).print(table)

@@ -1,0 +1,138 @@
+"""The symbolic checker process: reads JSON requests on stdin, answers one JSON line each on stdout.
+
+Run as ``python -m tusk.grading._worker MEMORY_MB``.  It imports sympy and math-verify once, prints
+``ready`` and then serves requests until stdin closes.  The parent (:mod:`tusk.grading.checker`) kills it
+when a request runs past the time limit, so nothing here needs its own timeout: expressions such as
+``5^(5^(5^5))`` are simply allowed to run until they are killed.  Memory is capped with RLIMIT_AS.
+
+Requests: ``{"op": "equal", "a": GOLD, "b": PRED}`` -> ``{"equal": bool, "a": str, "b": str}`` (the
+sympy forms compared); ``{"op": "value", "a": TEXT}`` -> ``{"value": "p/q" | "decimal digits" | null,
+"exact": bool}``.  Errors come back as ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+_LATEXISH = re.compile(r"\\|\^\{|_\{|\{")
+_PARSE_CACHE: dict[str, Any] = {}
+
+
+def _parse(text: str):
+    if text in _PARSE_CACHE:
+        return _PARSE_CACHE[text]
+    import sympy
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    expr = None
+    if _LATEXISH.search(text):
+        from math_verify import LatexExtractionConfig, parse
+
+        found = parse("$" + text + "$", [LatexExtractionConfig()], parsing_timeout=None)
+        expr = found[0] if found else None
+    else:
+        t = text.replace("^", "**")
+        local = {name: sympy.Symbol(name) for name in set(re.findall(r"[A-Za-z_]\w*", t))
+                 if name not in {"sqrt", "pi", "exp", "log", "sin", "cos", "tan", "E", "I", "oo"}}
+        expr = parse_expr(t, local_dict=local,
+                          transformations=standard_transformations + (implicit_multiplication_application,
+                                                                      convert_xor))
+    _PARSE_CACHE[text] = expr
+    if len(_PARSE_CACHE) > 4096:
+        _PARSE_CACHE.clear()
+    return expr
+
+
+def _has_float(expr) -> bool:
+    import sympy
+
+    return isinstance(expr, sympy.Basic) and any(isinstance(a, sympy.Float) for a in expr.atoms(sympy.Number))
+
+
+def _equal(a_text: str, b_text: str) -> dict[str, Any]:
+    import sympy
+
+    a, b = _parse(a_text), _parse(b_text)
+    if a is None or b is None:
+        return {"equal": False, "a": str(a), "b": str(b), "detail": "unparsable"}
+    out = {"a": str(a)[:200], "b": str(b)[:200]}
+    if isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr):
+        if _has_float(a) or _has_float(b):
+            diff = sympy.N(a - b, 30)
+            scale = max(abs(sympy.N(a, 30)), abs(sympy.N(b, 30)))
+            ok = bool(diff.is_number and (scale == 0 and diff == 0 or scale != 0 and abs(diff) / scale <= 1e-9))
+            return {**out, "equal": ok, "detail": "float"}
+        if a == b:
+            return {**out, "equal": True, "detail": "identical"}
+        diff = sympy.simplify(a - b)
+        if diff == 0:
+            return {**out, "equal": True, "detail": "simplify"}
+        if not diff.free_symbols:
+            val = sympy.N(diff, 40)
+            ok = bool(val.is_number and abs(val) < sympy.Float("1e-30"))
+            return {**out, "equal": ok, "detail": "numeric"}
+        return {**out, "equal": bool(sympy.expand(a - b) == 0), "detail": "expand"}
+    from math_verify import verify
+
+    return {**out, "equal": bool(verify(a, b, float_rounding=9, timeout_seconds=None)), "detail": "math_verify"}
+
+
+def _value(text: str) -> dict[str, Any]:
+    import sympy
+
+    expr = _parse(text)
+    if expr is None or not isinstance(expr, sympy.Expr) or expr.free_symbols:
+        return {"value": None, "exact": False}
+    if expr.is_Rational:
+        return {"value": f"{expr.p}/{expr.q}", "exact": True}
+    val = sympy.N(expr, 40)
+    if not val.is_real or not val.is_finite:
+        return {"value": None, "exact": False}
+    return {"value": sympy.sstr(val, full_prec=True), "exact": not _has_float(expr)}
+
+
+def main() -> int:
+    if len(sys.argv) > 1:
+        try:
+            import resource
+
+            limit = int(sys.argv[1]) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError, ImportError):
+            pass
+    import sympy  # noqa: F401  (import once, before ready)
+    import math_verify  # noqa: F401
+
+    sys.set_int_max_str_digits(10_000) if hasattr(sys, "set_int_max_str_digits") else None
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            op = req.get("op")
+            if op == "equal":
+                resp = _equal(req["a"], req["b"])
+            elif op == "value":
+                resp = _value(req["a"])
+            else:
+                resp = {"error": f"unknown op {op!r}"}
+        except MemoryError:
+            resp = {"error": "memory"}
+        except Exception as exc:  # a parse error is an answer, not a crash
+            resp = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        out.write(json.dumps(resp) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

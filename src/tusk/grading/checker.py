@@ -1,0 +1,183 @@
+"""Symbolic equivalence under a hard time limit, in a separate process that can be killed.
+
+One persistent worker process (:mod:`tusk.grading._worker`) holds sympy and math-verify in memory; the
+grader sends it one JSON request per check and waits for the answer with a deadline.  When the deadline
+passes the worker is killed (SIGKILL) and a fresh one is started at once in the background, so the next
+check does not wait for a hung one; the timed-out check is reported as ``timed_out=True`` and counts as
+not equivalent.  The worker's memory is capped, so a runaway expression cannot take the machine down.
+
+Guarantees:
+- A check costs at most ``timeout`` seconds of the caller's time (plus the worker's start-up, at most
+  ``startup_timeout``, which is paid once and not charged to any check).
+- No SIGALRM and no threads: works from any thread and stops C-level loops inside sympy or GMP.
+- Safe after ``fork``: a child process starts its own worker.
+
+Does not: decide what to compare (the strict grader calls it only for what plain string and number
+comparison cannot settle, so common answers never pay for inter-process traffic).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 3.0
+DEFAULT_MEMORY_MB = 2048
+STARTUP_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What the worker said: ``value`` is its answer (None on timeout or error)."""
+
+    value: dict[str, Any] | None
+    timed_out: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class SymbolicChecker:
+    """A killable worker process answering ``equal`` and ``value`` requests (see :mod:`._worker`)."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, memory_mb: int = DEFAULT_MEMORY_MB,
+                 startup_timeout: float = STARTUP_TIMEOUT):
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = False
+        self._buffer = b""
+        self._pid = os.getpid()
+        self.restarts = 0
+
+    # -- process management -------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        src_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tusk.grading._worker", str(self.memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._ready = False
+        self._buffer = b""
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a SIGKILLed process always exits
+            log.warning("checker worker %s did not exit after SIGKILL", proc.pid)
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream and stream.close()
+            except OSError:
+                pass
+
+    def _readline(self, deadline: float) -> bytes | None:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, selectors.EVENT_READ)
+                if not sel.select(left):
+                    return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError("checker worker exited")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _ensure_ready(self) -> None:
+        if self._pid != os.getpid():  # forked: the worker belongs to the parent
+            self._proc, self._pid, self._buffer = None, os.getpid(), b""
+        if self._proc is None or self._proc.poll() is not None:
+            self._kill()
+            self._spawn()
+        if not self._ready:
+            line = self._readline(time.monotonic() + self.startup_timeout)
+            if line != b"ready":
+                self._kill()
+                raise RuntimeError(f"checker worker failed to start ({line!r})")
+            self._ready = True
+
+    # -- requests -----------------------------------------------------------------------------------
+    def request(self, payload: dict[str, Any], timeout: float | None = None) -> CheckResult:
+        """Send one request; wait at most ``timeout`` seconds (default: the checker's limit)."""
+        limit = self.timeout if timeout is None else timeout
+        with self._lock:
+            try:
+                self._ensure_ready()
+            except (RuntimeError, EOFError, OSError) as exc:
+                return CheckResult(None, error=f"checker unavailable: {exc}")
+            assert self._proc is not None and self._proc.stdin is not None
+            start = time.monotonic()
+            try:
+                self._proc.stdin.write((json.dumps(payload) + "\n").encode())
+                self._proc.stdin.flush()
+                line = self._readline(start + limit)
+            except (EOFError, OSError, BrokenPipeError) as exc:
+                self._kill()
+                self.restarts += 1
+                return CheckResult(None, error=f"checker worker died: {exc}", seconds=time.monotonic() - start)
+            seconds = time.monotonic() - start
+            if line is None:
+                log.info("symbolic check passed %.1fs; killing the worker", limit)
+                self._kill()
+                self.restarts += 1
+                self._spawn()  # start the replacement now; its import runs while we carry on
+                return CheckResult(None, timed_out=True, seconds=seconds)
+            value = json.loads(line)
+            if "error" in value:
+                return CheckResult(None, error=value["error"], seconds=seconds)
+            return CheckResult(value, seconds=seconds)
+
+    def equal(self, gold: str, pred: str, timeout: float | None = None) -> CheckResult:
+        return self.request({"op": "equal", "a": gold, "b": pred}, timeout)
+
+    def value(self, text: str, timeout: float | None = None) -> CheckResult:
+        return self.request({"op": "value", "a": text}, timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
+_SHARED: SymbolicChecker | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_checker() -> SymbolicChecker:
+    """The process-wide checker (started on first use, stopped at exit)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = SymbolicChecker()
+            atexit.register(_SHARED.close)
+        return _SHARED

@@ -1,0 +1,100 @@
+"""Multiple choice: the options of a problem, the gold letter, and the letter an answer names.
+
+An answer names a letter in its usual forms: ``B``, ``(B)``, ``(b)``, ``B)``, ``B.``, ``B: 30``, ``(B) 30``,
+``option B``, ``\\boxed{B}``, ``\\text{(B)}``.  Two different letters in one answer name no single option.
+Options come from ``Problem.choices`` or, when the loader left them in the question text, from its
+``Answer Choices: (A) ... (B) ...`` line or TheoremQA's ``(a) ... (b) ...`` list.
+
+Guarantees: pure functions, never raise.  Does not: match option values (the strict grader does that with
+its own equivalence).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tusk.errors import TuskError
+from tusk.prompts import split_choice
+from tusk.types import Problem
+
+_GOLD_LETTER = re.compile(r"^\s*\(?([A-Za-z])\)?\s*$")
+_WHOLE_LETTER = re.compile(r"^\s*(?:option|choice)?\s*\(?([A-Za-z])\)?\s*[.):]?\s*$", re.I)
+_LEADING_LETTER = re.compile(r"^\s*(?:option|choice)?\s*(?:\(([A-Za-z])\)|([A-Z])[.):])\s+\S", re.I)
+_PAREN_LETTER = re.compile(r"\(([A-Za-z])\)")
+_NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.I)
+_BARE_UPPER = re.compile(r"(?<![\w\\'])([A-Z])(?![\w'])")
+_CHOICES_LINE = re.compile(r"Answer Choices\s*:?\s*(.*)$", re.S | re.I)
+_INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=\s*\([A-Za-z]\)\s|\s*Which option|$)", re.S)
+
+
+def gold_letter(problem: Problem) -> str | None:
+    """The gold as an upper-case letter (``"C"``, ``"(c)"`` -> ``"C"``), or None if it is not one."""
+    m = _GOLD_LETTER.match(str(problem.answer))
+    if not m:
+        return None
+    letter = m.group(1).upper()
+    if problem.choices or letter in "ABCDE" or str(problem.answer).strip().startswith("("):
+        return letter
+    return None
+
+
+def options(problem: Problem) -> list[tuple[str, str]]:
+    """``[("A", "24"), ("B", "30"), ...]`` from the problem's choices or its question text."""
+    if problem.choices:
+        out = []
+        for choice in problem.choices:
+            try:
+                out.append(split_choice(choice))
+            except TuskError:
+                continue
+        if out:
+            return out
+        return [(chr(ord("A") + i), str(c)) for i, c in enumerate(problem.choices)]
+    m = _CHOICES_LINE.search(problem.question or "")
+    text = m.group(1) if m else (problem.question or "")
+    found = [(k.upper(), v.strip().rstrip(".").strip()) for k, v in _INLINE_OPTION.findall(text)]
+    letters = [k for k, _ in found]
+    if found and letters == [chr(ord("A") + i) for i in range(len(found))]:
+        return found
+    return []
+
+
+def letters_named(answer: str, valid: str) -> list[str]:
+    """Every distinct option letter the answer names, in order of appearance (valid letters only)."""
+    s = answer.strip()
+    s = re.sub(r"\\(?:boxed|text|textbf|mathrm)\s*\{([^{}]*)\}", r"\1", s).replace("$", "").strip()
+    m = _WHOLE_LETTER.match(s)
+    if m and m.group(1).upper() in valid:
+        if m.group(1).isupper() or "(" in s or len(s.strip(" .):")) == 1 and m.group(1).lower() in valid.lower():
+            return [m.group(1).upper()]
+    m = _LEADING_LETTER.match(s)
+    if m:
+        letter = (m.group(1) or m.group(2)).upper()
+        if letter in valid:
+            rest = s[m.end() - 1 :]
+            others = [x for x in _scan(rest, valid) if x != letter]
+            return [letter] + others
+    return _scan(s, valid)
+
+
+def _scan(s: str, valid: str) -> list[str]:
+    found: list[str] = []
+    for m in _PAREN_LETTER.finditer(s):
+        letter = m.group(1).upper()
+        if letter in valid and letter not in found:
+            found.append(letter)
+    for m in _NAMED_LETTER.finditer(s):
+        letter = m.group(1).upper()
+        if letter in valid and letter not in found:
+            found.append(letter)
+    if not found and len(s) <= 40:
+        for m in _BARE_UPPER.finditer(s):
+            letter = m.group(1)
+            if letter in valid and letter not in found and not _is_article(s, m.start()):
+                found.append(letter)
+    return found
+
+
+def _is_article(s: str, i: int) -> bool:
+    """``A`` starting a sentence (``A train ...``) is a word, not an option."""
+    return s[i] == "A" and i + 2 < len(s) and s[i + 1] == " " and s[i + 2].islower()

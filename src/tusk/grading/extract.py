@@ -1,0 +1,133 @@
+"""Answer extraction for the strict grader: from a model's text (CoT) or a program's stdout (PoT) to the
+answer span that the judge compares.
+
+Order for CoT text: the last answer marker ("The answer is", "final answer is", "Answer:", "####") or the
+last ``\\boxed{}`` (nested braces), whichever comes later; a marker followed by a ``\\boxed{}`` takes the
+boxed content.  Without either: for multiple choice the last letter written as an option (``(B)``,
+``option B``), then the last number; otherwise the last number.
+
+For PoT stdout: the stripped output when it is one line; otherwise an answer marker if printed, else the
+last non-empty line.
+
+Guarantees: linear-time regular expressions, input capped at :data:`MAX_RESPONSE_CHARS` (the tail is kept),
+never raises on any string.  Does not: decide correctness or normalise the span beyond trimming.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tusk.types import Mode
+
+MAX_RESPONSE_CHARS = 20_000
+
+_MARKER = re.compile(
+    r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be)\s*(?:[:：]\s*)?|(?:final\s+)?answer\s*[:：]\s*|####\s*",
+    re.I,
+)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[+-]?\.\d+")
+_LETTER_AT_END = re.compile(
+    r"(?:\(([A-Ea-e])\)|\b(?:option|choice|answer)\s*:?\s*\(?([A-E])\b\)?|^\s*([A-E])\s*[).:]?\s*$)",
+    re.M,
+)
+_SENTENCE_END = re.compile(r"(?<![\d\\])\.(?:\s|$)|\n")
+
+
+def last_boxed(text: str) -> tuple[int, str] | None:
+    """Position and content of the last ``\\boxed{...}`` (nested braces kept), or None."""
+    found = None
+    for m in _BOXED.finditer(text):
+        depth, start = 1, m.end()
+        for i in range(start, len(text)):
+            c = text[i]
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    found = (m.start(), text[start:i].strip())
+                    break
+    return found
+
+
+def _span_after_marker(text: str, start: int) -> str:
+    rest = text[start:].lstrip(" \t")
+    boxed = last_boxed(rest[:400])
+    if boxed is not None and boxed[0] < 40:
+        return boxed[1]
+    rest = rest.lstrip("\n ")
+    if rest.startswith("$$"):
+        end = rest.find("$$", 2)
+        if end > 0:
+            return rest[2:end].strip()
+    if rest.startswith("\\["):
+        end = rest.find("\\]")
+        if end > 0:
+            return rest[2:end].strip()
+    # cut at the end of the sentence, but not inside $...$ math
+    out, in_math, i = [], False, 0
+    while i < len(rest):
+        c = rest[i]
+        if c == "$":
+            in_math = not in_math
+        elif not in_math and (c == "\n" or (c == "." and (i + 1 == len(rest) or rest[i + 1].isspace())
+                                            and not (i > 0 and rest[i - 1] == "\\"))):
+            break
+        out.append(c)
+        i += 1
+    return "".join(out).strip()
+
+
+def _last_marker(text: str) -> re.Match[str] | None:
+    last = None
+    for m in _MARKER.finditer(text):
+        last = m
+    return last
+
+
+def extract_cot(text: str, multiple_choice: bool = False) -> str | None:
+    """The answer span of a chain-of-thought response, or None when it states no answer."""
+    text = (text or "")[-MAX_RESPONSE_CHARS:]
+    if not text.strip():
+        return None
+    marker = _last_marker(text)
+    boxed = last_boxed(text)
+    if marker is not None and (boxed is None or marker.start() > boxed[0]):
+        span = _span_after_marker(text, marker.end())
+        if span:
+            return span
+    if boxed is not None and boxed[1]:
+        return boxed[1]
+    if multiple_choice:
+        letters = [next(g for g in m.groups() if g) for m in _LETTER_AT_END.finditer(text)]
+        if letters:
+            return f"({letters[-1].upper()})"
+    numbers = _NUMBER.findall(text)
+    return numbers[-1] if numbers else None
+
+
+def extract_pot(stdout: str, multiple_choice: bool = False) -> str | None:
+    """The answer printed by a program, or None when it printed nothing."""
+    out = (stdout or "")[-MAX_RESPONSE_CHARS:].strip()
+    if not out:
+        return None
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    if len(lines) == 1:
+        marker = _last_marker(lines[0])
+        if marker is not None:
+            return _span_after_marker(lines[0], marker.end()) or lines[0]
+        return lines[0]
+    marker = _last_marker(out)
+    if marker is not None:
+        span = _span_after_marker(out, marker.end())
+        if span:
+            return span
+    return lines[-1]
+
+
+def extract_answer(response: str, mode: Mode, multiple_choice: bool = False) -> str | None:
+    """Dispatch on mode: ``cot`` reads the model's text, ``pot`` the program's stdout."""
+    if mode == "pot":
+        return extract_pot(response, multiple_choice)
+    return extract_cot(response, multiple_choice)

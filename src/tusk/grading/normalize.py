@@ -1,0 +1,107 @@
+"""Answer text normalisation: from what a model writes to a canonical string the comparers can read.
+
+:func:`clean_answer` removes presentation only (math delimiters, ``\\left``/``\\right``, spacing commands,
+``\\dfrac``, ``\\text{}`` wrappers, a trailing full stop); :func:`strip_units` removes what surrounds a
+number (currency, units, ``x =``) and is used only when the gold is a plain number.
+
+Guarantees: pure string functions, linear time, no evaluation.  Does not: decide equivalence.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad\b|\\displaystyle\b|~")
+_LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
+_NUM_HEAD = re.compile(
+    r"^(?P<num>[+-]?\s*(?:\\frac\{\d+\}\{\d+\}|\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?(?:\s*/\s*\d+)?|\.\d+)"
+    r"(?:\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*(?:\^|\*\*)\s*\{?[+-]?\d+\}?)?\s*%?)(?P<rest>.*)$"
+)
+_UNIT_TAIL = re.compile(r"^(?:\s*/?\s*[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])?)*\s*$")
+_VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
+_LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
+_CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.I)
+_LEFT_EQ = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*(?!=)")
+
+
+def strip_delimiters(text: str) -> str:
+    s = text.strip()
+    changed = True
+    while changed and s:
+        changed = False
+        for left, right in _DELIMS:
+            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
+                inner = s[len(left) : len(s) - len(right)].strip()
+                if left == "$" and "$" in inner:
+                    continue
+                s, changed = inner, True
+                break
+    return s
+
+
+def unbox(text: str) -> str:
+    """``\\boxed{X}`` / ``\\fbox{X}`` spanning the whole text -> ``X``."""
+    s = text.strip()
+    for cmd in ("\\boxed", "\\fbox"):
+        if s.startswith(cmd):
+            rest = s[len(cmd) :].lstrip()
+            if rest.startswith("{") and _matching_brace(rest, 0) == len(rest) - 1:
+                return rest[1:-1].strip()
+            if rest and not rest.startswith("{"):
+                return rest.strip()
+    return s
+
+
+def _matching_brace(s: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(s)):
+        if s[i] == "{":
+            depth += 1
+        elif s[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def clean_answer(text: str) -> str:
+    """Presentation-free form of an answer: ``"$\\dfrac{1}{2}$."`` -> ``"\\frac{1}{2}"``."""
+    s = text.strip()
+    for _ in range(3):
+        before = s
+        s = s.rstrip().rstrip(".").rstrip()
+        s = strip_delimiters(s)
+        s = unbox(s)
+        if s == before:
+            break
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = _LEFT_RIGHT.sub("", s)
+    s = _SPACING.sub(" ", s)
+    s = _TEXT_CMD.sub(lambda m: m.group(1), s)
+    s = s.replace("\\{", "{").replace("\\}", "}") if s.startswith("\\{") else s
+    s = s.replace("−", "-").replace("–", "-").replace("\u2009", " ").replace("\xa0", " ")
+    s = re.sub(r"\s+", " ", s).strip()
+    s = s.rstrip(".").strip()
+    return s
+
+
+def strip_units(text: str) -> str:
+    """Remove what surrounds a number: ``"x = \\$1,000 dollars"`` -> ``"1,000"``; ``"30^\\circ"`` -> ``"30"``.
+
+    Only for golds that are plain numbers: ``"5 apples and 6 pears"`` keeps its words (two numbers, so it
+    cannot be read as one).
+    """
+    s = clean_answer(text)
+    s = _LEFT_EQ.sub("", s)
+    s = _DEGREES.sub("", s)
+    s = _CURRENCY.sub("", s)
+    s = s.replace("\\%", "%").strip()
+    s = re.sub(r"^(?:about|approximately|approx\.?|roughly|around|=|≈|\\approx)\s*", "", s, flags=re.I)
+    s = _LABEL.sub("", s)
+    m = _NUM_HEAD.match(s)
+    if m and _UNIT_TAIL.match(m.group("rest")) and not _VARIABLE_TAIL.match(m.group("rest")):
+        s = m.group("num")
+    return s.strip().rstrip(".").strip()

@@ -1,0 +1,285 @@
+"""The strict grader (tusk's default): extract the answer per benchmark and mode, then decide equivalence
+exactly, explaining every verdict.
+
+Order of comparison, cheapest first (most answers never leave the first two steps):
+1. identical after clean-up (delimiters, ``\\dfrac``, ``\\left``, ``\\text{}``, full stop) -> ``string``;
+2. plain numbers on both sides (currency, units, thousands separators, ``%``, scientific notation,
+   fractions) -> :func:`tusk.grading.numbers.numbers_equal` (``exact`` / ``float`` / ``rounded`` /
+   ``percent``);
+3. shapes (:mod:`tusk.grading.structure`): booleans, matrices element by element, lists / tuples /
+   intervals (brackets must match where they mean open or closed ends; sets and root lists unordered),
+   equations (``x = 5`` vs ``5``);
+4. leaves that are still different go to the killable symbolic checker (sympy / math-verify) under a hard
+   time limit; a timeout is recorded in the Grade and counts as wrong.
+
+Multiple choice: the letter the answer names; with no letter, the single option whose value equals the
+answer; two different letters are wrong.
+
+Guarantees: never raises on any response; predictions longer than ``max_answer_chars`` are judged wrong
+(rule ``too_long``) without symbolic work.  Does not: ask the model again (no "closest option" retry).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tusk.grading import choices as mc
+from tusk.grading.checker import SymbolicChecker, shared_checker
+from tusk.grading.extract import extract_answer
+from tusk.grading.normalize import clean_answer, strip_units
+from tusk.grading.numbers import Number, numbers_equal, parse_number
+from tusk.grading.profiles import Profile, profile
+from tusk.grading.structure import Shape, is_variable, shape_of
+from tusk.types import Grade, Mode, Problem
+
+MAX_ANSWER_CHARS = 400
+_NUMBER_IN_TEXT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi")
+
+
+class Verdict:
+    """A comparison outcome (mutable only while it is being built inside this module)."""
+
+    __slots__ = ("ok", "rule", "timed_out")
+
+    def __init__(self, ok: bool, rule: str, timed_out: bool = False):
+        self.ok, self.rule, self.timed_out = ok, rule, timed_out
+
+
+class StrictGrader:
+    """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
+
+    name = "strict"
+    version = "1"
+
+    def __init__(self, timeout: float | None = None, checker: SymbolicChecker | None = None,
+                 max_answer_chars: int = MAX_ANSWER_CHARS):
+        self._checker = checker
+        self.timeout = timeout
+        self.max_answer_chars = max_answer_chars
+
+    @property
+    def checker(self) -> SymbolicChecker:
+        if self._checker is None:
+            self._checker = shared_checker()
+        return self._checker
+
+    # -- API ----------------------------------------------------------------------------------------
+    def extract(self, response: str, problem: Problem, mode: Mode) -> str | None:
+        multiple_choice = bool(problem.choices) or mc.gold_letter(problem) is not None
+        return extract_answer(response, mode, multiple_choice)
+
+    def grade(self, response: str, problem: Problem, mode: Mode) -> Grade:
+        return self.judge(self.extract(response, problem, mode), problem)
+
+    def judge(self, prediction: str | None, problem: Problem) -> Grade:
+        gold = str(problem.answer)
+        base = dict(prediction=prediction, gold=gold, grader=self.name)
+        if prediction is None or not prediction.strip():
+            return Grade(correct=False, rule="no_answer", **base)
+        if len(prediction) > self.max_answer_chars:
+            return Grade(correct=False, rule="too_long", normalized_gold=clean_answer(gold), **base)
+        letter = mc.gold_letter(problem)
+        if letter is not None:
+            chosen, rule, timed_out = self._choice(prediction, problem)
+            return Grade(correct=chosen == letter, rule=rule, normalized_prediction=chosen,
+                         normalized_gold=letter, timed_out=timed_out, **base)
+        prof = profile(problem.benchmark)
+        g, p = clean_answer(gold), clean_answer(prediction)
+        v = self._compare(g, p, prof, rounding=prof.rounded_golds)
+        return Grade(correct=v.ok, rule=v.rule, normalized_prediction=p, normalized_gold=g,
+                     timed_out=v.timed_out, **base)
+
+    def equivalent(self, a: str, b: str, problem: Problem) -> bool:
+        """Whether two extracted answers are the same answer (for majority voting)."""
+        if a is None or b is None:
+            return False
+        if mc.gold_letter(problem) is not None:
+            la, _, _ = self._choice(a, problem)
+            lb, _, _ = self._choice(b, problem)
+            return la is not None and la == lb
+        if max(len(a), len(b)) > self.max_answer_chars:
+            return a.strip() == b.strip()
+        prof = profile(problem.benchmark)
+        return self._compare(clean_answer(a), clean_answer(b), prof, rounding=False).ok
+
+    # -- multiple choice ----------------------------------------------------------------------------
+    def _choice(self, prediction: str, problem: Problem) -> tuple[str | None, str, bool]:
+        opts = mc.options(problem)
+        valid = "".join(k for k, _ in opts) or "ABCDE"
+        named = mc.letters_named(clean_answer(prediction), valid)
+        if len(named) > 1:
+            return None, "choice_conflict", False
+        if named:
+            return named[0], "choice_letter", False
+        p = clean_answer(prediction)
+        prof = profile(problem.benchmark)
+        matches, timed_out = [], False
+        for letter, text in opts:
+            v = self._compare(clean_answer(text), p, prof, rounding=False, symbolic=False)
+            if v.ok:
+                matches.append(letter)
+        if not matches and _SYMBOLIC.search(p):
+            for letter, text in opts:
+                v = self._compare(clean_answer(text), p, prof, rounding=False)
+                timed_out |= v.timed_out
+                if v.ok:
+                    matches.append(letter)
+        if len(matches) == 1:
+            return matches[0], "choice_value", timed_out
+        return None, ("choice_ambiguous" if matches else "choice_none"), timed_out
+
+    # -- comparison ---------------------------------------------------------------------------------
+    def _compare(self, g: str, p: str, prof: Profile, rounding: bool, symbolic: bool = True) -> Verdict:
+        if g == p or g.replace(" ", "") == p.replace(" ", ""):
+            return Verdict(True, "string")
+        gn = parse_number(strip_units(g))
+        if gn is not None:
+            return self._against_number(gn, p, prof, rounding, symbolic)
+        gs, ps = shape_of(g), shape_of(p)
+        return self._shapes(gs, ps, prof, rounding, symbolic)
+
+    def _against_number(self, gn: Number, p: str, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+        pn = parse_number(strip_units(p))
+        if pn is None and prof.first_value:
+            first = _NUMBER_IN_TEXT.search(p)
+            pn = parse_number(first.group(0)) if first else None
+            if pn is not None:
+                ok, rule = numbers_equal(gn, pn, rounding)
+                return Verdict(ok, f"first_value_{rule}")
+        if pn is not None:
+            ok, rule = numbers_equal(gn, pn, rounding)
+            return Verdict(ok, rule)
+        ps = shape_of(p)
+        if ps.kind == "eq" and is_variable(ps.items[0]):
+            return self._against_number(gn, ps.items[1], prof, rounding, symbolic)
+        if ps.kind == "seq" and len(ps.items) == 1:
+            return self._against_number(gn, ps.items[0], prof, rounding, symbolic)
+        if not symbolic or not _SYMBOLIC.search(p) or ps.kind != "leaf":
+            return Verdict(False, "not_a_number")
+        res = self.checker.value(strip_units(p), self.timeout)
+        if res.timed_out:
+            return Verdict(False, "timeout", True)
+        if res.value is None or res.value.get("value") is None:
+            return Verdict(False, "not_a_number")
+        text = res.value["value"]
+        if "/" in text:
+            a, b = text.split("/")
+            from fractions import Fraction
+
+            value = Number(Fraction(int(a), int(b)))
+        else:
+            exact = parse_number(text)
+            if exact is None:
+                return Verdict(False, "not_a_number")
+            value = Number(exact.value, None if res.value.get("exact") else exact.decimals, exact.digits)
+        ok, rule = numbers_equal(gn, value, rounding)
+        return Verdict(ok, f"symbolic_{rule}")
+
+    def _shapes(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+        if gs.kind == "bool":
+            return Verdict(ps.kind == "bool" and ps.value == gs.value, "bool")
+        if gs.kind == "matrix":
+            if ps.kind != "matrix" or len(gs.rows) != len(ps.rows) or any(
+                len(a) != len(b) for a, b in zip(gs.rows, ps.rows)
+            ):
+                return Verdict(False, "matrix_shape")
+            return self._all(list(zip(sum(gs.rows, ()), sum(ps.rows, ()))), prof, rounding, symbolic, "matrix")
+        if gs.kind == "seq":
+            return self._seq(gs, ps, prof, rounding, symbolic)
+        if gs.kind == "eq":
+            if ps.kind == "eq":
+                v = self._all([(gs.items[0], ps.items[0]), (gs.items[1], ps.items[1])], prof, rounding, symbolic,
+                              "equation")
+                if v.ok or not symbolic:
+                    return v
+                return self._leaf(f"{gs.items[0]}-({gs.items[1]})", f"{ps.items[0]}-({ps.items[1]})", prof,
+                                  rounding, symbolic, "equation")
+            if is_variable(gs.items[0]) and ps.kind == "leaf":
+                return self._leaf(gs.items[1], ps.text, prof, rounding, symbolic, "equation_rhs")
+            return Verdict(False, "equation_shape")
+        # gold is a leaf
+        if ps.kind == "eq" and is_variable(ps.items[0]):
+            return self._leaf(gs.text, ps.items[1], prof, rounding, symbolic, "equation_rhs")
+        if ps.kind == "seq" and len(ps.items) == 1 and not ps.open:
+            return self._leaf(gs.text, ps.items[0], prof, rounding, symbolic)
+        if ps.kind not in ("leaf",):
+            return Verdict(False, f"shape_{ps.kind}")
+        return self._leaf(gs.text, ps.text, prof, rounding, symbolic)
+
+    def _seq(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+        if ps.kind == "leaf" and " and " in ps.text:
+            ps = shape_of(ps.text.replace(" and ", ", "))
+        if ps.kind == "eq" or ps.kind == "leaf":
+            items = (ps.text,)
+            p_open = p_close = ""
+        elif ps.kind == "seq":
+            items, p_open, p_close = ps.items, ps.open, ps.close
+        else:
+            return Verdict(False, f"shape_{ps.kind}")
+        if len(items) != len(gs.items):
+            return Verdict(False, "length")
+        items = tuple(self._drop_lhs(i) for i in items)
+        g_items = tuple(self._drop_lhs(i) for i in gs.items)
+        is_set = gs.open == "{" or not gs.open or prof.unordered_lists
+        if prof.brackets_matter and gs.open and gs.open != "{":
+            if (p_open, p_close) != (gs.open, gs.close):
+                return Verdict(False, "brackets")
+            is_set = False
+        if not is_set:
+            return self._all(list(zip(g_items, items)), prof, rounding, symbolic, "ordered")
+        # unordered: greedy matching (exact duplicates handled by counting)
+        left = list(items)
+        timed_out = False
+        for g in g_items:
+            for k, p in enumerate(left):
+                v = self._leaf(g, p, prof, rounding, symbolic)
+                timed_out |= v.timed_out
+                if v.ok:
+                    del left[k]
+                    break
+            else:
+                return Verdict(False, "unordered", timed_out)
+        return Verdict(True, "unordered", timed_out)
+
+    @staticmethod
+    def _drop_lhs(item: str) -> str:
+        parts = item.split("=")
+        return parts[-1].strip() if len(parts) == 2 and is_variable(parts[0]) else item
+
+    def _all(self, pairs: list[tuple[str, str]], prof: Profile, rounding: bool, symbolic: bool,
+             rule: str) -> Verdict:
+        timed_out = False
+        for g, p in pairs:
+            v = self._leaf(g, p, prof, rounding, symbolic)
+            timed_out |= v.timed_out
+            if not v.ok:
+                return Verdict(False, rule, timed_out)
+        return Verdict(True, rule, timed_out)
+
+    def _leaf(self, g: str, p: str, prof: Profile, rounding: bool, symbolic: bool, rule: str = "") -> Verdict:
+        g, p = g.strip(), p.strip()
+        if g == p or _compact(g) == _compact(p):
+            return Verdict(True, rule or "string")
+        gs, ps = shape_of(g), shape_of(p)
+        if gs.kind != "leaf" or ps.kind != "leaf":
+            v = self._compare(g, p, prof, rounding, symbolic)
+            return Verdict(v.ok, rule or v.rule, v.timed_out)
+        gn = parse_number(strip_units(g))
+        if gn is not None:
+            v = self._against_number(gn, p, prof, rounding, symbolic)
+            return Verdict(v.ok, rule or v.rule, v.timed_out)
+        if parse_number(strip_units(p)) is not None and not _SYMBOLIC.search(g) and not re.search(r"[a-zA-Z]", g):
+            return Verdict(False, rule or "number_vs_text")
+        if not symbolic:
+            return Verdict(False, rule or "string_mismatch")
+        res = self.checker.equal(g, p, self.timeout)
+        if res.timed_out:
+            return Verdict(False, "timeout", True)
+        if res.value is None:
+            return Verdict(False, rule or "unparsable")
+        return Verdict(bool(res.value.get("equal")), rule or f"symbolic_{res.value.get('detail', '')}")
+
+
+def _compact(s: str) -> str:
+    return s.replace(" ", "").replace("*", "").replace("\\cdot", "").lower()
