@@ -19,14 +19,16 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "benchmarks":
         from tusk.benchmarks import BENCHMARKS
 
-        for column in ("name", "domain", "problems", "answers", "description"):
+        table.add_column("name", no_wrap=True)
+        for column in ("domain", "problems", "answers", "description"):
             table.add_column(column)
         for b in BENCHMARKS.values():
             table.add_row(b.name, b.domain, str(b.expected_count), b.answer_type, b.description)
     elif args.what == "models":
         from tusk.models import BUILTIN_MODELS, DEFAULT_MODEL
 
-        for column in ("name", "prompt", "size", "packages", "description"):
+        table.add_column("name", no_wrap=True)
+        for column in ("prompt", "size", "packages", "description"):
             table.add_column(column)
         for m in BUILTIN_MODELS.values():
             name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
