@@ -5,7 +5,8 @@ Installed in the forked child just before the program runs.  Refused with EPERM:
 itself (kill/tkill/tgkill with another pid, sigqueue, pidfd signals); socket(2) of any family; ptrace and
 cross-process memory access; changing credentials; namespaces, mounts, chroot; io_uring (it would bypass
 the filter), bpf, perf, keyrings, userfaultfd, modules, kexec, reboot, swap, handle-based opens;
-prlimit64 on another process.  clone3 answers ENOSYS so the C library falls back to clone, where the
+prlimit64 on another process; changing modes, owners, times or extended attributes of any file
+(Landlock does not cover metadata, and a uid-0 program would own the host's files).  clone3 answers ENOSYS so the C library falls back to clone, where the
 CLONE_THREAD check applies (threads stay allowed).  A foreign system-call ABI (x32 or another
 architecture) kills the process.
 
@@ -46,6 +47,10 @@ _X86_64_DENY = {
     "kexec_file_load": 320, "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163,
     "personality": 135, "open_by_handle_at": 304, "name_to_handle_at": 303, "quotactl": 179,
     "sethostname": 170, "setdomainname": 171, "settimeofday": 164, "clock_settime": 227,
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+    "fchownat": 260, "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199,
 }
 _X86_64_SPECIAL = {"clone": 56, "clone3": 435, "kill": 62, "tkill": 200, "tgkill": 234, "prlimit64": 302}
 
