@@ -1,0 +1,344 @@
+"""The ``hf`` backend: transformers ``generate`` on the CPU or a GPU, batched for throughput.
+
+What it guarantees:
+
+- one :class:`~tusk.types.Generation` per request, yielded as soon as the batch holding it finishes;
+- requests are sorted by prompt length and cut into batches, so a batch pads its prompts (on the left)
+  only to lengths close to its own; greedy requests with ``n > 1`` are decoded once and repeated;
+- each row stops on its own: at an end-of-sequence token, at one of its request's stop strings (checked on
+  the newly decoded tail every step; the text is cut before the stop string afterwards), or at its own
+  ``max_tokens``; the batch ends when all its rows have stopped;
+- greedy decoding is deterministic for a given model, dtype and device; sampling is seeded per batch from
+  the request's seed (reproducible for the same requests and batch size, not across batch sizes);
+- bf16 on a GPU, fp32 on the CPU unless ``dtype`` says otherwise; the batch size is given (``batch_size``)
+  or, on a GPU, chosen from free memory (halved and retried on out-of-memory).
+
+What it does not do: continuous batching (a batch runs until its longest row stops), static caches or
+compiled decoding (not measured faster here), multi-GPU sharding (use the ``vllm`` backend or Ray replicas).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tusk.backends.base import Backend
+from tusk.backends.hf_load import fingerprint, load_model_and_tokenizer, resolve_source
+from tusk.backends.stopping import cut_at_stop
+from tusk.errors import MissingExtraError, TuskError
+from tusk.types import Generation, Request, SamplingParams
+
+log = logging.getLogger(__name__)
+
+CPU_BATCH_SIZE = 16
+MAX_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One sequence to decode: request ``index`` in the caller's list, sample ``sample`` of its n."""
+
+    index: int
+    sample: int
+    ids: tuple[int, ...]
+    sampling: SamplingParams
+
+
+class HFBackend(Backend):
+    kind = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int | None = None,
+        base_model: str | None = None,
+        **unused: Any,
+    ):
+        super().__init__(model)
+        if unused:
+            log.debug("hf backend ignores options %s", sorted(unused))
+        try:
+            import torch
+        except ImportError as exc:
+            raise MissingExtraError("the hf backend", "hf", exc) from exc
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.dtype = _torch_dtype(dtype, device)
+        self.source = resolve_source(model, base_model)
+        started = time.perf_counter()
+        self.lm, self.tokenizer = load_model_and_tokenizer(self.source, self.dtype, device)
+        log.info("loaded %s on %s (%s) in %.1f s", model, device, self.dtype, time.perf_counter() - started)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+        self.eos_ids = _eos_ids(self.lm, self.tokenizer)
+        if getattr(self.tokenizer, "chat_template", None):
+            self.preferred_prompt = "chat"
+
+    # -- Backend interface ---------------------------------------------------------------------------------
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
+        if not getattr(self.tokenizer, "chat_template", None):
+            return None
+        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+        import transformers
+
+        return {
+            "backend": self.kind,
+            "model": self.model,
+            "source": self.source.kind,
+            "weights": fingerprint(self.source),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device.split(":")[0],
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        }
+
+    def close(self) -> None:
+        self.lm = None
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
+        if self.lm is None:
+            raise TuskError("hf backend is closed")
+        rows = self._rows(requests)
+        wanted = [1 if r.sampling.greedy else max(1, r.sampling.n) for r in requests]
+        texts: dict[int, dict[int, tuple[str, str, int]]] = defaultdict(dict)
+        prompt_tokens = {row.index: len(row.ids) for row in rows}
+        seconds: dict[int, float] = defaultdict(float)
+        for batch, results, elapsed in self._run_batches(rows):
+            for row, result in zip(batch, results):
+                texts[row.index][row.sample] = result
+                seconds[row.index] += elapsed / len(batch)
+            for index in dict.fromkeys(row.index for row in batch):
+                if len(texts[index]) == wanted[index]:
+                    yield _generation(requests[index], texts.pop(index), prompt_tokens[index], seconds[index])
+
+    # -- batching --------------------------------------------------------------------------------------------
+
+    def _rows(self, requests: Sequence[Request]) -> list[_Row]:
+        """Tokenise every prompt; one row per sample to draw, sorted longest prompt first."""
+        prompts = [r.prompt for r in requests]
+        bos = self.tokenizer.bos_token
+        with_bos = [p for p in prompts if not (bos and p.startswith(bos))]
+        encoded: dict[str, list[int]] = {}
+        if with_bos:
+            for p, ids in zip(with_bos, self.tokenizer(with_bos, add_special_tokens=True)["input_ids"]):
+                encoded[p] = ids
+        rest = [p for p in prompts if p not in encoded]
+        if rest:
+            for p, ids in zip(rest, self.tokenizer(rest, add_special_tokens=False)["input_ids"]):
+                encoded[p] = ids
+        rows = []
+        for index, request in enumerate(requests):
+            samples = 1 if request.sampling.greedy else max(1, request.sampling.n)
+            ids = tuple(encoded[request.prompt])
+            rows.extend(_Row(index, s, ids, request.sampling) for s in range(samples))
+        # group requests that decode alike, then longest first: similar lengths share a batch
+        rows.sort(key=lambda r: (_decode_key(r.sampling), -len(r.ids), r.index, r.sample))
+        return rows
+
+    def _run_batches(
+        self, rows: list[_Row]
+    ) -> Iterator[tuple[list[_Row], list[tuple[str, str, int]], float]]:
+        start = 0
+        limit = self.batch_size
+        while start < len(rows):
+            key = _decode_key(rows[start].sampling)
+            size = limit or self._auto_batch_size(rows[start])
+            end = start
+            while end < len(rows) and end - start < size and _decode_key(rows[end].sampling) == key:
+                end += 1
+            batch = rows[start:end]
+            began = time.perf_counter()
+            try:
+                results = self._decode(batch)
+            except _OutOfMemory:
+                if len(batch) == 1:
+                    raise TuskError("hf backend: out of memory with a batch of one row") from None
+                limit = max(1, len(batch) // 2)
+                log.warning("out of memory with %d rows; retrying with %d", len(batch), limit)
+                continue
+            yield batch, results, time.perf_counter() - began
+            start = end
+
+    def _auto_batch_size(self, first: _Row) -> int:
+        """Rows that fit the free memory of the GPU for the longest prompt of the batch; fixed on CPU."""
+        if not self.device.startswith("cuda"):
+            return CPU_BATCH_SIZE
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        cfg = self.lm.config
+        cfg = getattr(cfg, "text_config", cfg)
+        heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        elem = torch.finfo(self.dtype).bits // 8
+        tokens = len(first.ids) + first.sampling.max_tokens
+        kv = 2 * cfg.num_hidden_layers * heads * head_dim * elem * tokens
+        # activations of the prompt pass (MLP is the widest) and the final logits in fp32
+        act = len(first.ids) * (cfg.hidden_size * 4 + getattr(cfg, "intermediate_size", 0) * 3) * elem
+        act += cfg.vocab_size * 4 * 2
+        rows = int(free * 0.7 // (kv + act))
+        return max(1, min(MAX_BATCH_SIZE, rows))
+
+    # -- one batch -------------------------------------------------------------------------------------------
+
+    def _decode(self, batch: list[_Row]) -> list[tuple[str, str, int]]:
+        """Decode one batch; return (text, finish reason, generated token count) per row."""
+        import torch
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        pad = self.tokenizer.pad_token_id
+        width = max(len(r.ids) for r in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, row in enumerate(batch):
+            ids[i, width - len(row.ids) :] = torch.tensor(row.ids, dtype=torch.long)
+            mask[i, width - len(row.ids) :] = 1
+        sampling = batch[0].sampling
+        max_new = max(r.sampling.max_tokens for r in batch)
+        stopper = RowStopper(self.tokenizer, width, batch, self.eos_ids)
+        config = GenerationConfig(
+            max_new_tokens=max_new,
+            do_sample=not sampling.greedy,
+            temperature=sampling.temperature if not sampling.greedy else None,
+            top_p=sampling.top_p if not sampling.greedy else None,
+            top_k=0 if not sampling.greedy else None,
+            num_beams=1,
+            pad_token_id=pad,
+            eos_token_id=sorted(self.eos_ids) or None,
+        )
+        if not sampling.greedy:
+            torch.manual_seed(sampling.seed * 1_000_003 + batch[0].index)
+        try:
+            with torch.inference_mode():
+                out = self.lm.generate(
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    generation_config=config,
+                    stopping_criteria=StoppingCriteriaList([stopper]),
+                )
+        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if "out of memory" in str(exc).lower():
+                if self.device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+                raise _OutOfMemory from exc
+            raise
+        generated = out[:, width:].tolist()
+        results = []
+        for i, row in enumerate(batch):
+            length = stopper.lengths[i] if stopper.lengths[i] is not None else len(generated[i])
+            text = self.tokenizer.decode(generated[i][:length], skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, row.sampling.stop)
+            ended = stopped or stopper.reasons[i] == "stop"
+            results.append((text, "stop" if ended else "length", length))
+        return results
+
+
+class RowStopper:
+    """A stopping criterion that decides per row: end-of-sequence, a stop string, or the row's max tokens.
+
+    It records for each row how many tokens it had generated when it stopped (``lengths``) and why
+    (``reasons``: "stop" or "length").  Stop strings are searched in the decoded tail of each row, wide enough
+    to hold the longest stop string, so each step costs one small batched decode.
+    """
+
+    def __init__(self, tokenizer: Any, prompt_width: int, batch: Sequence[_Row], eos_ids: set[int]):
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.stops = [tuple(s for s in row.sampling.stop if s) for row in batch]
+        self.max_tokens = [row.sampling.max_tokens for row in batch]
+        self.eos_ids = eos_ids
+        self.window = max((len(s) for stops in self.stops for s in stops), default=0) + 3
+        self.lengths: list[int | None] = [None] * len(batch)
+        self.reasons: list[str | None] = [None] * len(batch)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        generated = input_ids.shape[1] - self.prompt_width
+        last = input_ids[:, -1].tolist()
+        live = [i for i, length in enumerate(self.lengths) if length is None]
+        tails: dict[int, str] = {}
+        wants_text = [i for i in live if self.stops[i]]
+        if wants_text:
+            width = min(self.window, generated)
+            window = input_ids[wants_text, -width:].tolist()
+            decoded = self.tokenizer.batch_decode(window, skip_special_tokens=True)
+            tails = dict(zip(wants_text, decoded))
+        for i in live:
+            if last[i] in self.eos_ids or i in tails and any(s in tails[i] for s in self.stops[i]):
+                self._finish(i, generated, "stop")
+            elif generated >= self.max_tokens[i]:
+                self._finish(i, generated, "length")
+        done = [length is not None for length in self.lengths]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _finish(self, row: int, generated: int, reason: str) -> None:
+        self.lengths[row] = generated
+        self.reasons[row] = reason
+
+
+class _OutOfMemory(Exception):
+    pass
+
+
+def _decode_key(sampling: SamplingParams) -> tuple[Any, ...]:
+    """Rows with equal keys can share a ``generate`` call (max tokens and stops are per row)."""
+    if sampling.greedy:
+        return (0, 0.0, 1.0, 0)
+    return (1, sampling.temperature, sampling.top_p, sampling.seed)
+
+
+def _generation(
+    request: Request, samples: dict[int, tuple[str, str, int]], prompt_tokens: int, seconds: float
+):
+    ordered = [samples[i] for i in sorted(samples)]
+    n = max(1, request.sampling.n)
+    if request.sampling.greedy and n > 1:
+        ordered = ordered * n
+    return Generation(
+        request_id=request.id,
+        texts=tuple(text for text, _, _ in ordered),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=sum(count for _, _, count in ordered),
+        seconds=seconds,
+        finish_reasons=tuple(reason for _, reason, _ in ordered),
+    )
+
+
+def _torch_dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        dtype = getattr(torch, name)
+    except AttributeError:
+        dtype = None
+    if not isinstance(dtype, torch.dtype):
+        raise TuskError(f"hf backend: unknown dtype {name!r} (use auto, float32, bfloat16 or float16)")
+    return dtype
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (configured, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

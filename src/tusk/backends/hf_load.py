@@ -1,0 +1,194 @@
+"""Find and load a transformers model for the ``hf`` backend.
+
+A target is one of: a built-in model name (its GGUF file, see :mod:`tusk.models`), a ``.gguf`` file, a local
+model directory, a local PEFT adapter directory (loaded on its base model and merged), or a hub id.  GGUF
+weights are dequantised by transformers; the quantizer marker transformers 5.x leaves on such a model is
+cleared so the model behaves as the plain float model it is.  Loading errors become :class:`TuskError`
+naming the target.  This module never downloads anything itself; a hub id is passed to transformers as is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import TuskError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the weights come from: ``kind`` is gguf, dir, adapter or hub."""
+
+    kind: str
+    location: str
+    gguf_file: str | None = None
+    base: ModelSource | None = None
+
+
+def resolve_source(target: str, base_model: str | None = None) -> ModelSource:
+    """Decide what ``target`` names without loading anything."""
+    from tusk import models
+
+    if target in models.BUILTIN_MODELS:
+        path = models.resolve_model_path(target)
+        return ModelSource("gguf", str(path.parent), path.name)
+    path = Path(target).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise TuskError(f"hf backend: GGUF file {target} does not exist")
+        return ModelSource("gguf", str(path.resolve().parent), path.name)
+    if path.is_dir():
+        adapter_config = path / "adapter_config.json"
+        if adapter_config.is_file():
+            base = base_model or _adapter_base(adapter_config)
+            return ModelSource("adapter", str(path.resolve()), base=resolve_source(base))
+        if not (path / "config.json").is_file():
+            raise TuskError(f"hf backend: {target} is a folder without config.json or adapter_config.json")
+        return ModelSource("dir", str(path.resolve()))
+    if path.exists():
+        raise TuskError(f"hf backend: {target} is neither a model folder nor a .gguf file")
+    if target.count("/") == 1 and not target.startswith((".", "/", "~")):
+        return ModelSource("hub", target)
+    raise TuskError(f"hf backend: {target} not found (expected a folder, a .gguf file or a hub id ORG/NAME)")
+
+
+def _adapter_base(adapter_config: Path) -> str:
+    try:
+        base = json.loads(adapter_config.read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError) as exc:
+        raise TuskError(f"{adapter_config}: cannot read adapter config ({exc})") from exc
+    if not base:
+        raise TuskError(f"{adapter_config}: no base_model_name_or_path; pass base_model=...")
+    return str(base)
+
+
+def load_model_and_tokenizer(
+    source: ModelSource, dtype: Any, device: str, convert_cache: bool = True
+) -> tuple[Any, Any]:
+    """Load the model (eval mode, on ``device``, in ``dtype``) and its tokenizer.
+
+    With ``convert_cache`` a GGUF file is converted to a transformers folder (fp32 safetensors and the
+    tokenizer) once, under the tusk cache, and later loads read that folder: about 40 s become about 1 s for
+    SmolLM2 on 2 cores.  The folder is named by the file's sha256, so a changed file converts again.
+    """
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        from tusk.errors import MissingExtraError
+
+        raise MissingExtraError("the hf backend", "hf", exc) from exc
+
+    if source.kind == "adapter":
+        assert source.base is not None
+        model, tokenizer = load_model_and_tokenizer(source.base, dtype, device)
+        model = _apply_adapter(model, source.location)
+        if (Path(source.location) / "tokenizer_config.json").is_file():
+            tokenizer = _load(AutoTokenizer.from_pretrained, source.location)
+        return model, tokenizer
+
+    if source.gguf_file and convert_cache:
+        converted = _converted_gguf(source)
+        if converted is not None:
+            return load_model_and_tokenizer(converted, dtype, device, convert_cache=False)
+    kwargs: dict[str, Any] = {}
+    if source.gguf_file:
+        kwargs["gguf_file"] = source.gguf_file
+    tokenizer = _load(AutoTokenizer.from_pretrained, source.location, **kwargs)
+    model = _load(AutoModelForCausalLM.from_pretrained, source.location, dtype=dtype, **kwargs)
+    if source.gguf_file:
+        _clear_gguf_quantizer(model)
+    model = model.to(device=device, dtype=dtype)
+    model.eval()
+    return model, tokenizer
+
+
+def _converted_gguf(source: ModelSource) -> ModelSource | None:
+    """The cached transformers folder for a GGUF source, converting it first if needed (None on failure)."""
+    import os
+    import shutil
+
+    from tusk.cache import cache_dir, verified_sha256
+
+    assert source.gguf_file is not None
+    gguf = Path(source.location) / source.gguf_file
+    digest = verified_sha256(gguf)
+    folder = cache_dir("hf-from-gguf") / f"{gguf.stem}-{digest[:16]}"
+    if (folder / "config.json").is_file():
+        return ModelSource("dir", str(folder))
+    log.info("converting %s to a transformers folder in %s (once)", gguf.name, folder)
+    import torch
+
+    model, tokenizer = load_model_and_tokenizer(source, torch.float32, "cpu", convert_cache=False)
+    staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, folder)
+    except OSError as exc:  # a read-only cache or a concurrent conversion: use the GGUF file directly
+        log.warning("could not keep the converted model in %s: %s", folder, exc)
+        shutil.rmtree(staging, ignore_errors=True)
+        return None if not (folder / "config.json").is_file() else ModelSource("dir", str(folder))
+    return ModelSource("dir", str(folder))
+
+
+def _load(loader: Any, location: str, **kwargs: Any) -> Any:
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # tusk shows its own progress; keep the per-tensor bars quiet
+    try:
+        return loader(location, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise TuskError(f"hf backend: cannot load {location}: {exc}") from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _clear_gguf_quantizer(model: Any) -> None:
+    """GGUF weights arrive dequantised; drop the quantizer marker so the model acts as a plain one."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        try:
+            del model.config.quantization_config
+        except AttributeError:
+            model.config.quantization_config = None
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+
+
+def _apply_adapter(model: Any, adapter_dir: str) -> Any:
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        from tusk.errors import MissingExtraError
+
+        raise MissingExtraError("loading a PEFT adapter", "hf", exc) from exc
+    try:
+        peft_model = PeftModel.from_pretrained(model, adapter_dir)
+    except (OSError, ValueError) as exc:
+        raise TuskError(f"hf backend: cannot load adapter {adapter_dir}: {exc}") from exc
+    log.info("merging adapter %s into its base model", adapter_dir)
+    return peft_model.merge_and_unload()
+
+
+def fingerprint(source: ModelSource) -> dict[str, Any]:
+    """A cheap identity of the weights: file names, sizes and modification times (no hashing)."""
+    if source.kind == "hub":
+        return {"hub": source.location}
+    root = Path(source.location)
+    files = (
+        [root / source.gguf_file] if source.gguf_file else sorted(p for p in root.iterdir() if p.is_file())
+    )
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
+    out: dict[str, Any] = {"path": str(root / source.gguf_file) if source.gguf_file else str(root)}
+    out["files"] = [list(s) for s in stamp]
+    if source.base is not None:
+        out["base"] = fingerprint(source.base)
+    return out

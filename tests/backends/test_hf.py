@@ -1,0 +1,193 @@
+"""The hf backend on a tiny random Llama: batching, stop strings, max tokens, n samples, loading paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tusk.errors import TuskError
+from tusk.types import Request, SamplingParams
+
+pytest.importorskip("transformers")
+
+from tusk.backends.hf import HFBackend
+
+PROMPTS = [f"Question: {i} clips and {i * 7} friends in April. Let's think step by step." for i in range(9)]
+
+
+def _prompts(sampling: SamplingParams, prompts=PROMPTS) -> list[Request]:
+    return [Request(f"q{i}", p + " " * (i % 3) + "x" * i, sampling) for i, p in enumerate(prompts)]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir):
+    with HFBackend(str(tiny_model_dir), batch_size=4) as b:
+        yield b
+
+
+def _by_id(gens):
+    out = {}
+    for g in gens:
+        assert g.request_id not in out, "duplicate generation"
+        out[g.request_id] = g
+    return out
+
+
+def test_one_generation_per_request_with_counts(backend):
+    requests = _prompts(SamplingParams(max_tokens=12))
+    gens = _by_id(backend.generate(requests))
+    assert set(gens) == {r.id for r in requests}
+    for r in requests:
+        g = gens[r.id]
+        assert len(g.texts) == 1 and len(g.finish_reasons) == 1
+        assert 0 < g.completion_tokens <= 12
+        assert g.prompt_tokens == len(backend.tokenizer(r.prompt)["input_ids"])
+        assert g.finish_reasons[0] in ("stop", "length")
+        assert (g.finish_reasons[0] == "length") == (g.completion_tokens == 12)
+
+
+def test_batched_greedy_equals_one_at_a_time(tiny_model_dir, backend):
+    requests = _prompts(SamplingParams(max_tokens=16))
+    batched = _by_id(backend.generate(requests))
+    with HFBackend(str(tiny_model_dir), batch_size=1) as single:
+        alone = _by_id(single.generate(requests))
+    assert {k: g.texts for k, g in batched.items()} == {k: g.texts for k, g in alone.items()}
+    again = _by_id(backend.generate(list(reversed(requests))))
+    assert {k: g.texts for k, g in again.items()} == {k: g.texts for k, g in batched.items()}
+
+
+def test_stop_string_cuts_before_it(backend):
+    free = _by_id(backend.generate(_prompts(SamplingParams(max_tokens=24))))
+    cases = []
+    for request in _prompts(SamplingParams(max_tokens=24)):
+        text = free[request.id].text
+        if len(text) >= 8:
+            stop = text[4:7]
+            cases.append((request, stop, text[: text.find(stop)]))
+    assert len(cases) >= 3, "the tiny model should talk for a few characters"
+    requests = [
+        Request(r.id, r.prompt, SamplingParams(max_tokens=24, stop=("NEVER", s))) for r, s, _ in cases
+    ]
+    gens = _by_id(backend.generate(requests))
+    for request, stop, expected in cases:
+        g = gens[request.id]
+        assert g.text == expected
+        assert stop not in g.text
+        assert g.finish_reasons == ("stop",)
+        assert (
+            g.completion_tokens < free[request.id].completion_tokens
+            or free[request.id].completion_tokens < 24
+        )
+
+
+def test_per_row_max_tokens_in_one_batch(backend):
+    requests = [Request(f"m{k}", PROMPTS[0], SamplingParams(max_tokens=k)) for k in (1, 3, 7)]
+    gens = _by_id(backend.generate(requests))
+    for k in (1, 3, 7):
+        assert gens[f"m{k}"].completion_tokens <= k
+    # a shorter budget yields a prefix of the longer greedy text
+    assert gens["m7"].text.startswith(gens["m3"].text)
+
+
+def test_n_samples(backend):
+    greedy = _by_id(backend.generate([Request("g", PROMPTS[1], SamplingParams(max_tokens=8, n=3))]))["g"]
+    assert len(greedy.texts) == 3 and len(set(greedy.texts)) == 1
+    sampled = SamplingParams(max_tokens=10, n=4, temperature=1.5, seed=7)
+    first = _by_id(backend.generate([Request("s", PROMPTS[1], sampled)]))["s"]
+    assert len(first.texts) == 4 and len(first.finish_reasons) == 4
+    assert len(set(first.texts)) > 1, "temperature 1.5 on a random model should not repeat itself 4 times"
+    second = _by_id(backend.generate([Request("s", PROMPTS[1], sampled)]))["s"]
+    assert second.texts == first.texts, "same seed, same batch: same samples"
+
+
+def test_mixed_sampling_settings_in_one_call(backend):
+    requests = _prompts(SamplingParams(max_tokens=6))[:4] + [
+        Request("hot", PROMPTS[2], SamplingParams(max_tokens=6, temperature=0.8, n=2)),
+    ]
+    gens = _by_id(backend.generate(requests))
+    assert set(gens) == {r.id for r in requests}
+    assert len(gens["hot"].texts) == 2
+
+
+def test_generate_streams(backend):
+    requests = _prompts(SamplingParams(max_tokens=4))
+    stream = backend.generate(requests)
+    first = next(stream)
+    assert first.request_id in {r.id for r in requests}
+    rest = list(stream)
+    assert len(rest) == len(requests) - 1
+
+
+def test_chat_prompt(tiny_chat_model_dir, backend):
+    assert backend.chat_prompt([{"role": "user", "content": "hi"}]) is None
+    assert backend.preferred_prompt == "alpaca"
+    with HFBackend(str(tiny_chat_model_dir)) as chat:
+        assert chat.preferred_prompt == "chat"
+        text = chat.chat_prompt([{"role": "user", "content": "2+2?"}])
+        assert text == "<|user|>2+2?\n<|assistant|>"
+
+
+def test_describe_identifies_weights(backend, tiny_model_dir):
+    info = backend.describe()
+    assert info["backend"] == "hf" and info["model"] == str(tiny_model_dir)
+    assert info["dtype"] == "float32" and info["device"] == "cpu"
+    assert "model.safetensors" in json.dumps(info["weights"])
+
+
+def test_bad_targets(tmp_path):
+    with pytest.raises(TuskError, match="does not exist"):
+        HFBackend(str(tmp_path / "missing.gguf"))
+    with pytest.raises(TuskError, match="without config.json"):
+        HFBackend(str(tmp_path))
+    with pytest.raises(TuskError, match="not found"):
+        HFBackend("./no/such/model")
+    with pytest.raises(TuskError, match="unknown dtype"):
+        HFBackend("./no/such/model", dtype="float7")
+
+
+def test_peft_adapter_on_its_base(tiny_model_dir, tmp_path, backend):
+    peft = pytest.importorskip("peft")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    adapted = peft.get_peft_model(base, config)
+    with torch.no_grad():
+        for name, param in adapted.named_parameters():
+            if "lora_B" in name:
+                param.fill_(0.5)
+    adapted.save_pretrained(tmp_path / "adapter")
+    requests = _prompts(SamplingParams(max_tokens=10))[:4]
+    plain = _by_id(backend.generate(requests))
+    with HFBackend(str(tmp_path / "adapter")) as tuned:
+        assert tuned.source.kind == "adapter"
+        out = _by_id(tuned.generate(requests))
+    assert [out[r.id].text for r in requests] != [plain[r.id].text for r in requests]
+
+
+@pytest.mark.slow
+def test_builtin_gguf_loads_dequantised_and_converts_once(tmp_path, monkeypatch):
+    pytest.importorskip("gguf")
+    from tusk import models
+
+    try:
+        models.resolve_model_path("smollm2-135m")
+    except TuskError as exc:
+        pytest.skip(str(exc))
+    with HFBackend("smollm2-135m") as first:
+        assert first.source.kind == "gguf"
+        assert not getattr(first.lm, "is_quantized", False)
+        assert getattr(first.lm, "hf_quantizer", None) is None
+        assert first.preferred_prompt == "chat"
+        prompt = first.chat_prompt([{"role": "user", "content": "What is 2+3? Answer briefly."}])
+        assert prompt.endswith("<|im_start|>assistant\n")
+        request = Request("a", prompt, SamplingParams(max_tokens=24, stop=("\n\n",)))
+        text = next(first.generate([request])).text
+    from tusk.cache import cache_dir
+
+    converted = list(cache_dir("hf-from-gguf").glob("SmolLM2-135M-Instruct.Q4_1-*/config.json"))
+    assert len(converted) == 1
+    with HFBackend("smollm2-135m") as again:
+        assert next(again.generate([request])).text == text
