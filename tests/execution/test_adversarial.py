@@ -53,14 +53,18 @@ def test_infinite_loop_times_out(pool):
 
 
 def test_loop_catching_every_exception_times_out(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         while True:
             try:
                 while True:
                     pass
             except BaseException:
                 pass
-    """, QUICK)
+    """,
+        QUICK,
+    )
     assert r.status == "timeout"
 
 
@@ -75,7 +79,9 @@ def test_long_c_call_times_out(pool):
 
 
 def test_fork_bomb_cannot_fork(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import os, multiprocessing
         n = 0
         for _ in range(1000):
@@ -87,7 +93,8 @@ def test_fork_bomb_cannot_fork(pool):
                 pass
         print(n)
         multiprocessing.Process(target=print).start()
-    """)
+    """,
+    )
     assert r.stdout == "0\n"
     assert r.status == "error" and "PermissionError" in r.error
 
@@ -98,7 +105,11 @@ def test_memory_bomb(pool):
 
 
 def test_creeping_allocation(pool):
-    r = run(pool, "chunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n", SandboxLimits(timeout=5, memory_mb=128))
+    r = run(
+        pool,
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n",
+        SandboxLimits(timeout=5, memory_mb=128),
+    )
     assert r.status == "memory"
 
 
@@ -110,17 +121,19 @@ def test_one_gib_of_stdout_stops_at_the_cap(pool):
 
 
 def test_cannot_write_or_delete_outside_the_workdir(pool, outside):
-    r = run(pool, f"""
+    r = run(
+        pool,
+        f"""
         import os
         attempts = []
         for action in (
-            lambda: open({str(outside / 'sentinel.txt')!r}, 'w').write('changed'),
-            lambda: os.remove({str(outside / 'sentinel.txt')!r}),
-            lambda: os.rename({str(outside / 'sentinel.txt')!r}, {str(outside / 'moved.txt')!r}),
-            lambda: open({str(outside / 'new.txt')!r}, 'w').write('new'),
+            lambda: open({str(outside / "sentinel.txt")!r}, 'w').write('changed'),
+            lambda: os.remove({str(outside / "sentinel.txt")!r}),
+            lambda: os.rename({str(outside / "sentinel.txt")!r}, {str(outside / "moved.txt")!r}),
+            lambda: open({str(outside / "new.txt")!r}, 'w').write('new'),
             lambda: open('/tmp/tusk-escape-{uuid.uuid4().hex}', 'w').write('new'),
-            lambda: os.mkdir({str(outside / 'newdir')!r}),
-            lambda: os.chmod({str(outside / 'sentinel.txt')!r}, 0o777),
+            lambda: os.mkdir({str(outside / "newdir")!r}),
+            lambda: os.chmod({str(outside / "sentinel.txt")!r}, 0o777),
         ):
             try:
                 action()
@@ -129,7 +142,8 @@ def test_cannot_write_or_delete_outside_the_workdir(pool, outside):
                 attempts.append(type(exc).__name__)
         open('inside.txt', 'w').write('fine')
         print(attempts, open('inside.txt').read())
-    """)
+    """,
+    )
     assert r.status == "ok", r.stderr
     assert "done" not in r.stdout and "fine" in r.stdout
     assert (outside / "sentinel.txt").read_text() == "untouched"
@@ -137,16 +151,19 @@ def test_cannot_write_or_delete_outside_the_workdir(pool, outside):
 
 
 def test_cannot_read_secrets_or_the_environment(pool, outside):
-    r = run(pool, f"""
+    r = run(
+        pool,
+        f"""
         import os
         print(dict(os.environ))
-        for path in ({str(outside / 'secret.txt')!r}, '/proc/1/environ', f'/proc/{{os.getppid()}}/environ',
+        for path in ({str(outside / "secret.txt")!r}, '/proc/1/environ', f'/proc/{{os.getppid()}}/environ',
                      '/proc/self/environ', '/etc/shadow', '/root/.bash_history'):
             try:
                 print(open(path, errors='replace').read())
             except OSError as exc:
                 print(path, type(exc).__name__)
-    """)
+    """,
+    )
     assert r.status == "ok"
     assert SECRET not in r.stdout and "TUSK_TEST_SECRET" not in r.stdout
     assert "PermissionError" in r.stdout or "FileNotFoundError" in r.stdout
@@ -161,7 +178,9 @@ def test_no_tcp_or_udp_to_loopback(pool):
         tcp.setblocking(False)
         udp.bind(("127.0.0.1", 0))
         udp.settimeout(0.3)
-        r = run(pool, f"""
+        r = run(
+            pool,
+            f"""
             import socket
             results = []
             for kind, action in (
@@ -175,7 +194,8 @@ def test_no_tcp_or_udp_to_loopback(pool):
                 except OSError as exc:
                     results.append(kind + ' ' + type(exc).__name__)
             print(results)
-        """)
+        """,
+        )
         assert r.status == "ok" and "sent" not in r.stdout, r.stdout
         with pytest.raises(BlockingIOError):
             tcp.accept()
@@ -188,7 +208,9 @@ def test_no_tcp_or_udp_to_loopback(pool):
 
 def test_no_os_system_or_subprocess(pool, tmp_path):
     marker = tmp_path / "ran"
-    r = run(pool, f"""
+    r = run(
+        pool,
+        f"""
         import os, subprocess
         print(os.system('touch {marker}'))
         try:
@@ -196,18 +218,27 @@ def test_no_os_system_or_subprocess(pool, tmp_path):
         except OSError as exc:
             print('exec', type(exc).__name__)
         subprocess.run(['touch', {str(marker)!r}])
-    """)
+    """,
+    )
     assert r.status == "error" and "PermissionError" in r.error
     assert "exec PermissionError" in r.stdout
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("tail", "status"), [
-    ("sys.exit(0)", "ok"), ("sys.exit(3)", "error"), ("sys.exit('bye')", "error"),
-    ("os._exit(0)", "ok"), ("os._exit(7)", "error"),
-])
+@pytest.mark.parametrize(
+    ("tail", "status"),
+    [
+        ("sys.exit(0)", "ok"),
+        ("sys.exit(3)", "error"),
+        ("sys.exit('bye')", "error"),
+        ("os._exit(0)", "ok"),
+        ("os._exit(7)", "error"),
+    ],
+)
 def test_exit_after_partial_output_keeps_it(pool, tail, status):
-    r = run(pool, f"import os, sys\nprint('partial')\nsys.stdout.write('no newline')\n{tail}\nprint('never')\n")
+    r = run(
+        pool, f"import os, sys\nprint('partial')\nsys.stdout.write('no newline')\n{tail}\nprint('never')\n"
+    )
     assert r.status == status
     assert r.stdout == "partial\nno newline"
 
@@ -221,23 +252,31 @@ def test_segfault_through_ctypes(pool):
 def test_deep_recursion(pool):
     r = run(pool, "def f(n):\n    return f(n + 1)\nf(0)\n")
     assert r.status == "error" and "RecursionError" in r.error
-    r = run(pool, "import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n", QUICK)
+    r = run(
+        pool, "import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n", QUICK
+    )
     assert r.status in ("killed", "memory", "error", "timeout")  # whichever limit the interpreter hits first
 
 
 def test_ignored_signals_still_time_out(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import signal
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU, signal.SIGALRM):
             signal.signal(s, signal.SIG_IGN)
         while True:
             pass
-    """, QUICK)
+    """,
+        QUICK,
+    )
     assert r.status == "timeout"
 
 
 def test_threads_left_running_do_not_outlive_the_program(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import threading, time
         def spin():
             while True:
@@ -245,37 +284,48 @@ def test_threads_left_running_do_not_outlive_the_program(pool):
         for _ in range(4):
             threading.Thread(target=spin).start()
         print('main done')
-    """)
+    """,
+    )
     assert r.status == "ok" and r.stdout == "main done\n"
 
 
 def test_invalid_utf8_output(pool):
-    r = run(pool, "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe ok\\n')\nsys.stderr.buffer.write(b'\\xc3(')\n")
+    r = run(
+        pool, "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe ok\\n')\nsys.stderr.buffer.write(b'\\xc3(')\n"
+    )
     assert r.status == "ok"
     assert r.stdout == "\ufffd\ufffd ok\n" and "\ufffd" in r.stderr
 
 
 def test_monkeypatching_does_not_leak_into_the_next_program(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import builtins, math, sympy, numpy
         builtins.len = lambda x: -1
         builtins.print = lambda *a, **k: None
         math.pi = 3
         sympy.solve = lambda *a, **k: [42]
         numpy.sum = lambda *a, **k: 0
-    """)
+    """,
+    )
     assert r.status == "ok"
     for _ in range(3):  # both workers, whichever runs next
-        r = run(pool, """
+        r = run(
+            pool,
+            """
             import math, sympy, numpy
             x = sympy.Symbol('x')
             print(sympy.solve(x - 3, x), len([1, 2]), math.pi, numpy.sum([1, 2]))
-        """)
+        """,
+        )
         assert r.status == "ok" and r.stdout == f"[3] 2 {3.141592653589793} 3\n"
 
 
 def test_cannot_raise_own_rlimits(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import resource
         for limit in (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_NOFILE):
             try:
@@ -284,12 +334,15 @@ def test_cannot_raise_own_rlimits(pool):
             except (ValueError, OSError) as exc:
                 print(type(exc).__name__)
         x = bytearray(10**12)
-    """)
+    """,
+    )
     assert r.status == "memory" and "raised" not in r.stdout
 
 
 def test_cannot_kill_parent_or_everything(pool):
-    r = run(pool, """
+    r = run(
+        pool,
+        """
         import os, signal
         out = []
         for target in (os.getppid(), -1, 1, 0):
@@ -303,7 +356,8 @@ def test_cannot_kill_parent_or_everything(pool):
         except OSError as exc:
             out.append(type(exc).__name__)
         print(out)
-    """)
+    """,
+    )
     assert r.status == "ok" and "killed" not in r.stdout, r.stdout
 
 

@@ -69,7 +69,9 @@ def prctl(option: int, arg2: int | ctypes.c_void_p = 0, arg3: int = 0, arg4: int
     fn = libc().prctl
     fn.restype = ctypes.c_int
     a2 = arg2 if isinstance(arg2, ctypes.c_void_p) else ctypes.c_ulong(arg2)
-    return _check(fn(ctypes.c_int(option), a2, ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)))
+    return _check(
+        fn(ctypes.c_int(option), a2, ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
+    )
 
 
 def unshare(flags: int) -> None:
@@ -79,7 +81,7 @@ def unshare(flags: int) -> None:
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
     fn = libc().mount
     fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    enc = (lambda s: None if s is None else s.encode())
+    enc = lambda s: None if s is None else s.encode()
     _check(fn(enc(source), enc(target), enc(fstype), flags, enc(data)))
 
 
@@ -92,7 +94,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def _capability_call(table: dict[str, int], data: ctypes.Array) -> None:

@@ -29,7 +29,16 @@ TMPFS_SIZE_MB = 64
 FILE_SIZE_LIMIT = 16 << 20
 OPEN_FILES_LIMIT = 256
 THREADS_LIMIT = 512
-_SYSTEM_READ_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc/localtime", "/etc/ld.so.cache")
+_SYSTEM_READ_PATHS = (
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+)
 _DEVICE_FILES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
 
@@ -78,20 +87,31 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
         else:
             uid, gid = os.geteuid(), os.getegid()
             _linux.unshare(_linux.CLONE_NEWUSER | flags)
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            for name, text in (
+                ("setgroups", "deny"),
+                ("uid_map", f"{uid} {uid} 1"),
+                ("gid_map", f"{gid} {gid} 1"),
+            ):
                 with open(f"/proc/self/{name}", "w") as fh:
                     fh.write(text)
         note("network_namespace", True, "empty network namespace: no interfaces, loopback down")
         namespaces = True
     except OSError as exc:
-        note("network_namespace", False, f"unshare failed ({exc}); relying on seccomp and Landlock for network")
+        note(
+            "network_namespace", False, f"unshare failed ({exc}); relying on seccomp and Landlock for network"
+        )
         namespaces = False
     tmpfs = False
     if namespaces:
         try:
             _linux.mount("none", "/", None, _linux.MS_REC | _linux.MS_PRIVATE, None)
-            _linux.mount("tusk-sandbox", root, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
-                         f"size={TMPFS_SIZE_MB}m,mode=0711")
+            _linux.mount(
+                "tusk-sandbox",
+                root,
+                "tmpfs",
+                _linux.MS_NOSUID | _linux.MS_NODEV,
+                f"size={TMPFS_SIZE_MB}m,mode=0711",
+            )
             tmpfs = True
         except OSError as exc:
             detail = f"mount failed ({exc}); work directories on the host file system"
@@ -115,10 +135,18 @@ def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan
             warnings.append(f"sandbox: {name} unavailable: {detail}")
 
     abi = landlock.abi_version()
-    note("landlock", abi > 0, f"ABI {abi}: read-only system and Python paths, write only the work directory"
-         + (", no TCP, no signals outside" if abi >= 6 else "") if abi else "kernel has no Landlock")
+    note(
+        "landlock",
+        abi > 0,
+        f"ABI {abi}: read-only system and Python paths, write only the work directory"
+        + (", no TCP, no signals outside" if abi >= 6 else "")
+        if abi
+        else "kernel has no Landlock",
+    )
     reason = seccomp.supported()
-    note("seccomp", reason is None, "no fork/exec/socket/ptrace/foreign signals" if reason is None else reason)
+    note(
+        "seccomp", reason is None, "no fork/exec/socket/ptrace/foreign signals" if reason is None else reason
+    )
     read_paths = _read_paths()
     uid: int | None = None
     drop_caps = False
@@ -126,31 +154,44 @@ def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan
         blocked = [p for p in read_paths if p.startswith(tuple(_python_roots())) and not _world_readable(p)]
         if blocked:
             drop_caps = True
-            note("unprivileged_uid", False, f"{blocked[0]} is not readable by nobody; programs run as uid 0 "
-                 "with every capability dropped (Landlock and seccomp still confine them)")
+            note(
+                "unprivileged_uid",
+                False,
+                f"{blocked[0]} is not readable by nobody; programs run as uid 0 "
+                "with every capability dropped (Landlock and seccomp still confine them)",
+            )
         else:
             uid = NOBODY
             note("unprivileged_uid", True, "programs run as nobody (65534), no capabilities")
     else:
         note("unprivileged_uid", True, f"programs run as the caller's uid {os.geteuid()}, no capabilities")
-    report["rlimits"] = {"active": True, "detail": "address space, file size, open files, no core, CPU backstop"}
+    report["rlimits"] = {
+        "active": True,
+        "detail": "address space, file size, open files, no core, CPU backstop",
+    }
     report["process_group_kill"] = {"active": True, "detail": "wall-clock limit kills the program's group"}
     report["environment"] = {"active": True, "detail": "scrubbed environment, stdin /dev/null, fresh fork"}
     devices = tuple(p for p in _DEVICE_FILES if os.path.exists(p))
-    return Plan(abi, reason is None, uid, drop_caps, read_paths, devices, _address_space(), report,
-                tuple(warnings))
+    return Plan(
+        abi, reason is None, uid, drop_caps, read_paths, devices, _address_space(), report, tuple(warnings)
+    )
 
 
 def _python_roots() -> list[str]:
-    return sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                 sys.base_exec_prefix)})
+    return sorted(
+        {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    )
 
 
 def _read_paths() -> tuple[str, ...]:
     import tusk
 
-    candidates = [*_SYSTEM_READ_PATHS, *_python_roots(), *(p for p in sys.path if p),
-                  os.path.dirname(os.path.abspath(tusk.__file__))]
+    candidates = [
+        *_SYSTEM_READ_PATHS,
+        *_python_roots(),
+        *(p for p in sys.path if p),
+        os.path.dirname(os.path.abspath(tusk.__file__)),
+    ]
     seen: dict[str, None] = {}
     for path in candidates:
         real = os.path.realpath(path)
@@ -183,8 +224,9 @@ def _address_space() -> int:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def enter_sandbox(plan: Plan, workdir: str, timeout: float, memory_mb: int,
-                  stdout_fd: int, stderr_fd: int) -> None:
+def enter_sandbox(
+    plan: Plan, workdir: str, timeout: float, memory_mb: int, stdout_fd: int, stderr_fd: int
+) -> None:
     """Confine the calling (freshly forked, single-threaded) child; raises on any failure."""
     os.setsid()
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -197,9 +239,14 @@ def enter_sandbox(plan: Plan, workdir: str, timeout: float, memory_mb: int,
     os.environ.update(child_environment(workdir))
     memory = plan.worker_size + (memory_mb << 20)
     cpu = int(timeout) + 2
-    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
-                         (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0),
-                         (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_NPROC, THREADS_LIMIT)):
+    for limit, value in (
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
+        (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_NPROC, THREADS_LIMIT),
+    ):
         resource.setrlimit(limit, (value, value))
     _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
     if plan.landlock_abi:

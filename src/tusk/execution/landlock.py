@@ -32,8 +32,11 @@ _CREATE_RULESET_VERSION = 1
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneath(ctypes.Structure):
@@ -71,7 +74,9 @@ def restrict(abi: int, read: Iterable[str], write: Iterable[str], files: Iterabl
     if abi >= 6:
         attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
         size = 24
-    ruleset = syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.cast(ctypes.pointer(attr), ctypes.c_void_p), size, 0)
+    ruleset = syscall(
+        SYS_LANDLOCK_CREATE_RULESET, ctypes.cast(ctypes.pointer(attr), ctypes.c_void_p), size, 0
+    )
     try:
         read_rights = (EXECUTE | READ_FILE | READ_DIR) & handled
         for paths, rights in ((read, read_rights), (write, handled), (files, FILE_RIGHTS & handled)):
@@ -88,7 +93,12 @@ def _add_path_rule(ruleset: int, path: str, rights: int) -> None:
         if not os.path.isdir(path):
             rights &= FILE_RIGHTS
         rule = _PathBeneath(rights, fd)
-        syscall(SYS_LANDLOCK_ADD_RULE, ruleset, _RULE_PATH_BENEATH,
-                ctypes.cast(ctypes.pointer(rule), ctypes.c_void_p), 0)
+        syscall(
+            SYS_LANDLOCK_ADD_RULE,
+            ruleset,
+            _RULE_PATH_BENEATH,
+            ctypes.cast(ctypes.pointer(rule), ctypes.c_void_p),
+            0,
+        )
     finally:
         os.close(fd)

@@ -28,3 +28,6 @@ class SandboxLimits:
             raise ValueError(f"SandboxLimits.memory_mb must be >= 1, got {self.memory_mb!r}")
         if self.max_output < 0:
             raise ValueError(f"SandboxLimits.max_output must be >= 0, got {self.max_output!r}")
+
+
+DEFAULT_LIMITS = SandboxLimits()

@@ -30,7 +30,7 @@ from typing import Any
 
 from tusk.errors import TuskError
 from tusk.execution import protocol
-from tusk.execution.limits import SandboxLimits
+from tusk.execution.limits import DEFAULT_LIMITS, SandboxLimits
 from tusk.types import ExecutionResult
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,12 @@ class _Worker:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-s", "-c", _BOOT, str(request_r), str(response_w), self.root],
-                pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                env=_worker_environment(), cwd=self.root, start_new_session=True,
+                pass_fds=(request_r, response_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=_worker_environment(),
+                cwd=self.root,
+                start_new_session=True,
             )
         finally:
             os.close(request_r)
@@ -103,8 +107,12 @@ class _Worker:
             log.warning("%s", warning)
 
     def execute(self, code: str, limits: SandboxLimits) -> ExecutionResult:
-        request = {"code": code, "timeout": limits.timeout, "memory_mb": limits.memory_mb,
-                   "max_output": limits.max_output}
+        request = {
+            "code": code,
+            "timeout": limits.timeout,
+            "memory_mb": limits.memory_mb,
+            "max_output": limits.max_output,
+        }
         started = time.monotonic()
         try:
             protocol.send(self._request_fd, request)
@@ -114,10 +122,16 @@ class _Worker:
         except (OSError, EOFError, TimeoutError, ValueError) as exc:
             log.warning("sandbox worker %s failed (%s); replacing it", self.pid, exc)
             self.stop()
-            return ExecutionResult(status="killed", seconds=time.monotonic() - started,
-                                   error=f"sandbox worker died: {exc}")
-        return ExecutionResult(status=answer["status"], stdout=answer["stdout"], stderr=answer["stderr"],
-                               seconds=answer["seconds"], error=answer["error"])
+            return ExecutionResult(
+                status="killed", seconds=time.monotonic() - started, error=f"sandbox worker died: {exc}"
+            )
+        return ExecutionResult(
+            status=answer["status"],
+            stdout=answer["stdout"],
+            stderr=answer["stderr"],
+            seconds=answer["seconds"],
+            error=answer["error"],
+        )
 
     @property
     def pid(self) -> int | None:
@@ -162,7 +176,7 @@ class _Worker:
 class ProgramPool:
     """Warm sandbox workers; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, workers: int | None = None, limits: SandboxLimits = SandboxLimits()):
+    def __init__(self, workers: int | None = None, limits: SandboxLimits = DEFAULT_LIMITS):
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self.limits = limits
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -182,7 +196,7 @@ class ProgramPool:
         for worker in started:
             self._idle.put(worker)
 
-    def __enter__(self) -> ProgramPool:
+    def __enter__(self) -> ProgramPool:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

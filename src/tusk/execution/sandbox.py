@@ -11,7 +11,7 @@ import atexit
 import threading
 from typing import Any
 
-from tusk.execution.limits import SandboxLimits
+from tusk.execution.limits import DEFAULT_LIMITS, SandboxLimits
 from tusk.execution.pool import ProgramPool
 from tusk.types import ExecutionResult
 
@@ -33,7 +33,7 @@ def _close_shared() -> None:
             _SHARED.pop().close()
 
 
-def run_program(code: str, limits: SandboxLimits = SandboxLimits()) -> ExecutionResult:
+def run_program(code: str, limits: SandboxLimits = DEFAULT_LIMITS) -> ExecutionResult:
     """Run ``code`` once in a fresh sandboxed process; see the package docstring for what is protected."""
     return _shared_pool().run(code, limits)
 

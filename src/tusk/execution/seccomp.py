@@ -6,8 +6,9 @@ itself (kill/tkill/tgkill with another pid, sigqueue, pidfd signals); socket(2) 
 cross-process memory access; changing credentials; namespaces, mounts, chroot; io_uring (it would bypass
 the filter), bpf, perf, keyrings, userfaultfd, modules, kexec, reboot, swap, handle-based opens;
 prlimit64 on another process; changing modes, owners, times or extended attributes of any file
-(Landlock does not cover metadata, and a uid-0 program would own the host's files).  clone3 answers ENOSYS so the C library falls back to clone, where the
-CLONE_THREAD check applies (threads stay allowed).  A foreign system-call ABI (x32 or another
+(Landlock does not cover metadata, and a uid-0 program would own the host's files).  clone3 answers
+ENOSYS so the C library falls back to clone, where the CLONE_THREAD check applies (threads stay
+allowed).  A foreign system-call ABI (x32 or another
 architecture) kills the process.
 
 Guarantees: the filter is immutable once installed and inherited by every thread.  Does not: filter
@@ -22,7 +23,13 @@ import errno
 import platform
 import struct
 
-from tusk.execution._linux import PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prctl
+from tusk.execution._linux import (
+    PR_GET_SECCOMP,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_SECCOMP,
+    SECCOMP_MODE_FILTER,
+    prctl,
+)
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 _RET_KILL_PROCESS = 0x80000000
@@ -34,22 +41,82 @@ CLONE_THREAD = 0x00010000
 
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 _X86_64_DENY = {
-    "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "socket": 41, "ptrace": 101,
-    "process_vm_readv": 310, "process_vm_writev": 311, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
-    "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
-    "setuid": 105, "setgid": 106, "setreuid": 113, "setregid": 114, "setgroups": 116, "setresuid": 117,
-    "setresgid": 119, "setfsuid": 122, "setfsgid": 123, "capset": 126,
-    "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308,
-    "fsopen": 430, "fsmount": 432, "move_mount": 429, "open_tree": 428,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321,
-    "perf_event_open": 298, "keyctl": 250, "add_key": 248, "request_key": 249, "userfaultfd": 323,
-    "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
-    "kexec_file_load": 320, "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163,
-    "personality": 135, "open_by_handle_at": 304, "name_to_handle_at": 303, "quotactl": 179,
-    "sethostname": 170, "setdomainname": 171, "settimeofday": 164, "clock_settime": 227,
-    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
-    "fchownat": 260, "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261,
-    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fork": 57,
+    "vfork": 58,
+    "execve": 59,
+    "execveat": 322,
+    "socket": 41,
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "rt_sigqueueinfo": 129,
+    "rt_tgsigqueueinfo": 297,
+    "pidfd_open": 434,
+    "pidfd_send_signal": 424,
+    "pidfd_getfd": 438,
+    "setuid": 105,
+    "setgid": 106,
+    "setreuid": 113,
+    "setregid": 114,
+    "setgroups": 116,
+    "setresuid": 117,
+    "setresgid": 119,
+    "setfsuid": 122,
+    "setfsgid": 123,
+    "capset": 126,
+    "mount": 165,
+    "umount2": 166,
+    "pivot_root": 155,
+    "chroot": 161,
+    "unshare": 272,
+    "setns": 308,
+    "fsopen": 430,
+    "fsmount": 432,
+    "move_mount": 429,
+    "open_tree": 428,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "bpf": 321,
+    "perf_event_open": 298,
+    "keyctl": 250,
+    "add_key": 248,
+    "request_key": 249,
+    "userfaultfd": 323,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "kexec_load": 246,
+    "kexec_file_load": 320,
+    "reboot": 169,
+    "swapon": 167,
+    "swapoff": 168,
+    "acct": 163,
+    "personality": 135,
+    "open_by_handle_at": 304,
+    "name_to_handle_at": 303,
+    "quotactl": 179,
+    "sethostname": 170,
+    "setdomainname": 171,
+    "settimeofday": 164,
+    "clock_settime": 227,
+    "chmod": 90,
+    "fchmod": 91,
+    "fchmodat": 268,
+    "fchmodat2": 452,
+    "chown": 92,
+    "fchown": 93,
+    "lchown": 94,
+    "fchownat": 260,
+    "utime": 132,
+    "utimes": 235,
+    "utimensat": 280,
+    "futimesat": 261,
+    "setxattr": 188,
+    "lsetxattr": 189,
+    "fsetxattr": 190,
+    "removexattr": 197,
+    "lremovexattr": 198,
     "fremovexattr": 199,
 }
 _X86_64_SPECIAL = {"clone": 56, "clone3": 435, "kill": 62, "tkill": 200, "tgkill": 234, "prlimit64": 302}

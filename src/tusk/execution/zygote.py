@@ -29,8 +29,25 @@ from tusk.execution import protocol
 from tusk.execution.isolation import Plan, enter_sandbox, make_plan, prepare_worker
 
 EXIT_OK, EXIT_ERROR, EXIT_MEMORY, EXIT_SETUP = 0, 101, 102, 103
-PRELOAD = ("math", "cmath", "fractions", "decimal", "itertools", "functools", "collections", "statistics",
-           "random", "re", "datetime", "string", "heapq", "bisect", "operator", "numpy", "sympy")
+PRELOAD = (
+    "math",
+    "cmath",
+    "fractions",
+    "decimal",
+    "itertools",
+    "functools",
+    "collections",
+    "statistics",
+    "random",
+    "re",
+    "datetime",
+    "string",
+    "heapq",
+    "bisect",
+    "operator",
+    "numpy",
+    "sympy",
+)
 
 
 def main(argv: list[str]) -> None:
@@ -42,8 +59,16 @@ def main(argv: list[str]) -> None:
     plan = make_plan(report, warnings)
     gc.collect()
     gc.freeze()
-    protocol.send(response_fd, {"ready": True, "pid": os.getpid(), "report": plan.report,
-                                "warnings": list(plan.warnings), "worker_size": plan.worker_size})
+    protocol.send(
+        response_fd,
+        {
+            "ready": True,
+            "pid": os.getpid(),
+            "report": plan.report,
+            "warnings": list(plan.warnings),
+            "worker_size": plan.worker_size,
+        },
+    )
     counter = 0
     while True:
         request = protocol.recv(request_fd)
@@ -97,12 +122,18 @@ def run_one(request: dict[str, Any], plan: Plan, workdir: str) -> dict[str, Any]
     stdout = bytes(outputs[0]).decode("utf-8", "replace")
     stderr = bytes(outputs[1]).decode("utf-8", "replace")
     status, error = _classify(reason, wait_status, stderr, timeout, max_output)
-    return {"status": status, "stdout": stdout, "stderr": stderr, "seconds": round(end - start, 6),
-            "error": error}
+    return {
+        "status": status,
+        "stdout": stdout,
+        "stderr": stderr,
+        "seconds": round(end - start, 6),
+        "error": error,
+    }
 
 
-def _supervise(pid: int, out_r: int, err_r: int, deadline: float,
-               max_output: int) -> tuple[str | None, tuple[bytearray, bytearray], float | None]:
+def _supervise(
+    pid: int, out_r: int, err_r: int, deadline: float, max_output: int
+) -> tuple[str | None, tuple[bytearray, bytearray], float | None]:
     """Collect output until the child has exited and both pipes are closed, or a limit is hit."""
     buffers = {out_r: bytearray(), err_r: bytearray()}
     poller = select.poll()
@@ -146,8 +177,9 @@ def _supervise(pid: int, out_r: int, err_r: int, deadline: float,
     return reason, (buffers[out_r], buffers[err_r]), end
 
 
-def _classify(reason: str | None, wait_status: int, stderr: str, timeout: float,
-              max_output: int) -> tuple[str, str | None]:
+def _classify(
+    reason: str | None, wait_status: int, stderr: str, timeout: float, max_output: int
+) -> tuple[str, str | None]:
     last_line = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), None)
     if reason == "timeout":
         return "timeout", f"timed out after {timeout:g} s"
@@ -172,16 +204,24 @@ def _classify(reason: str | None, wait_status: int, stderr: str, timeout: float,
     return "error", f"exit code {code}"
 
 
-def _child(code: str, plan: Plan, workdir: str, timeout: float, memory_mb: int,
-           out_w: int, err_w: int) -> NoReturn:  # pragma: no cover - runs in the child
+def _child(
+    code: str, plan: Plan, workdir: str, timeout: float, memory_mb: int, out_w: int, err_w: int
+) -> NoReturn:  # pragma: no cover - runs in the child
     real_exit = os._exit
     try:
         enter_sandbox(plan, workdir, timeout, memory_mb, out_w, err_w)
-        sys.stdin = sys.__stdin__ = io.open(0, "r", encoding="utf-8", closefd=False)
-        sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.open(1, "wb", closefd=False), encoding="utf-8",
-                                                       line_buffering=True)
-        sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.open(2, "wb", closefd=False), encoding="utf-8",
-                                                       errors="backslashreplace", line_buffering=True)
+        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = sys.__stdout__ = io.TextIOWrapper(
+            open(1, "wb", closefd=False),
+            encoding="utf-8",  # noqa: SIM115
+            line_buffering=True,
+        )
+        sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+            open(2, "wb", closefd=False),
+            encoding="utf-8",  # noqa: SIM115
+            errors="backslashreplace",
+            line_buffering=True,
+        )
         sys.argv = ["<program>"]
         import tempfile
 
@@ -192,7 +232,7 @@ def _child(code: str, plan: Plan, workdir: str, timeout: float, memory_mb: int,
             real_exit(status)
 
         os._exit = flushing_exit
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - any setup failure fails closed
         try:
             os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
         finally:
@@ -206,14 +246,14 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except BaseException:
+        except BaseException:  # noqa: BLE001, S110 - a program may have broken its own streams
             pass
 
 
 def _execute(code: str) -> int:  # pragma: no cover - runs in the child
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "__file__": "<program>"}
     try:
-        exec(compile(code, "<program>", "exec"), namespace)
+        exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - the sandboxed child
         return EXIT_OK
     except SystemExit as exc:
         if exc.code is None or exc.code == 0:
@@ -224,12 +264,12 @@ def _execute(code: str) -> int:  # pragma: no cover - runs in the child
         namespace.clear()
         _write_stderr("MemoryError: memory limit exceeded\n")
         return EXIT_MEMORY
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - every failure of the program is reported
         try:
             import traceback
 
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - formatting can fail when memory is exhausted
             text = f"{type(exc).__name__}\n"
         _write_stderr(text)
         return EXIT_ERROR

@@ -1,0 +1,102 @@
+"""ProgramPool: ordering, concurrency from several threads, replacing dead workers, the one-off API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tusk.execution import ProgramPool, SandboxLimits, isolation_report, run_program
+from tusk.types import EXECUTION_STATUSES
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ProgramPool(workers=2, limits=SandboxLimits(timeout=3.0, memory_mb=256)) as p:
+        yield p
+
+
+def test_map_keeps_input_order_with_uneven_durations(pool):
+    codes = [f"import time\ntime.sleep({0.05 if i % 3 == 0 else 0})\nprint({i})" for i in range(24)]
+    results = list(pool.map(codes))
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(24)]
+    assert all(r.status == "ok" for r in results)
+
+
+def test_map_streams_lazily(pool):
+    consumed = []
+
+    def codes():
+        for i in range(100):
+            consumed.append(i)
+            yield f"print({i})"
+
+    stream = pool.map(codes())
+    first = next(stream)
+    assert first.stdout == "0\n"
+    assert len(consumed) < 100  # only a few programs ahead of the consumer
+    stream.close()
+
+
+def test_run_from_another_thread_while_map_runs(pool):
+    found: dict[str, object] = {}
+
+    def background():
+        found["map"] = [r.stdout for r in pool.map(f"print({i} * {i})" for i in range(30))]
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    singles = [pool.run(f"print('single {i}')").stdout for i in range(10)]
+    thread.join()
+    assert singles == [f"single {i}\n" for i in range(10)]
+    assert found["map"] == [f"{i * i}\n" for i in range(30)]
+
+
+def test_killed_worker_is_replaced_and_no_result_is_lost(pool):
+    codes = ["import time\ntime.sleep(2)\nprint('slow')"] + [f"print({i})" for i in range(6)]
+    stream = pool.map(codes)
+    time.sleep(0.5)
+    busy = [w for w in pool._all if w.process is not None]
+    for worker in busy:  # kill every worker: the slow program is certainly on one of them
+        os.killpg(worker.pid, signal.SIGKILL)
+    results = list(stream)
+    assert len(results) == len(codes)
+    assert results[0].status == "killed" and "worker died" in results[0].error
+    for i, r in enumerate(results[1:]):
+        assert r.status in ("ok", "killed")
+        if r.status == "ok":
+            assert r.stdout == f"{i}\n"
+    assert pool.run("print('after')").stdout == "after\n"  # fresh workers took their places
+
+
+def test_every_status_is_a_known_one(pool):
+    codes = [
+        "print(1)",
+        "1/0",
+        "while True: pass",
+        "x = bytearray(10**12)",
+        "print('x' * 5000)",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    ]
+    limits = SandboxLimits(timeout=0.5, memory_mb=256, max_output=1000)
+    statuses = [pool.run(c, limits).status for c in codes]
+    assert statuses == ["ok", "error", "timeout", "memory", "output_limit", "killed"]
+    assert set(statuses) == set(EXECUTION_STATUSES)
+
+
+def test_run_program_and_isolation_report():
+    result = run_program("import fractions\nprint(fractions.Fraction(3, 4) + fractions.Fraction(1, 4))")
+    assert result.status == "ok" and result.stdout == "1\n"
+    report = isolation_report()
+    for name in ("network_namespace", "landlock", "seccomp", "unprivileged_uid", "rlimits"):
+        assert set(report[name]) == {"active", "detail"}
+
+
+def test_closed_pool_refuses_work():
+    p = ProgramPool(workers=1)
+    p.close()
+    with pytest.raises(Exception, match="closed"):
+        p.run("print(1)")
