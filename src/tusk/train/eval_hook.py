@@ -1,0 +1,49 @@
+"""The optional evaluation hook: a small ``tusk eval`` run on each checkpoint's exported model.
+
+:func:`make_eval_hook` adapts tusk's evaluation library (:func:`tusk.evaluate.evaluate`) to the loop's hook
+signature ``hook(model_dir, step) -> dict``: the model folder is evaluated through the ``hf`` backend with
+the Alpaca prompt the model was trained on, on ``eval_limit`` problems of each benchmark, into
+``OUT/evals/step-NNNNNN`` (a normal run directory: ``tusk report`` reads it).  The hook returns the per-benchmark
+accuracies and averages, which the loop writes to its log.  Nothing here is imported unless the hook is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tusk.train.config import TrainConfig
+
+
+def make_eval_hook(config: TrainConfig):
+    """A hook for :func:`tusk.train.loop.train`, or None when ``config.eval_benchmarks`` is empty."""
+    names = tuple(n.strip() for n in config.eval_benchmarks.split(",") if n.strip())
+    if not names:
+        return None
+    out = Path(config.out) / "evals"
+
+    def hook(model_dir: Path, step: int) -> dict[str, Any]:
+        from tusk.evaluate import EvalConfig, evaluate
+
+        eval_config = EvalConfig(
+            model=f"hf:{model_dir}",
+            benchmarks=names,
+            mode=config.eval_mode,
+            out=str(out / f"step-{step:06d}"),
+            limit=config.eval_limit or None,
+            prompt="alpaca",
+        )
+        summary = evaluate(eval_config, progress=False)
+        return summarise(summary)
+
+    return hook
+
+
+def summarise(summary: dict[str, Any]) -> dict[str, Any]:
+    """The small part of an evaluation summary worth logging per checkpoint."""
+    benchmarks = summary.get("benchmarks", {})
+    return {
+        "accuracy": {name: row.get("accuracy") for name, row in benchmarks.items()},
+        "n": {name: row.get("n") for name, row in benchmarks.items()},
+        "averages": summary.get("averages", {}),
+    }
