@@ -5,8 +5,8 @@ ignored).  An example whose instruction *and* output repeat an earlier one is al
 ``max_per_instruction`` examples per instruction (several verified programs for one question) the rest are
 dropped too.  Near: MinHash signatures over word shingles, banded LSH for candidates, then the true Jaccard
 similarity decides (>= ``near_threshold``); a near-duplicate instruction is dropped with all its examples,
-the earliest one in input order survives.  The instruction carries the PoT trigger, so a question's CoT and
-PoT versions are never duplicates of each other.
+the earliest one in input order survives.  The builder deduplicates each mode separately, so a question's
+CoT and PoT versions are never duplicates of each other.
 
 Guarantees: deterministic (stable hashes, input order decides who survives); every drop names the example
 kept in its place and the reason.  Does not: compare outputs for near-duplication, or catch paraphrases

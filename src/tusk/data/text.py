@@ -61,8 +61,7 @@ def shingle_hashes(word_ids: np.ndarray, n: int) -> np.ndarray:
     """Hashes of the word n-grams of one text (one hash of all words if it is shorter than ``n``)."""
     if len(word_ids) == 0:
         return np.zeros(1, dtype=np.uint64)
-    if len(word_ids) < n:
-        n = len(word_ids)
+    n = min(n, len(word_ids))
     count = len(word_ids) - n + 1
     acc = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):

@@ -22,7 +22,7 @@ from tusk.errors import DataError
 from tusk.prompts import instruction_for
 from tusk.types import Problem, TrainingExample
 
-_OPTION = re.compile(r"([a-eA-E])\s*\)\s*(.*?)\s*(?=,\s*[a-eA-E]\s*\)|$)", re.S)
+_OPTION = re.compile(r"([a-eA-E])\s*\)\s*(.*?)\s*(?=,\s*[a-eA-E]\s*\)|$)", re.DOTALL)
 
 
 def parse_options(options: object) -> tuple[str, ...]:

@@ -73,8 +73,10 @@ OPERATIONS: dict[str, tuple[int, str]] = {
     "triangle_perimeter": (3, "{a} + {b} + {c}"),
     "triangle_area_three_edges": (
         3,
-        "math.sqrt((({a} + {b} + {c}) / 2) * (({a} + {b} + {c}) / 2 - {a}) * (({a} + {b} + {c}) / 2 - {b})"
-        " * (({a} + {b} + {c}) / 2 - {c}))",
+        (
+            "math.sqrt((({a} + {b} + {c}) / 2) * (({a} + {b} + {c}) / 2 - {a}) * (({a} + {b} + {c}) / 2 - {b})"
+            " * (({a} + {b} + {c}) / 2 - {c}))"
+        ),
     ),
     "quadrilateral_area": (3, "{a} * ({b} + {c}) / 2"),
     "volume_cube": (1, "{a} ** 3"),

@@ -24,8 +24,8 @@ from tusk.types import Problem
 
 log = logging.getLogger(__name__)
 
-_CHOICES = re.compile(r"\s*Answer Choices:\s*(.*)$", re.S)
-_CHOICE_ITEM = re.compile(r"\(([A-Ea-e])\)\s*(.*?)\s*(?=\([A-Ea-e]\)|$)", re.S)
+_CHOICES = re.compile(r"\s*Answer Choices:\s*(.*)$", re.DOTALL)
+_CHOICE_ITEM = re.compile(r"\(([A-Ea-e])\)\s*(.*?)\s*(?=\([A-Ea-e]\)|$)", re.DOTALL)
 
 
 def split_question_choices(text: str) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,181 @@
+"""Write CoT or PoT rationales for problems with any tusk backend as the teacher.
+
+Each problem is rendered as a prompt (the paper's Alpaca prompt, the teacher's own chat template, or a
+template from the config with ``{question}`` and ``{choices}``), sent with ``k`` samples, and every completion
+becomes a :class:`~tusk.data.records.Candidate`: for PoT the program found in the completion
+(:func:`tusk.programs.extract_program`; empty when there is none, which verification reports as
+``no-program``), for CoT the text.  The training example always uses the Alpaca instruction the student will
+see at evaluation (question, choices, PoT trigger), whatever prompt the teacher got.
+
+Resumable: every finished generation is appended to a JSONL cache keyed by teacher, prompt and sampling
+settings, so a killed build asks the teacher only for what is missing.  Guarantees nothing about quality:
+candidates are verified afterwards (:mod:`tusk.data.verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tusk.data.records import Candidate, SourceItem
+from tusk.errors import TuskError
+from tusk.types import Mode, Request, SamplingParams, TrainingExample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    teacher: str = "qwen2.5-coder-0.5b"
+    """model spec of the teacher (any tusk backend: built-in name, llamacpp:, hf:, openai:MODEL@URL, ...)"""
+    mode: Mode = "pot"
+    k: int = 1
+    """samples per problem"""
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    prompt: str = "auto"
+    """alpaca | chat | auto (the teacher's preferred style)"""
+    template: str | None = None
+    """custom prompt text with {question} and {choices} (sent through the chat template when prompt is chat)"""
+    seed: int = 0
+    batch: int = 8
+    """requests handed to the backend at a time (each finished generation is cached at once)"""
+
+
+class GenerationCache:
+    """Append-only JSONL: key -> completions.  A torn last line (a killed build) is ignored."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, list[str]] = {}
+        if path and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.entries[row["key"]] = list(row["texts"])
+                except (ValueError, KeyError, TypeError):
+                    log.warning("%s: ignoring an unreadable cache line", path)
+
+    def get(self, key: str) -> list[str] | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, texts: Sequence[str], **info: object) -> None:
+        self.entries[key] = list(texts)
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, "texts": list(texts), **info}) + "\n")
+
+
+def render_prompt(item: SourceItem, settings: SynthesisSettings, backend) -> tuple[str, str]:
+    """(prompt, style) for one problem."""
+    from tusk.prompts import build_prompt, render_choices
+
+    style = backend.preferred_prompt if settings.prompt == "auto" else settings.prompt
+    if settings.template is None:
+        return build_prompt(item.problem, settings.mode, style, chat=backend.chat_prompt), style
+    try:
+        text = settings.template.format(
+            question=item.problem.question, choices=render_choices(item.problem.choices).strip()
+        )
+    except (KeyError, IndexError) as exc:
+        raise TuskError(f"synthesis template: unknown placeholder {exc}; use {{question}} and {{choices}}") from exc
+    if style == "chat":
+        rendered = backend.chat_prompt([{"role": "user", "content": text}])
+        if rendered is None:
+            raise TuskError(f"teacher {settings.teacher} has no chat template; set prompt: alpaca")
+        return rendered, style
+    return text, style
+
+
+def generation_key(teacher: dict, prompt: str, sampling: SamplingParams) -> str:
+    blob = json.dumps([teacher, prompt, sampling.__dict__], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def _extract_program(text: str) -> str | None:
+    try:
+        from tusk.programs import extract_program
+    except ImportError:  # tusk.programs not installed in this tree: the first fenced block, else None
+        match = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, re.DOTALL)
+        return match.group(1).strip() + "\n" if match and match.group(1).strip() else None
+    return extract_program(text)
+
+
+def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: Mode) -> list[Candidate]:
+    from tusk.prompts import instruction_for
+
+    extract_program = _extract_program
+
+    out = []
+    for index, text in enumerate(texts):
+        output = (extract_program(text) or "") if mode == "pot" else text.strip()
+        example = TrainingExample(
+            instruction=instruction_for(item.problem, mode),
+            output=output,
+            mode=mode,
+            source=component.split("/")[0],
+            answer=item.problem.answer or None,
+            provenance={"problem": item.problem.id, "sample": index, "origin": "synthetic"},
+        )
+        out.append(Candidate(f"{component}/{item.problem.id}#{index}", component, "synthetic", item.problem, example))
+    return out
+
+
+def synthesise(
+    items: Sequence[SourceItem],
+    settings: SynthesisSettings,
+    backend,
+    component: str,
+    cache: GenerationCache | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Candidate]:
+    """Candidates for every item (``k`` each), in item order; cached generations are reused."""
+    from tusk.prompts import stop_strings
+
+    cache = cache or GenerationCache(None)
+    teacher = backend.describe()
+    pending: list[tuple[int, str, Request]] = []
+    texts_for: dict[int, list[str]] = {}
+    for index, item in enumerate(items):
+        prompt, style = render_prompt(item, settings, backend)
+        sampling = SamplingParams(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            n=settings.k,
+            stop=stop_strings(style),
+            seed=settings.seed,
+        )
+        key = generation_key(teacher, prompt, sampling)
+        cached = cache.get(key)
+        if cached is not None and len(cached) == settings.k:
+            texts_for[index] = cached
+        else:
+            pending.append((index, key, Request(id=str(index), prompt=prompt, sampling=sampling)))
+    if progress and texts_for:
+        progress(len(texts_for))
+    log.info("synthesis %s: %d cached, %d to generate", component, len(texts_for), len(pending))
+    next_index = 0
+    for start in range(0, len(pending), settings.batch):
+        batch = pending[start : start + settings.batch]
+        by_id = {request.id: (index, key) for index, key, request in batch}
+        for generation in backend.generate([request for _, _, request in batch]):
+            index, key = by_id[generation.request_id]
+            cache.put(key, generation.texts, problem=items[index].problem.id)
+            texts_for[index] = list(generation.texts)
+            if progress:
+                progress(1)
+        while next_index < len(items) and next_index in texts_for:
+            yield from to_candidates(items[next_index], texts_for[next_index], component, settings.mode)
+            next_index += 1
+    while next_index < len(items):
+        yield from to_candidates(items[next_index], texts_for[next_index], component, settings.mode)
+        next_index += 1
