@@ -1,5 +1,9 @@
 """Which kernel mechanisms confine a program, probed once per warm worker and applied in every child.
 
+``confine_worker(plan, root)`` applies Landlock to the worker once, after its imports: every child
+inherits it (read-only system and Python paths, writes only beneath ``root``, no TCP, no signals or
+abstract sockets outside the domain).
+
 ``prepare_worker(root)`` runs in a fresh worker before it imports anything heavy: it moves the worker into
 new network and mount namespaces (so no child has any network, not even loopback) and mounts a small
 tmpfs over ``root`` (so programs' files live in memory, capped, and vanish with the worker).  It returns a
@@ -8,7 +12,7 @@ tmpfs over ``root`` (so programs' files live in memory, capped, and vanish with 
 ``enter_sandbox(plan, ...)`` runs in each forked child: new session and process group, stdin from
 /dev/null, stdout/stderr to capped pipes, every other descriptor closed, private working directory,
 scrubbed environment, rlimits (address space relative to the worker, file size, open files, no core
-dumps, CPU time backstop), no_new_privs, Landlock, then an unprivileged uid (``nobody``) or, when the
+dumps, CPU time backstop), no_new_privs, then an unprivileged uid (``nobody``) or, when the
 interpreter's own files are not readable by ``nobody`` (e.g. Python installed under /root), uid 0 with
 every capability dropped, and last the seccomp filter.  Any failure in a child raises: the caller fails
 closed (the program does not run), it never runs with less isolation than the plan says.
@@ -224,6 +228,17 @@ def _address_space() -> int:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def confine_worker(plan: Plan, root: str) -> None:
+    """Landlock the worker itself (its children inherit it): read the plan's paths, write only ``root``.
+
+    Done once per worker rather than per program: every program's work directory lies under ``root``,
+    programs run one at a time per worker, and the worker empties ``root`` after each one.
+    """
+    _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
+    if plan.landlock_abi:
+        landlock.restrict(plan.landlock_abi, read=plan.read_paths, write=(root,), files=plan.device_files)
+
+
 def enter_sandbox(
     plan: Plan, workdir: str, timeout: float, memory_mb: int, stdout_fd: int, stderr_fd: int
 ) -> None:
@@ -249,8 +264,6 @@ def enter_sandbox(
     ):
         resource.setrlimit(limit, (value, value))
     _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
-    if plan.landlock_abi:
-        landlock.restrict(plan.landlock_abi, read=plan.read_paths, write=(workdir,), files=plan.device_files)
     if plan.uid is not None:
         os.setgroups([])
         os.setresgid(plan.uid, plan.uid, plan.uid)

@@ -5,7 +5,8 @@ enters private namespaces (``isolation.prepare_worker``), imports and warms symp
 fractions, itertools and friends, freezes the heap (``gc.freeze``) so forks share it, then answers one
 request at a time: fork, confine the child (``isolation.enter_sandbox``), run the program there, collect
 its stdout/stderr through capped pipes until it exits or its wall-clock deadline passes, kill the
-child's process group when needed, reap it, delete its work directory and send one result.
+child's process group when needed, reap it, send one result, and empty the work area (a worker that
+cannot empty it exits and is replaced).
 
 Guarantees: a program never runs in the worker itself, never in a reused interpreter, and never sees the
 worker's descriptors; one request gets exactly one answer.  Exit codes of the child: 0 ok,
@@ -22,11 +23,13 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
+import traceback
 from typing import Any, NoReturn
 
 from tusk.execution import protocol
-from tusk.execution.isolation import Plan, enter_sandbox, make_plan, prepare_worker
+from tusk.execution.isolation import Plan, confine_worker, enter_sandbox, make_plan, prepare_worker
 
 EXIT_OK, EXIT_ERROR, EXIT_MEMORY, EXIT_SETUP = 0, 101, 102, 103
 PRELOAD = (
@@ -57,6 +60,7 @@ def main(argv: list[str]) -> None:
     os.chdir(root)
     _preload()
     plan = make_plan(report, warnings)
+    confine_worker(plan, root)
     gc.collect()
     gc.freeze()
     protocol.send(
@@ -76,6 +80,21 @@ def main(argv: list[str]) -> None:
             return
         counter += 1
         protocol.send(response_fd, run_one(request, plan, os.path.join(root, f"p{counter}")))
+        if not _wipe(root):  # never hand a dirty work area to the next program: exit, get replaced
+            return
+
+
+def _wipe(root: str) -> bool:
+    """Remove everything the last program left under ``root``; False if anything remains."""
+    for entry in os.scandir(root):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+    return not any(os.scandir(root))
 
 
 def _preload() -> None:
@@ -118,7 +137,6 @@ def run_one(request: dict[str, Any], plan: Plan, workdir: str) -> dict[str, Any]
     finally:
         os.close(out_r)
         os.close(err_r)
-        shutil.rmtree(workdir, ignore_errors=True)
     stdout = bytes(outputs[0]).decode("utf-8", "replace")
     stderr = bytes(outputs[1]).decode("utf-8", "replace")
     status, error = _classify(reason, wait_status, stderr, timeout, max_output)
@@ -212,19 +230,17 @@ def _child(
         enter_sandbox(plan, workdir, timeout, memory_mb, out_w, err_w)
         sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = sys.__stdout__ = io.TextIOWrapper(
-            open(1, "wb", closefd=False),
-            encoding="utf-8",  # noqa: SIM115
+            open(1, "wb", closefd=False),  # noqa: SIM115
+            encoding="utf-8",
             line_buffering=True,
         )
         sys.stderr = sys.__stderr__ = io.TextIOWrapper(
-            open(2, "wb", closefd=False),
-            encoding="utf-8",  # noqa: SIM115
+            open(2, "wb", closefd=False),  # noqa: SIM115
+            encoding="utf-8",
             errors="backslashreplace",
             line_buffering=True,
         )
         sys.argv = ["<program>"]
-        import tempfile
-
         tempfile.tempdir = workdir
 
         def flushing_exit(status: int) -> NoReturn:
@@ -266,8 +282,6 @@ def _execute(code: str) -> int:  # pragma: no cover - runs in the child
         return EXIT_MEMORY
     except BaseException as exc:  # noqa: BLE001 - every failure of the program is reported
         try:
-            import traceback
-
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
         except BaseException:  # noqa: BLE001 - formatting can fail when memory is exhausted
             text = f"{type(exc).__name__}\n"
