@@ -1,0 +1,204 @@
+"""The openai backend against a real loopback HTTP server that misbehaves on purpose.
+
+The server speaks the /v1/completions protocol with a trivial "model" (it reverses the prompt), so every
+answer can be checked, and it injects the failures the backend must survive: 429 with Retry-After, 5xx,
+connections dropped mid-request, and hard 4xx errors that must not be retried.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tusk.errors import TuskError
+from tusk.types import Request, SamplingParams
+
+pytest.importorskip("httpx")
+
+from tusk.backends.openai import OpenAIBackend, completion_payload, split_target
+
+
+class FakeCompletions(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.seen: Counter[str] = Counter()  # prompt -> calls
+        self.faults: dict[str, list[str]] = {}  # prompt -> faults to apply on successive calls
+        self.bodies: list[dict] = []
+        self.headers_seen: list[str | None] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.delay = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        server: FakeCompletions = self.server  # type: ignore[assignment]
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["prompt"]
+        with server.lock:
+            server.seen[prompt] += 1
+            server.bodies.append(body)
+            server.headers_seen.append(self.headers.get("Authorization"))
+            faults = server.faults.get(prompt) or []
+            fault = faults.pop(0) if faults else None
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            time.sleep(server.delay)
+            if fault == "drop":
+                self.connection.shutdown(2)  # the socket dies mid-request, as when a server is killed
+                return
+            if fault in ("429", "500", "503", "400"):
+                payload = b'{"error": "injected"}'
+                self.send_response(int(fault))
+                if fault == "429":
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            n = body.get("n", 1) if not prompt.startswith("one-choice") else 1
+            text = prompt[::-1] + " STOP tail"
+            choices = [
+                {"index": i, "text": f"{text}#{body.get('seed', 0) + i}", "finish_reason": "length"}
+                for i in range(n)
+            ]
+            reply = {"choices": choices, "usage": {"prompt_tokens": len(prompt), "completion_tokens": 5 * n}}
+            payload = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+
+
+@pytest.fixture
+def server():
+    srv = FakeCompletions()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+def _backend(server, **options) -> OpenAIBackend:
+    options.setdefault("backoff", 0.01)
+    options.setdefault("max_backoff", 0.05)
+    return OpenAIBackend(f"tiny@{server.url}", **options)
+
+
+def test_split_target(monkeypatch):
+    assert split_target("m@http://h:1/v1/") == ("m", "http://h:1/v1")
+    assert split_target("org/m@x@https://h/v1") == ("org/m@x", "https://h/v1")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere:9/v1")
+    assert split_target("plain") == ("plain", "http://elsewhere:9/v1")
+    with pytest.raises(TuskError, match="no model name"):
+        split_target("@http://h/v1")
+
+
+def test_payload_mapping():
+    greedy = completion_payload("m", Request("a", "p", SamplingParams(max_tokens=7, stop=tuple("abcde"))), 1)
+    assert greedy == {
+        "model": "m",
+        "prompt": "p",
+        "max_tokens": 7,
+        "n": 1,
+        "temperature": 0.0,
+        "stop": ["a", "b", "c", "d"],
+    }
+    hot = completion_payload("m", Request("a", "p", SamplingParams(temperature=0.7, top_p=0.9, seed=3)), 2, 1)
+    assert hot["temperature"] == 0.7 and hot["top_p"] == 0.9 and hot["seed"] == 4 and hot["n"] == 2
+    assert "stop" not in hot
+
+
+def test_every_request_answered_once_through_faults(server, monkeypatch):
+    monkeypatch.setenv("TUSK_API_KEY", "sk-test")
+    prompts = [f"prompt {i}" for i in range(30)]
+    server.faults = {
+        "prompt 3": ["429", "429"],
+        "prompt 4": ["500"],
+        "prompt 5": ["drop", "503"],
+        "prompt 6": ["drop"],
+    }
+    server.delay = 0.01
+    requests = [
+        Request(f"r{i}", p, SamplingParams(max_tokens=5, stop=(" STOP",))) for i, p in enumerate(prompts)
+    ]
+    with _backend(server, concurrency=4) as backend:
+        gens = list(backend.generate(requests))
+        assert backend.retries == 6
+    assert Counter(g.request_id for g in gens) == Counter(r.id for r in requests)
+    by_id = {g.request_id: g for g in gens}
+    for r in requests:
+        assert by_id[r.id].texts == (r.prompt[::-1],)  # cut before the stop string
+        assert by_id[r.id].finish_reasons == ("stop",)
+        assert by_id[r.id].prompt_tokens == len(r.prompt)
+    assert server.seen["prompt 3"] == 3 and server.seen["prompt 5"] == 3 and server.seen["prompt 7"] == 1
+    assert 1 < server.max_in_flight <= 4
+    assert set(server.headers_seen) == {"Bearer sk-test"}
+
+
+def test_client_errors_are_not_retried(server):
+    server.faults = {"bad": ["400"]}
+    requests = [Request("ok", "fine", SamplingParams(max_tokens=2)), Request("bad", "bad", SamplingParams())]
+    with _backend(server, concurrency=1) as backend, pytest.raises(TuskError, match="HTTP 400"):
+        list(backend.generate(requests))
+    assert server.seen["bad"] == 1
+
+
+def test_retries_run_out(server):
+    server.faults = {"flaky": ["503"] * 10}
+    backend = _backend(server, max_retries=2)
+    with backend, pytest.raises(TuskError, match="gave up after 3 tries; last: HTTP 503"):
+        list(backend.generate([Request("f", "flaky", SamplingParams())]))
+    assert server.seen["flaky"] == 3
+
+
+def test_n_samples_topped_up_and_greedy_repeated(server):
+    hot = SamplingParams(max_tokens=3, n=3, temperature=0.8, seed=10)
+    requests = [
+        Request("many", "many choices", hot),
+        Request("one", "one-choice server", hot),
+        Request("greedy", "greedy", SamplingParams(max_tokens=3, n=4)),
+    ]
+    with _backend(server) as backend:
+        gens = {g.request_id: g for g in backend.generate(requests)}
+    assert [t.rsplit("#", 1)[1] for t in gens["many"].texts] == ["10", "11", "12"]
+    assert [t.rsplit("#", 1)[1] for t in gens["one"].texts] == ["10", "11", "12"]  # three calls, seeds 10..12
+    assert server.seen["one-choice server"] == 3 and server.seen["many choices"] == 1
+    assert len(gens["greedy"].texts) == 4 and len(set(gens["greedy"].texts)) == 1
+    assert server.seen["greedy"] == 1
+
+
+def test_unreachable_server_gives_one_clear_error():
+    backend = OpenAIBackend("m@http://127.0.0.1:9/v1", max_retries=1, backoff=0.01)
+    with backend, pytest.raises(TuskError, match="127.0.0.1:9/v1/completions: gave up after 2 tries"):
+        list(backend.generate([Request("a", "x", SamplingParams())]))
+
+
+def test_describe_hides_the_key(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    with _backend(server) as backend:
+        info = backend.describe()
+    assert info == {"backend": "openai", "model": "tiny", "url": server.url}
+    assert "sk-secret" not in json.dumps(info)
