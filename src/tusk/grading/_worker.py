@@ -13,6 +13,7 @@ sympy forms compared); ``{"op": "value", "a": TEXT}`` -> ``{"value": "p/q" | "de
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -45,6 +46,9 @@ def _parse(text: str):
         expr = parse_expr(t, local_dict=local,
                           transformations=standard_transformations + (implicit_multiplication_application,
                                                                       convert_xor))
+    if isinstance(expr, sympy.Basic) and expr.free_symbols:
+        # LaTeX parsing makes symbols real; Python parsing does not: compare plain symbols by name
+        expr = expr.xreplace({sym: sympy.Symbol(sym.name) for sym in expr.free_symbols})
     _PARSE_CACHE[text] = expr
     if len(_PARSE_CACHE) > 4096:
         _PARSE_CACHE.clear()
@@ -111,8 +115,12 @@ def main() -> int:
     import sympy  # noqa: F401  (import once, before ready)
     import math_verify  # noqa: F401
 
-    sys.set_int_max_str_digits(10_000) if hasattr(sys, "set_int_max_str_digits") else None
-    out = sys.stdout
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(10_000)
+    # answers go to a private copy of stdout; anything a library prints lands on stderr instead
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     out.write("ready\n")
     out.flush()
     for line in sys.stdin:

@@ -29,12 +29,14 @@ _INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=\s*\([A-Za-z]\)\s|\s*Whic
 
 def gold_letter(problem: Problem) -> str | None:
     """The gold as an upper-case letter (``"C"``, ``"(c)"`` -> ``"C"``), or None if it is not one."""
-    m = _GOLD_LETTER.match(str(problem.answer))
+    raw = str(problem.answer).strip()
+    raw = re.sub(r"^\\text\{(.*)\}$", r"\1", raw).strip()
+    m = _GOLD_LETTER.match(raw)
     if not m:
         return None
-    letter = m.group(1).upper()
-    if problem.choices or letter in "ABCDE" or str(problem.answer).strip().startswith("("):
-        return letter
+    letter = m.group(1)
+    if problem.choices or raw.startswith("(") or (letter.isupper() and letter in "ABCDE"):
+        return letter.upper()
     return None
 
 

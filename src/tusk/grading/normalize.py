@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad\b|\\displaystyle\b|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|\\displaystyle\b|~")
+_NEG_SPACE = re.compile(r"(?<!\\)\\!")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
@@ -79,13 +80,24 @@ def clean_answer(text: str) -> str:
             break
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = _LEFT_RIGHT.sub("", s)
+    s = _NEG_SPACE.sub("", s)
     s = _SPACING.sub(" ", s)
+    s = re.sub(r"\\frac\s+(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
     s = _TEXT_CMD.sub(lambda m: m.group(1), s)
     s = s.replace("\\{", "{").replace("\\}", "}") if s.startswith("\\{") else s
     s = s.replace("−", "-").replace("–", "-").replace("\u2009", " ").replace("\xa0", " ")
     s = re.sub(r"\s+", " ", s).strip()
     s = s.rstrip(".").strip()
     return s
+
+
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+_SCALE = re.compile(r"^([+-]?\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion)\b(?:\s+[A-Za-z]+)*$", re.I)
+_NUMBER_WORDS = {
+    w: str(i) for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split())
+}
 
 
 def strip_units(text: str) -> str:
@@ -101,6 +113,15 @@ def strip_units(text: str) -> str:
     s = s.replace("\\%", "%").strip()
     s = re.sub(r"^(?:about|approximately|approx\.?|roughly|around|=|≈|\\approx)\s*", "", s, flags=re.I)
     s = _LABEL.sub("", s)
+    scaled = _SCALE.match(s)
+    if scaled:
+        from fractions import Fraction
+
+        value = Fraction(scaled.group(1).replace(",", "")) * _SCALES[scaled.group(2).lower()]
+        s = str(value.numerator) if value.denominator == 1 else scaled.group(0)
+    head = s.split(" ", 1)
+    if head[0].lower() in _NUMBER_WORDS and (len(head) == 1 or _UNIT_TAIL.match(head[1])):
+        return _NUMBER_WORDS[head[0].lower()]
     m = _NUM_HEAD.match(s)
     if m and _UNIT_TAIL.match(m.group("rest")) and not _VARIABLE_TAIL.match(m.group("rest")):
         s = m.group("num")

@@ -34,6 +34,7 @@ from tusk.types import Grade, Mode, Problem
 
 MAX_ANSWER_CHARS = 400
 _NUMBER_IN_TEXT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_BASE = re.compile(r"(\w+)_\{?(\d+)\}?")
 _SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi")
 
 
@@ -107,6 +108,9 @@ class StrictGrader:
     def _choice(self, prediction: str, problem: Problem) -> tuple[str | None, str, bool]:
         opts = mc.options(problem)
         valid = "".join(k for k, _ in opts) or "ABCDE"
+        gold = mc.gold_letter(problem)
+        if gold and gold not in valid:  # MATH's lettered answers such as \text{(P)}
+            valid += gold
         named = mc.letters_named(clean_answer(prediction), valid)
         if len(named) > 1:
             return None, "choice_conflict", False
@@ -133,6 +137,12 @@ class StrictGrader:
     def _compare(self, g: str, p: str, prof: Profile, rounding: bool, symbolic: bool = True) -> Verdict:
         if g == p or g.replace(" ", "") == p.replace(" ", ""):
             return Verdict(True, "string")
+        base = _BASE.fullmatch(g)
+        if base:  # a numeral in another base: 1200_7
+            digits = _BASE.fullmatch(p)
+            same = (digits.group(1) == base.group(1) and digits.group(2) == base.group(2)) if digits else \
+                p.replace(" ", "") == base.group(1)
+            return Verdict(same, "base")
         gn = parse_number(strip_units(g))
         if gn is not None:
             return self._against_number(gn, p, prof, rounding, symbolic)
@@ -221,7 +231,8 @@ class StrictGrader:
             return Verdict(False, "length")
         items = tuple(self._drop_lhs(i) for i in items)
         g_items = tuple(self._drop_lhs(i) for i in gs.items)
-        is_set = gs.open == "{" or not gs.open or prof.unordered_lists
+        # sets, bare root lists ("1, -2") and DeepMind factor lists are unordered; "12 3 0" (a sort) is not
+        is_set = gs.open == "{" or (not gs.open and "," in gs.text) or (prof.unordered_lists and gs.open == "[")
         if prof.brackets_matter and gs.open and gs.open != "{":
             if (p_open, p_close) != (gs.open, gs.close):
                 return Verdict(False, "brackets")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 _OPEN, _CLOSE = "([{", ")]}"
 _MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
+_SYMPY_MATRIX = re.compile(r"^(?:Matrix|ImmutableMatrix)\(\[(.*)\]\)$", re.S)
 _BOOL = {"true": True, "false": False, "yes": True, "no": False, "correct": True, "incorrect": False}
 
 
@@ -80,6 +81,11 @@ def shape_of(text: str) -> Shape:
         rows = tuple(tuple(cell.strip() for cell in row.split("&")) for row in re.split(r"\\\\", body)
                      if row.strip())
         return Shape("matrix", text=s, rows=rows)
+    m = _SYMPY_MATRIX.match(s)
+    if m:  # sympy's Matrix([[1, 2], [3, 4]]) as printed by a program
+        rows = tuple(tuple(split_top(r.strip()[1:-1])) for r in split_top(m.group(1)) if r.strip())
+        if rows and all(rows):
+            return Shape("matrix", text=s, rows=rows)
     brackets = _outer_brackets(s)
     if brackets is not None:
         left, inner, right = brackets
