@@ -31,3 +31,14 @@ def alpaca_file(tmp_path) -> Path:
     path = tmp_path / "train.json"
     path.write_text(json.dumps(alpaca_records() * 3, indent=1))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread; on a loaded 2-core machine extra threads only contend."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
