@@ -340,7 +340,9 @@ class _progress:
         self.correct += int(record.correct)
         self.tokens += record.completion_tokens
         elapsed = max(time.perf_counter() - self._start, 1e-9)
-        rate = f"{self.seen / elapsed:.2f} prob/s {self.tokens / elapsed:.0f} tok/s"
+        per_second = self.seen / elapsed
+        speed = f"{per_second:.2f} prob/s" if per_second >= 1 else f"{1 / per_second:.1f} s/prob"
+        rate = f"{speed} {self.tokens / elapsed:.0f} tok/s"
         self._bar.update(self._task, advance=1, rate=rate, acc=f"{self.correct / self.seen:.1%}")
 
     def __exit__(self, *exc: object) -> None:
