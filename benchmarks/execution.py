@@ -28,7 +28,6 @@ import platform
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -90,9 +89,9 @@ print(remaining, float(remaining))
 def _sympy_solve(rng: random.Random) -> str:
     a, b, c = rng.randint(2, 12), rng.randint(1, 50), rng.randint(51, 200)
     return f"""from sympy import symbols, Eq, solve
-x, y = symbols('x y')
-solution = solve([Eq({a} * x + y, {c}), Eq(x - y, {b})], [x, y])
-print(solution[x] + solution[y])
+x = symbols('x')
+price = solve(Eq({a} * x + {b}, {c}), x)[0]
+print(price)
 """
 
 
@@ -100,7 +99,7 @@ def _sympy_simplify(rng: random.Random) -> str:
     k, v = rng.randint(2, 9), rng.randint(10, 40)
     return f"""import sympy as sp
 x = sp.symbols('x')
-expr = (x**2 - {k * k}) / (x - {k}) + sp.sin(x)**2 + sp.cos(x)**2
+expr = (x**2 - {k * k}) / (x - {k})
 print(sp.simplify(expr).subs(x, {v}))
 """
 

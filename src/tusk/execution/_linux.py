@@ -109,6 +109,33 @@ def _capability_call(table: dict[str, int], data: ctypes.Array) -> None:
     syscall(number, ctypes.cast(ctypes.pointer(header), ctypes.c_void_p), ctypes.cast(data, ctypes.c_void_p))
 
 
+def collapse_to_huge_pages() -> int:
+    """Ask the kernel to back this process's private anonymous memory with 2 MiB pages (MADV_COLLAPSE).
+
+    A forking server whose heap sits on huge pages forks and exits much faster (one page-table entry per
+    2 MiB instead of 512).  Best effort: returns the bytes now on huge pages (0 when unsupported).
+    """
+    madvise = libc().madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    huge = 2 << 20
+    with open("/proc/self/maps") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
+        parts = line.split()
+        perms, path = parts[1], (parts[5] if len(parts) > 5 else "")
+        if not perms.startswith("rw") or perms[3] != "p" or path not in ("", "[heap]"):
+            continue
+        low, high = (int(v, 16) for v in parts[0].split("-"))
+        start, end = (low + huge - 1) // huge * huge, high // huge * huge
+        if end > start:
+            madvise(start, end - start, 25)  # MADV_COLLAPSE (Linux 6.1+); errors leave small pages
+    with open("/proc/self/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def drop_capabilities() -> None:
     """Clear the effective, permitted and inheritable capability sets (and the ambient set)."""
     try:
