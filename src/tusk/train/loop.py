@@ -106,10 +106,10 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
         save_config(config, out / "config.yaml")
     torch.manual_seed(config.seed)
 
+    examples = load_examples(config.data, config.limit)  # bad data fails before any model is loaded
     with accelerator.main_process_first():  # converts a GGUF once, on the main process
         model_dir = resolve_model_dir(config.model)
     tokenizer = load_tokenizer(model_dir)
-    examples = load_examples(config.data, config.limit)
     data = encode_examples(tokenizer, examples, config.max_length)
     lengths = data.lengths
     plan = DataPlan(
