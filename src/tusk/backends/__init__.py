@@ -21,6 +21,8 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "hf": ("tusk.backends.hf:HFBackend", "hf"),
     "openai": ("tusk.backends.openai:OpenAIBackend", "openai"),
     "vllm": ("tusk.backends.vllm:VLLMBackend", "vllm"),
+    # data-parallel replicas of another spec on a Ray cluster: ray:hf:/path, ray:vllm:org/model, ...
+    "ray": ("tusk.parallel.ray_backend:RayBackend", "ray"),
     "scripted": ("tusk.backends.scripted:ScriptedBackend", ""),
 }
 
