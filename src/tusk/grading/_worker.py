@@ -76,6 +76,8 @@ def _equal(a_text: str, b_text: str) -> dict[str, Any]:
             return {**out, "equal": ok, "detail": "float"}
         if a == b:
             return {**out, "equal": True, "detail": "identical"}
+        if _differs_numerically(a, b):
+            return {**out, "equal": False, "detail": "numeric"}
         diff = sympy.simplify(a - b)
         if diff == 0:
             return {**out, "equal": True, "detail": "simplify"}
@@ -89,12 +91,40 @@ def _equal(a_text: str, b_text: str) -> dict[str, Any]:
     return {**out, "equal": bool(verify(a, b, float_rounding=9, timeout_seconds=None)), "detail": "math_verify"}
 
 
+_POINTS = ("0.5772156649", "1.3247179572", "2.7182818284", "-0.6180339887")
+
+
+def _differs_numerically(a, b) -> bool:
+    """Cheap refutation before simplify: evaluate both sides at a few points (symbols replaced by
+    irrational-looking constants); True only when they clearly differ at some point."""
+    import sympy
+
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    for k in range(2):
+        subs = {sym: sympy.Float(_POINTS[(k + i) % len(_POINTS)], 30) for i, sym in enumerate(symbols)}
+        try:
+            va = complex(sympy.N(a.subs(subs), 30))
+            vb = complex(sympy.N(b.subs(subs), 30))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if any(v != v or abs(v) == float("inf") for v in (va, vb)):
+            return False
+        scale = max(abs(va), abs(vb), 1e-12)
+        if abs(va - vb) / scale > 1e-8:
+            return True
+        if not symbols:
+            return False
+    return False
+
+
 def _value(text: str) -> dict[str, Any]:
     import sympy
 
     expr = _parse(text)
     if expr is None or not isinstance(expr, sympy.Expr) or expr.free_symbols:
         return {"value": None, "exact": False}
+    if not _has_float(expr):
+        expr = expr.doit()
     if expr.is_Rational:
         return {"value": f"{expr.p}/{expr.q}", "exact": True}
     val = sympy.N(expr, 40)

@@ -58,25 +58,39 @@ class SymbolicChecker:
         self.startup_timeout = startup_timeout
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._standby: subprocess.Popen[bytes] | None = None
         self._ready = False
         self._buffer = b""
         self._pid = os.getpid()
         self.restarts = 0
 
     # -- process management -------------------------------------------------------------------------
-    def _spawn(self) -> None:
+    def _popen(self) -> subprocess.Popen[bytes]:
         src_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self._proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "tusk.grading._worker", str(self.memory_mb)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
+
+    def _spawn(self) -> None:
+        self._proc = self._popen()
         self._ready = False
         self._buffer = b""
+
+    def _replace(self) -> None:
+        """After a kill: promote the warm standby if there is one, and start a new standby, so later
+        timeouts cost the next check nothing (the first one after start-up waits for one import)."""
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.poll() is None:
+            self._proc, self._ready, self._buffer = standby, False, b""
+        else:
+            self._spawn()
+        self._standby = self._popen()
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -115,8 +129,8 @@ class SymbolicChecker:
         return line
 
     def _ensure_ready(self) -> None:
-        if self._pid != os.getpid():  # forked: the worker belongs to the parent
-            self._proc, self._pid, self._buffer = None, os.getpid(), b""
+        if self._pid != os.getpid():  # forked: the workers belong to the parent
+            self._proc, self._standby, self._pid, self._buffer = None, None, os.getpid(), b""
         if self._proc is None or self._proc.poll() is not None:
             self._kill()
             self._spawn()
@@ -151,7 +165,7 @@ class SymbolicChecker:
                 log.info("symbolic check passed %.1fs; killing the worker", limit)
                 self._kill()
                 self.restarts += 1
-                self._spawn()  # start the replacement now; its import runs while we carry on
+                self._replace()
                 return CheckResult(None, timed_out=True, seconds=seconds)
             value = json.loads(line)
             if "error" in value:
@@ -167,6 +181,10 @@ class SymbolicChecker:
     def close(self) -> None:
         with self._lock:
             self._kill()
+            standby, self._standby = self._standby, None
+            if standby is not None:
+                self._proc = standby
+                self._kill()
 
 
 _SHARED: SymbolicChecker | None = None

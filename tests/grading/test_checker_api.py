@@ -1,0 +1,125 @@
+"""The killable checker and the grader API the rest of tusk uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from tusk.errors import TuskError
+from tusk.grading import GRADERS, Grader, get_grader
+from tusk.grading.checker import SymbolicChecker
+from tusk.grading.strict import StrictGrader
+from tusk.types import Problem
+
+
+@pytest.fixture(scope="module")
+def checker():
+    c = SymbolicChecker(timeout=1.0)
+    yield c
+    c.close()
+
+
+def test_checker_answers_equal_and_value(checker):
+    assert checker.equal("\\frac{1}{2}", "\\frac12").value["equal"] is True
+    assert checker.equal("4*x**2 + 2", "2 + 4x^2").value["equal"] is True
+    assert checker.equal("x+1", "x+2").value["equal"] is False
+    assert checker.value("\\sqrt{4}").value["value"] == "2/1"
+
+
+def test_power_tower_is_killed_and_the_worker_replaced(checker):
+    checker.equal("1", "1")  # make sure a worker is up
+    before = checker._proc.pid
+    result = checker.equal("5^(5^(5^5))", "3")
+    assert result.timed_out and result.value is None
+    assert checker._proc is not None and checker._proc.pid != before
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)  # the old worker is gone, not left running
+    assert checker.equal("2^{10}", "1024").value["equal"] is True
+
+
+def test_a_dead_worker_is_restarted(checker):
+    checker.equal("1", "1")
+    os.kill(checker._proc.pid, signal.SIGKILL)
+    checker._proc.wait()
+    first = checker.equal("1", "1")
+    assert first.error is not None or first.value["equal"] is True
+    assert checker.equal("\\pi", "\\pi").value["equal"] is True
+
+
+def test_checks_run_from_other_threads(checker):
+    out = []
+    t = threading.Thread(target=lambda: out.append(checker.equal("\\sqrt{8}", "2\\sqrt{2}")))
+    t.start()
+    t.join(60)
+    assert out and out[0].value["equal"] is True
+
+
+def test_get_grader_registry():
+    assert set(GRADERS) == {"strict", "mammoth"}
+    assert get_grader() is get_grader("strict")
+    for name in GRADERS:
+        g = get_grader(name)
+        assert isinstance(g, Grader) and g.name == name and g.version
+    with pytest.raises(TuskError, match="unknown grader"):
+        get_grader("lenient")
+
+
+def _p(benchmark="math", answer="5", choices=()):
+    return Problem(id="t/1", benchmark=benchmark, question="q", answer=answer, choices=choices)
+
+
+def test_grade_records_its_evidence():
+    g = get_grader("strict").grade("So $x = 5$. The answer is $\\boxed{5}$.", _p(), "cot")
+    assert (g.correct, g.prediction, g.gold, g.grader) == (True, "5", "5", "strict")
+    assert g.rule and g.normalized_prediction == "5" and g.normalized_gold == "5" and not g.timed_out
+    none = get_grader("strict").grade("I do not know.", _p(), "cot")
+    assert (none.correct, none.prediction, none.rule) == (False, None, "no_answer")
+
+
+def test_timeout_is_recorded_in_the_grade():
+    # a LaTeX parse takes milliseconds, so a 1 ms limit makes any symbolic check time out
+    grader = StrictGrader(checker=SymbolicChecker(timeout=0.001))
+    try:
+        grader.checker.request({"op": "value", "a": "1"}, timeout=60)  # wait for start-up outside the limit
+        g = grader.grade("The answer is $\\frac{\\sqrt{7}}{3}$", _p(answer="\\sqrt{7}/3"), "cot")
+        assert g.timed_out and not g.correct and g.rule == "timeout"
+    finally:
+        grader.checker.close()
+
+
+@pytest.mark.parametrize("answer", ["5^{5^{5^{5}}}", "9**(9**9)", "2^{123456}", "10000!"])
+def test_power_towers_are_refused_without_symbolic_work(answer):
+    g = get_grader("strict").grade(f"The answer is ${answer}$", _p(answer="3"), "cot")
+    assert not g.correct and g.rule == "too_heavy" and not g.timed_out
+
+
+def test_length_guard_for_degenerate_answers():
+    g = get_grader("strict").grade("The answer is " + "1" * 5000, _p(benchmark="gsm8k", answer="1"), "cot")
+    assert not g.correct and g.rule == "too_long"
+
+
+@pytest.mark.parametrize("a, b, benchmark, choices, same", [
+    ("0.5", "1/2", "math", (), True), ("18", "18.0", "gsm8k", (), True), ("x = 5", "5", "math", (), True),
+    ("[2,5)", "(2,5)", "math", (), False), ("\\sqrt{8}", "2\\sqrt{2}", "math", (), True),
+    ("(B)", "30", "aqua", ("A)24", "B)30"), True), ("A", "30", "aqua", ("A)24", "B)30"), False),
+    ("4.17", "4.166666", "numglue", (), False), ("3, 5", "[5, 3]", "deepmind", (), True),
+])
+def test_equivalent_for_voting(a, b, benchmark, choices, same):
+    problem = _p(benchmark=benchmark, answer="B" if choices else "1", choices=choices)
+    grader = get_grader("strict")
+    assert grader.equivalent(a, b, problem) is same
+    assert grader.equivalent(b, a, problem) is same
+
+
+def test_mammoth_reproduces_the_paper_rules():
+    m = get_grader("mammoth")
+    assert m.grade("The answer is 0.33", _p(answer="\\frac{1}{3}"), "cot").correct  # 4% tolerance
+    assert m.grade("The answer is 5.1", _p(answer="5"), "cot").correct  # round(pred) == int gold
+    assert not m.grade("The answer is 1363", _p(benchmark="deepmind", answer="1363.0"), "cot").correct
+    assert m.grade("18.0", _p(benchmark="gsm8k", answer="18"), "pot").correct
+    letters = ("A)1", "B)2", "C)3")
+    assert m.grade("The answer is (A) or (C)", _p(benchmark="aqua", answer="A", choices=letters), "cot").correct
+    assert m.grade("The answer is (c).", _p(benchmark="theoremqa", answer="(c)"), "cot").rule == "option_in"

@@ -1,0 +1,76 @@
+"""``tusk grade``: the CLI contract of DESIGN.md, through the real entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tusk.cli import main
+
+ROWS = [
+    {"id": "g1", "benchmark": "gsm8k", "mode": "cot", "response": "9 * 2 = 18. The answer is 18.", "gold": "18"},
+    {"id": "a1", "benchmark": "aqua", "mode": "cot", "response": "The answer is (B).", "gold": "C",
+     "choices": ["A)24", "B)30", "C)36"]},
+    {"id": "d1", "benchmark": "deepmind", "mode": "pot", "response": "1363\n", "gold": "1363.0"},
+    {"id": "t1", "benchmark": "theoremqa", "mode": "pot", "response": "[0.3333333333333333, 0.25]\n",
+     "gold": [0.333, 0.25]},
+    {"id": "s1", "benchmark": "svamp", "mode": "pot", "response": "", "gold": 51.0},
+]
+
+
+def _write(tmp_path, rows, extra=""):
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_grade_file_strict(tmp_path, capsys):
+    assert main(["grade", str(_write(tmp_path, ROWS))]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["g1", "a1", "d1", "t1", "s1"]
+    assert [o["correct"] for o in out] == [True, False, True, True, False]
+    assert out[0]["prediction"] == "18" and out[4]["prediction"] is None
+    assert all(set(o) == {"id", "prediction", "correct", "rule"} for o in out)
+
+
+def test_grade_stdin_mammoth(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(json.dumps(r) for r in ROWS) + "\n"))
+    assert main(["grade", "-", "--grader", "mammoth"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # the paper's rules cannot match the DeepMind gold 1363.0
+    assert [o["correct"] for o in out] == [True, False, False, False, False]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("not json", "in.jsonl:6: not valid JSON"),
+    ('{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "1"}', "in.jsonl:6: missing field 'gold'"),
+    ('{"id": 1, "benchmark": "gsm8k", "mode": "hybrid", "response": "1", "gold": "1"}', "in.jsonl:6: field 'mode'"),
+    ('[1, 2]', "in.jsonl:6: expected a JSON object"),
+    ('{"id": 1, "benchmark": "aqua", "mode": "cot", "response": "1", "gold": "A", "choices": "A)1"}',
+     "in.jsonl:6: field 'choices'"),
+])
+def test_bad_line_names_the_line(tmp_path, capsys, bad, message):
+    assert main(["grade", str(_write(tmp_path, ROWS, bad + "\n"))]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert captured.out == ""  # nothing graded before the input is known to be good
+
+
+def test_missing_file_and_help(tmp_path, capsys):
+    assert main(["grade", str(tmp_path / "nope.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["grade", "--help"])
+    assert exc.value.code == 0
+
+
+def test_console_entry_point_pipes(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tusk.cli", "grade", "--summary"], input=json.dumps(ROWS[0]) + "\n",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"id": "g1", "prediction": "18", "correct": True, "rule": "string"}
+    assert "gsm8k" in proc.stderr  # the summary table
