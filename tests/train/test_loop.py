@@ -113,3 +113,23 @@ def test_eos_is_learned_when_pad_equals_eos(tmp_path, tiny_llama):
         assert tokenizer.eos_token_id in new, tokenizer.decode(new)
         stop = new.index(tokenizer.eos_token_id)
         assert tokenizer.decode(new[:stop]) == record["output"]
+
+
+@pytest.mark.slow
+def test_eval_hook_evaluates_each_checkpoint(tmp_path, tiny_llama):
+    pytest.importorskip("tusk.evaluate")
+    from tusk.train.eval_hook import make_eval_hook
+
+    config = _config(tmp_path, tiny_llama, "run", max_steps=2, save_steps=1, export="merged",
+                     eval_benchmarks="smoke", eval_limit=2, eval_mode="cot", eval_max_tokens=8)
+    assert make_eval_hook(_config(tmp_path, tiny_llama, "x")) is None
+    train(config, eval_hook=make_eval_hook(config), progress=False)
+    evals = [r for r in read_log(tmp_path / "run/log.jsonl") if r.get("event") == "eval"]
+    assert [r["step"] for r in evals] == [1, 2]
+    for record in evals:
+        assert "error" not in record["result"], record
+        assert record["result"]["n"] == {"smoke": 2}
+        assert 0.0 <= record["result"]["accuracy"]["smoke"] <= 1.0
+    summary = json.loads((tmp_path / "run/evals/step-000001/summary.json").read_text())
+    assert summary["model"].startswith("hf:")
+    assert not (tmp_path / "run/checkpoints/eval-model-000001").exists()

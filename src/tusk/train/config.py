@@ -111,7 +111,7 @@ class TrainConfig:
     """Use only the first N records of the data (0: all); for demos and smoke runs."""
 
     save_steps: int = 0
-    """Save a full checkpoint every N optimizer steps (0: only at the end)."""
+    """Save a full checkpoint every N optimizer steps (0: only at the end; -1: never, e.g. for benchmarks)."""
 
     save_total_limit: int = 2
     """Keep at most this many step checkpoints (oldest removed first; 0 keeps all)."""
@@ -135,6 +135,9 @@ class TrainConfig:
 
     eval_mode: str = "hybrid"
     """Decoding mode for the checkpoint evaluation: cot, pot or hybrid."""
+
+    eval_max_tokens: int = 512
+    """Maximum new tokens per generation in the checkpoint evaluation."""
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -250,10 +253,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def require_inputs(config: TrainConfig) -> None:
+def require_inputs(config: TrainConfig, need_data: bool = True) -> None:
     if not config.model:
         raise TuskError("no model: set model in the config or pass --model (an HF folder, .gguf or built-in)")
-    if not config.data:
+    if need_data and not config.data:
         raise TuskError("no data: set data in the config or pass --data (tusk data build's train.json)")
 
 

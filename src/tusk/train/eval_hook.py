@@ -32,6 +32,7 @@ def make_eval_hook(config: TrainConfig):
             out=str(out / f"step-{step:06d}"),
             limit=config.eval_limit or None,
             prompt="alpaca",
+            max_tokens=config.eval_max_tokens,
         )
         summary = evaluate(eval_config, progress=False)
         return summarise(summary)

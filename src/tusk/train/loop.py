@@ -74,12 +74,17 @@ def _precision(config: TrainConfig, cuda: bool) -> str:
     return config.precision
 
 
-def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool = True) -> TrainResult:
-    """Fine-tune ``config.model`` on ``config.data``; see the module docstring for what it guarantees."""
+def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool = True,
+          encoded: Any = None) -> TrainResult:
+    """Fine-tune ``config.model`` on ``config.data``; see the module docstring for what it guarantees.
+
+    ``encoded`` (an :class:`tusk.train.masking.EncodedData`) replaces reading and tokenising ``config.data``,
+    for callers that bring token ids of their own (benchmarks, pre-tokenised corpora).
+    """
     from tusk.train.loading import require_hf
 
     require_hf()
-    require_inputs(config)
+    require_inputs(config, need_data=encoded is None)
     import torch
     from accelerate import Accelerator
 
@@ -106,11 +111,12 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
         save_config(config, out / "config.yaml")
     torch.manual_seed(config.seed)
 
-    examples = load_examples(config.data, config.limit)  # bad data fails before any model is loaded
+    if encoded is None:  # bad data fails before any model is loaded
+        examples = load_examples(config.data, config.limit)
     with accelerator.main_process_first():  # converts a GGUF once, on the main process
         model_dir = resolve_model_dir(config.model)
     tokenizer = load_tokenizer(model_dir)
-    data = encode_examples(tokenizer, examples, config.max_length)
+    data = encode_examples(tokenizer, examples, config.max_length) if encoded is None else encoded
     lengths = data.lengths
     plan = DataPlan(
         lengths=lengths,
@@ -191,7 +197,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
                     "target_tokens": step_plan.target_tokens, "tokens": step_plan.tokens,
                     "seconds": round(seconds, 4), "target_tokens_per_s": round(rate, 1),
                 })
-            if (config.save_steps and done % config.save_steps == 0) or done == total:
+            if config.save_steps >= 0 and ((config.save_steps and done % config.save_steps == 0) or done == total):
                 path = ckpt.checkpoint_dir(out, done)
                 ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
                                      {"step": done, "total_steps": total, "loss": loss})
@@ -263,7 +269,10 @@ def _run_eval(hook: EvalHook, accelerator: Any, model: Any, tokenizer: Any, out:
     target = out / "checkpoints" / f"eval-model-{step:06d}"
     exported = export_model(accelerator, model, tokenizer, target, "merged", dtype)
     if accelerator.is_main_process and exported is not None:
+        import shutil
+
         _record_eval(hook, exported, step, runlog)
+        shutil.rmtree(exported, ignore_errors=True)
     accelerator.wait_for_everyone()
     model.train()
 

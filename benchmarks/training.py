@@ -1,0 +1,233 @@
+"""Training throughput: tusk's trainer against the original recipe's setup, side by side in one run.
+
+Data: the real GSM8K + MATH training sets rendered as tusk trains on them (Alpaca prompt + solution + EOS),
+tokenised with a byte-level BPE trained on the fly on the same texts (vocabulary 32,000, Llama-2's size), so
+example lengths and prompt/response splits follow the real distribution.  Model: a Llama-shaped network with
+random weights (``--size 1b``: TinyLlama's 1.1B shape; ``--size tiny`` for a CPU smoke run).
+
+Contenders (same model, data, precision, gradient checkpointing, optimizer):
+- ``hf-trainer-padN``: the original recipe's setup: transformers Trainer, whole examples right-padded to the
+  longest of each micro-batch of N, no packing.
+- ``tusk-packed``: :func:`tusk.train.loop.train`: each micro-batch's examples packed into one row (position ids
+  restart per example, attention kept within examples), loss on trained positions only.
+
+Reported: real tokens/s (tokens that are not padding, prompt included), trained (target) tokens/s and MFU =
+6 x parameters x real tokens/s / peak FLOP/s (``--peak-tflops``, 989 = H100/H200 dense bf16).  The first
+``--warmup`` steps of every contender are excluded.
+
+    python benchmarks/training.py --data-dir ../shared/data --size 1b --steps 20         # on a GPU
+    python benchmarks/training.py --data-dir ../shared/data --size tiny --steps 4 --device-note "2-core VM"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {
+    # TinyLlama-1.1B's shape
+    "1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+               num_key_value_heads=4),
+    "tiny": dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2),
+}
+
+
+def read_texts(data_dir: Path, limit: int) -> list[tuple[str, str]]:
+    """(instruction, output) pairs from GSM8K train and MATH train, interleaved."""
+    gsm, math = [], []
+    with open(data_dir / "gsm8k" / "train.jsonl") as fh:
+        for line in fh:
+            row = json.loads(line)
+            gsm.append((row["question"], row["answer"]))
+    with open(data_dir / "math" / "hendrycks_train.jsonl") as fh:
+        for line in fh:
+            row = json.loads(line)
+            math.append((row["problem"], row["solution"]))
+    mixed = [pair for pairs in zip(gsm, math) for pair in pairs]
+    return mixed[:limit] if limit else mixed
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=True)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["</s>", "<s>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", bos_token="<s>", pad_token="</s>")
+
+
+def build_model_dir(path: Path, size: str, tokenizer, max_length: int) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=max(2048, max_length),
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, **SIZES[size])
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return sum(p.numel() for p in model.parameters())
+
+
+def run_tusk(model_dir: Path, data, args, out: Path) -> dict:
+    from tusk.train.config import TrainConfig
+    from tusk.train.loop import train
+    from tusk.train.runlog import read_log
+
+    config = TrainConfig(model=str(model_dir), out=str(out), method="full", max_steps=args.steps + args.warmup,
+                         batch_size=args.tusk_batch, grad_accum=args.tusk_accum, max_length=args.max_length,
+                         packing=True, precision=args.precision, attn_implementation=args.attn,
+                         gradient_checkpointing=not args.no_checkpointing, save_steps=-1, export="none",
+                         learning_rate=2e-5, warmup_ratio=0.03)
+    train(config, progress=False, encoded=data)
+    steps = [r for r in read_log(out / "log.jsonl") if "loss" in r and "event" not in r][args.warmup:]
+    seconds = sum(r["seconds"] for r in steps)
+    return {"name": "tusk-packed", "steps": len(steps), "seconds": seconds,
+            "examples_per_step": args.tusk_batch,
+            "real_tokens_per_s": sum(r["tokens"] for r in steps) / seconds,
+            "target_tokens_per_s": sum(r["target_tokens"] for r in steps) / seconds,
+            "final_loss": steps[-1]["loss"]}
+
+
+def run_hf_trainer(model_dir: Path, data, args, batch: int, out: Path, pad: int) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, Trainer, TrainerCallback, TrainingArguments
+
+    from tusk.train.masking import labels_for
+
+    rows = [{"input_ids": ids.tolist(), "labels": labels_for(ids, int(n)).tolist()}
+            for ids, n in zip(data.ids, data.n_masked)]
+    counts: list[tuple[int, int]] = []
+
+    def collate(batch_rows):
+        width = max(len(r["input_ids"]) for r in batch_rows)
+        ids = torch.full((len(batch_rows), width), pad, dtype=torch.long)
+        labels = torch.full((len(batch_rows), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch_rows), width), dtype=torch.long)
+        for i, r in enumerate(batch_rows):
+            n = len(r["input_ids"])
+            ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(r["input_ids"]), torch.tensor(r["labels"]), 1
+        counts.append((int(mask.sum()), int((labels[:, 1:] != -100).sum())))
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            times.append(time.perf_counter())
+
+        def on_step_end(self, *a, **k):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            times[-1] = time.perf_counter() - times[-1]
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=args.attn)
+    bf16 = args.precision in ("bf16", "auto") and torch.cuda.is_available()
+    training_args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=batch, gradient_accumulation_steps=1,
+        max_steps=args.steps + args.warmup, learning_rate=2e-5, lr_scheduler_type="cosine", warmup_ratio=0.03,
+        weight_decay=0.0, bf16=bf16, gradient_checkpointing=not args.no_checkpointing, report_to=[],
+        save_strategy="no", logging_strategy="no", dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False, disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training_args, train_dataset=rows, data_collator=collate,
+                      callbacks=[Clock()])
+    trainer.train()
+    timed = times[args.warmup:]
+    real = [c[0] for c in counts[args.warmup: args.warmup + len(timed)]]
+    target = [c[1] for c in counts[args.warmup: args.warmup + len(timed)]]
+    seconds = sum(timed)
+    del trainer, model
+    return {"name": f"hf-trainer-pad{batch}", "steps": len(timed), "seconds": seconds, "examples_per_step": batch,
+            "real_tokens_per_s": sum(real) / seconds, "target_tokens_per_s": sum(target) / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("TUSK_DATA_DIR", "../shared/data"))
+    parser.add_argument("--size", choices=sorted(SIZES), default="1b")
+    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per contender")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--examples", type=int, default=8000, help="examples read (GSM8K+MATH interleaved)")
+    parser.add_argument("--max-length", type=int, default=2048)
+    parser.add_argument("--baseline-batches", default="16,64", help="HF Trainer micro-batch sizes")
+    parser.add_argument("--tusk-batch", type=int, default=128, help="tusk examples per step")
+    parser.add_argument("--tusk-accum", type=int, default=2, help="tusk micro-batches per step")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--attn", default="sdpa", help="attention implementation for both contenders")
+    parser.add_argument("--no-checkpointing", action="store_true")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default 989 on CUDA)")
+    parser.add_argument("--device-note", default="", help="what machine this is, for the record")
+    parser.add_argument("--json", default="benchmarks/results/training.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from tusk.train.masking import encode_examples
+    from tusk.types import TrainingExample
+
+    cuda = torch.cuda.is_available()
+    peak = args.peak_tflops if args.peak_tflops else (989.0 if cuda else None)
+    pairs = read_texts(Path(args.data_dir), args.examples)
+    examples = [TrainingExample(instruction=q, output=" " + a) for q, a in pairs]
+    from tusk.prompts import alpaca_prompt
+
+    tokenizer = build_tokenizer([alpaca_prompt(e.instruction) + e.output for e in examples], 32000)
+    data = encode_examples(tokenizer, examples, args.max_length)
+    lengths = data.lengths
+    work = Path(tempfile.mkdtemp(prefix="tusk-train-bench-"))
+    n_params = build_model_dir(work / "model", args.size, tokenizer, args.max_length)
+    results = []
+    for batch in [int(b) for b in args.baseline_batches.split(",") if b]:
+        results.append(run_hf_trainer(work / "model", data, args, batch, work / f"hf{batch}", tokenizer.pad_token_id))
+        if cuda:
+            torch.cuda.empty_cache()
+    results.append(run_tusk(work / "model", data, args, work / "tusk"))
+    base = results[0]["real_tokens_per_s"]
+    for r in results:
+        r["speedup_vs_first"] = r["real_tokens_per_s"] / base
+        r["mfu"] = 6 * n_params * r["real_tokens_per_s"] / (peak * 1e12) if peak else None
+
+    table = Table(title=f"training throughput ({args.size}: {n_params / 1e6:.0f}M parameters, "
+                        f"{'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'})")
+    for column in ("contender", "examples/step", "steps", "real tok/s", "target tok/s", "vs first", "MFU"):
+        table.add_column(column, justify="right" if column != "contender" else "left")
+    for r in results:
+        table.add_row(r["name"], str(r["examples_per_step"]), str(r["steps"]), f"{r['real_tokens_per_s']:,.0f}",
+                      f"{r['target_tokens_per_s']:,.0f}", f"{r['speedup_vs_first']:.2f}x",
+                      "-" if r["mfu"] is None else f"{r['mfu']:.3f}")
+    Console().print(table)
+    record = {
+        "size": args.size, "parameters": n_params, "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "device_note": args.device_note, "torch": torch.__version__, "precision": args.precision,
+        "attn": args.attn, "gradient_checkpointing": not args.no_checkpointing, "peak_tflops": peak,
+        "examples": len(lengths), "mean_tokens": float(lengths.mean()), "median_tokens": statistics.median(lengths.tolist()),
+        "truncated": data.stats.truncated, "results": results, "argv": sys.argv[1:],
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(record, indent=1))
+    print(f"wrote {args.json}; mean length {lengths.mean():.0f} tokens")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
