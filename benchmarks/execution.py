@@ -181,6 +181,27 @@ def timed(
     return time.perf_counter() - start, results
 
 
+def cpu_seconds_self_and_children() -> float:
+    """CPU seconds used by this process and the children it has reaped (the baselines' programs)."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """CPU seconds of running processes plus the children they reaped (a worker and its programs)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -208,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tusk.execution import ProgramPool
 
-    console = Console()
+    console = Console(width=150)
     codes = make_programs(args.count, args.seed)
     step = max(1, len(codes) // max(1, args.baseline_count))
     subset_index = list(range(0, len(codes), step))[: args.baseline_count]
@@ -219,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         startup = time.perf_counter() - pool_start
         report = pool.report.get("report", {})
         list(pool.map(codes[: 2 * args.workers]))  # first touch
+        worker_pids = [w.pid for w in pool._all]
+        cpu_before = cpu_seconds_self_and_children() + cpu_seconds_of(worker_pids)
         start = time.perf_counter()
         tusk_results = list(pool.map(codes))
         tusk_seconds = time.perf_counter() - start
+        tusk_cpu = cpu_seconds_self_and_children() + cpu_seconds_of(worker_pids) - cpu_before
         rss_samples: list[tuple[int, float]] = []
         if args.rss_count:
             rss_codes = make_programs(args.rss_count, args.seed + 1)
@@ -235,8 +259,16 @@ def main(argv: list[str] | None = None) -> int:
             rss_seconds = time.perf_counter() - start - tusk_seconds
 
     console.print(f"baselines on {len(subset)} of {len(codes)} programs ...")
+    cpu_before = cpu_seconds_self_and_children()
     pyc_seconds, pyc_results = timed(run_python_c, subset, args.workers)
+    pyc_cpu = cpu_seconds_self_and_children() - cpu_before
     mp_seconds, mp_results = timed(run_multiprocessing, subset, args.workers)
+    mp_cpu = cpu_seconds_self_and_children() - cpu_before - pyc_cpu
+    cpu_ms = {
+        "tusk": 1000 * tusk_cpu / len(codes),
+        "python_c": 1000 * pyc_cpu / len(subset),
+        "multiprocessing": 1000 * mp_cpu / len(subset),
+    }
 
     tusk_ok = sum(r.status == "ok" for r in tusk_results)
     tusk_subset = [(tusk_results[i].status, tusk_results[i].stdout) for i in subset_index]
@@ -287,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(table)
     console.print(f"pool start-up ({args.workers} warm workers): {startup:.2f} s")
+    console.print(
+        f"CPU-bound capacity if all {os.cpu_count()} CPUs were free: tusk about "
+        f"{1000 * (os.cpu_count() or 1) / cpu_ms['tusk']:.0f} programs/s (load average now "
+        f"{os.getloadavg()[0]:.1f})"
+    )
     active = [name for name, item in report.items() if item.get("active")]
     inactive = [name for name, item in report.items() if not item.get("active")]
     console.print(f"isolation active: {', '.join(active)}; inactive: {', '.join(inactive) or 'none'}")
@@ -317,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "pool_startup": startup,
         },
         "programs_per_second": rates,
+        "cpu_ms_per_program": cpu_ms,
         "speedup": {
             "vs_python_c": rates["tusk"] / rates["python_c"],
             "vs_multiprocessing": rates["tusk"] / rates["multiprocessing"],

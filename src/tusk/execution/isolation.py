@@ -1,13 +1,16 @@
 """Which kernel mechanisms confine a program, probed once per warm worker and applied in every child.
 
+``prepare_worker(root)`` runs first in a fresh worker, before it imports anything heavy: it moves the
+worker into new network and mount namespaces (so no child has any network, not even loopback) and
+mounts a small tmpfs over ``root`` (programs' files live in memory, capped, and vanish with the worker).
+
+``make_plan(...)`` then probes Landlock, seccomp and whether ``nobody`` can read the interpreter, and
+returns a :class:`Plan`: what every child applies, and a report of what is active and why anything is
+not (each missing mechanism also becomes a warning the harness logs).
+
 ``confine_worker(plan, root)`` applies Landlock to the worker once, after its imports: every child
 inherits it (read-only system and Python paths, writes only beneath ``root``, no TCP, no signals or
 abstract sockets outside the domain).
-
-``prepare_worker(root)`` runs in a fresh worker before it imports anything heavy: it moves the worker into
-new network and mount namespaces (so no child has any network, not even loopback) and mounts a small
-tmpfs over ``root`` (so programs' files live in memory, capped, and vanish with the worker).  It returns a
-:class:`Plan` of what to apply per program plus a report of what is active and why anything is not.
 
 ``enter_sandbox(plan, ...)`` runs in each forked child: new session and process group, stdin from
 /dev/null, stdout/stderr to capped pipes, every other descriptor closed, private working directory,
@@ -17,7 +20,6 @@ interpreter's own files are not readable by ``nobody`` (e.g. Python installed un
 every capability dropped, and last the seccomp filter.  Any failure in a child raises: the caller fails
 closed (the program does not run), it never runs with less isolation than the plan says.
 """
-
 from __future__ import annotations
 
 import os
@@ -167,7 +169,8 @@ def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan
         else:
             uid = NOBODY
             note("unprivileged_uid", True, "programs run as nobody (65534), no capabilities")
-    else:
+    else:  # capabilities held inside our own user namespace are dropped too
+        drop_caps = True
         note("unprivileged_uid", True, f"programs run as the caller's uid {os.geteuid()}, no capabilities")
     report["rlimits"] = {
         "active": True,
