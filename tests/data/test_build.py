@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from tusk.backends.scripted import ScriptedBackend
 from tusk.cli import main
 from tusk.data.build import build_dataset
 from tusk.data.config import parse_config
+from tusk.data.manifest import check_build
 from tusk.data.sources import get_source
 from tusk.errors import TuskError
 
@@ -75,20 +74,24 @@ def _own_file(tmp_path: Path, data_dir: Path) -> Path:
 
 
 def _check_manifest_matches_output(out: Path) -> tuple[dict, list[dict]]:
+    assert check_build(out) == []
     manifest = json.loads((out / "manifest.json").read_text())
     records = json.loads((out / "train.json").read_text())
-    assert manifest["records"] == len(records) == manifest["output"]["train.json"]["records"]
-    assert manifest["output"]["train.json"]["sha256"] == hashlib.sha256((out / "train.json").read_bytes()).hexdigest()
-    assert manifest["counts"]["by_source_mode"] == dict(Counter(f"{r['source']}/{r['mode']}" for r in records))
-    assert manifest["counts"]["by_mode"] == dict(Counter(r["mode"] for r in records))
-    assert sum(manifest["counts"]["by_component"].values()) == len(records)
-    for name, stats in manifest["components"].items():
-        assert stats["selected"] == manifest["counts"]["by_component"][name]
-        assert stats["selected"] == stats["available"] == stats["verified"] - stats["dedup_dropped"] - stats["contaminated"]
-    for item in manifest["inputs"]:
-        assert item["sha256"] == hashlib.sha256(Path(item["path"]).read_bytes()).hexdigest()
+    assert manifest["records"] == len(records) and len(records) > 0
     assert all(set(r) == {"instruction", "input", "output", "source", "mode"} for r in records)
     return manifest, records
+
+
+def test_check_build_reports_tampering(tmp_path, shared_data_dir):
+    config = parse_config({"components": [{"source": "gsm8k", "mode": "cot", "limit": 20}], "decontaminate": False})
+    out = tmp_path / "b"
+    build_dataset(config, out, data_dir=shared_data_dir)
+    assert check_build(out) == []
+    records = json.loads((out / "train.json").read_text())
+    (out / "train.json").write_text(json.dumps(records[:-1]))
+    problems = check_build(out)
+    assert any(p.startswith("records: manifest says 20, output has 19") for p in problems)
+    assert any("sha256" in p for p in problems)
 
 
 def test_build_end_to_end_then_resume(tmp_path, shared_data_dir):

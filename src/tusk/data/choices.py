@@ -42,9 +42,9 @@ def option_value(text: str) -> float | None:
 
 
 def closest_choice(value: float, choices: Sequence[str], tolerance: float) -> str | None:
-    """The letter of the one option within ``tolerance`` (relative) of ``value`` and closest to it.
+    """The letter of the only option within ``tolerance`` (relative) of ``value``.
 
-    None when no option is close enough, or when two options are equally close.
+    None when no option is close enough, or when more than one is (ambiguous: no guess).
     """
     if not math.isfinite(value):
         return None
@@ -57,7 +57,4 @@ def closest_choice(value: float, choices: Sequence[str], tolerance: float) -> st
         error = abs(value - v) / max(abs(v), 1e-9)
         if error <= tolerance:
             scored.append((error, letter))
-    scored.sort()
-    if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
-        return None
-    return scored[0][1]
+    return scored[0][1] if len(scored) == 1 else None
