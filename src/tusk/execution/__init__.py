@@ -40,9 +40,12 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
   directory (also ``HOME`` and ``TMPDIR``) is, and which the worker empties after every program.
   Changing modes, owners, times or extended attributes of any file is refused (seccomp).  /proc, /sys,
   /tmp, /home, /root (outside Python's own installation) and the rest of /etc cannot be read.
-- Identity: no_new_privs; uid ``nobody`` with no capabilities, or, where Python's own files are not
-  readable by ``nobody`` (an interpreter under /root), uid 0 with every capability dropped: a logged
-  warning says so, and files are then protected by Landlock and seccomp, not by file permissions.
+- Identity: no_new_privs; uid ``nobody`` with no capabilities.  When a directory on the way to
+  Python's own files is closed to others (an interpreter under /root, mode 0700), the worker covers that
+  directory in its private mount namespace with an empty tmpfs and binds back only the interpreter, so
+  ``nobody`` can run it and the rest of /root is not even visible.  If that is impossible, programs run
+  as uid 0 with every capability dropped, a logged warning says so, and files are then protected by
+  Landlock and seccomp, not by file permissions.
 - Secrets: the environment is replaced (PATH, HOME, TMPDIR, locale, thread counts), the worker was started
   without the caller's environment, stdin is /dev/null, every descriptor but 0-2 is closed.
 - The harness: a worker that dies or stops answering is killed and replaced; its program gets

@@ -2,7 +2,8 @@
 
 ``prepare_worker(root)`` runs first in a fresh worker, before it imports anything heavy: it moves the
 worker into new network and mount namespaces (so no child has any network, not even loopback) and
-mounts a small tmpfs over ``root`` (programs' files live in memory, capped, and vanish with the worker).
+mounts a small tmpfs over ``root`` (programs' files live in memory, capped, and vanish with the worker);
+as root it also makes the interpreter reachable for ``nobody`` (``_expose_interpreter``).
 
 ``make_plan(...)`` then probes Landlock, seccomp and whether ``nobody`` can read the interpreter, and
 returns a :class:`Plan`: what every child applies, and a report of what is active and why anything is
@@ -20,6 +21,7 @@ interpreter's own files are not readable by ``nobody`` (e.g. Python installed un
 every capability dropped, and last the seccomp filter.  Any failure in a child raises: the caller fails
 closed (the program does not run), it never runs with less isolation than the plan says.
 """
+
 from __future__ import annotations
 
 import os
@@ -127,7 +129,47 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
         note("private_tmpfs", True, f"{TMPFS_SIZE_MB} MiB tmpfs per worker holds the work directories")
     else:
         note("private_tmpfs", False, detail)
+    if tmpfs and os.geteuid() == 0:
+        try:
+            exposed = _expose_interpreter()
+        except OSError as exc:
+            exposed = f"failed ({exc})"
+        if exposed:
+            report["interpreter_view"] = {"active": True, "detail": exposed}
     return report, warnings
+
+
+def _expose_interpreter() -> str:
+    """Let ``nobody`` reach the interpreter inside this worker's private mount namespace.
+
+    A directory on the way to Python's files that others cannot enter (typically /root, mode 0700, when
+    Python was installed with pyenv) is covered by an empty tmpfs, and only the subdirectories Python
+    needs are bound back.  Everything else in that directory disappears from the worker's view.  The host
+    is unaffected.  Returns what was done ("" when nothing was needed).
+    """
+    blockers: dict[str, set[str]] = {}
+    for path in _read_paths():
+        parts = path.split("/")
+        for i in range(2, len(parts)):
+            ancestor = "/".join(parts[:i])
+            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+                blockers.setdefault(ancestor, set()).add("/".join(parts[: i + 1]))
+                break
+    done = []
+    for blocker, children in sorted(blockers.items()):
+        fds = {child: os.open(child, os.O_PATH | os.O_CLOEXEC) for child in sorted(children)}
+        try:
+            _linux.mount(
+                "tusk-view", blocker, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "size=1m,mode=0755"
+            )
+            for child, fd in fds.items():
+                os.mkdir(child, 0o755)
+                _linux.mount(f"/proc/self/fd/{fd}", child, None, _linux.MS_BIND | _linux.MS_REC, None)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        done.append(f"{blocker} hidden except {', '.join(sorted(children))}")
+    return "; ".join(done)
 
 
 def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan:
