@@ -41,8 +41,9 @@ FILLER = [
     "We add the two amounts and subtract what was used.", "Now we simplify the expression.",
     "Checking the arithmetic once more gives the same value.", "So we substitute the values back in.",
 ]
-TOWERS = ["\\boxed{5^{5^{5^{5}}}}", "The answer is 9^(9^(9^9))", "The answer is $2^{2^{2^{2^{2^{2}}}}}$",
-          "\\boxed{10^{10^{10^{10}}}!}"]
+TOWERS = ["\\boxed{5^{5^{5^{5}}}}", "The answer is 9^(9^(9^9))", "The answer is $\\prod_{k=1}^{3000} (x+k)$",
+          "The answer is $(x+1)^{3000}$", "\\boxed{\\binom{100000}{50000}}", "The answer is 10^{10^{10}}"]
+"""Pathological answers: towers are refused by the guard; the rest reach the checker's time limit."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,8 @@ def synthesise(data_dir: str, limit: int | None, seed: int, pathological: int) -
                 mode, response, intended = _latex(rng, reason, p.answer, rng.choice(golds))
             samples.append(Sample(p.id, name, mode, response, p.answer, p.choices, p.question, intended))
     for i in range(pathological):
-        s = samples[rng.randrange(len(samples))]
-        samples.append(Sample(f"pathological/{i}", "math", "cot", TOWERS[i % len(TOWERS)], "3", (), "q", False))
+        samples.append(Sample(f"pathological/{i}", "math", "cot", TOWERS[i % len(TOWERS)], "\\frac{\\pi}{2}", (),
+                              "q", False))
     return samples
 
 
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="grading processes for strict (default 2)")
     ap.add_argument("--timeout", type=float, default=3.0, help="symbolic check time limit, seconds")
-    ap.add_argument("--pathological", type=int, default=8, help="power-tower answers added to the run")
+    ap.add_argument("--pathological", type=int, default=6, help="power-tower answers added to the run")
     ap.add_argument("--baseline-count", type=int, default=1500, help="samples graded by math-verify alone")
     ap.add_argument("--json", default="benchmarks/results/grading.json")
     args = ap.parse_args(argv)

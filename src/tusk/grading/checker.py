@@ -83,8 +83,8 @@ class SymbolicChecker:
         self._buffer = b""
 
     def _replace(self) -> None:
-        """After a kill: promote the warm standby if there is one, and start a new standby, so later
-        timeouts cost the next check nothing (the first one after start-up waits for one import)."""
+        """After a kill: promote the warm standby (started with the first worker) and start a new one, so a
+        timeout does not make the next check wait for sympy to import."""
         standby, self._standby = self._standby, None
         if standby is not None and standby.poll() is None:
             self._proc, self._ready, self._buffer = standby, False, b""
@@ -140,6 +140,8 @@ class SymbolicChecker:
                 self._kill()
                 raise RuntimeError(f"checker worker failed to start ({line!r})")
             self._ready = True
+            if self._standby is None or self._standby.poll() is not None:
+                self._standby = self._popen()  # warm spare: a timeout never waits for an import
 
     # -- requests -----------------------------------------------------------------------------------
     def request(self, payload: dict[str, Any], timeout: float | None = None) -> CheckResult:

@@ -61,10 +61,18 @@ def options(problem: Problem) -> list[tuple[str, str]]:
     return []
 
 
-def letters_named(answer: str, valid: str) -> list[str]:
-    """Every distinct option letter the answer names, in order of appearance (valid letters only)."""
+def letters_named(answer: str, valid: str, option_texts: dict[str, str] | None = None) -> list[str]:
+    """Every distinct option letter the answer names, in order of appearance (valid letters only).
+
+    Letters inside a quoted option text (``(D) (E ⊃ F) ∨ (~C ≡ S)``) are not counted: the texts in
+    ``option_texts`` are removed before looking for bare letters.
+    """
     s = answer.strip()
     s = re.sub(r"\\(?:boxed|text|textbf|mathrm)\s*\{([^{}]*)\}", r"\1", s).replace("$", "").strip()
+    for text in sorted((option_texts or {}).values(), key=len, reverse=True):
+        t = text.replace("$", "").strip()
+        if len(t) >= 2 and t in s and s.strip() != t:
+            s = s.replace(t, " ").strip()
     m = _WHOLE_LETTER.match(s)
     if m and m.group(1).upper() in valid:
         if m.group(1).isupper() or "(" in s or len(s.strip(" .):")) == 1 and m.group(1).lower() in valid.lower():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|\\displaystyle\b|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|\\displaystyle\b")
 _NEG_SPACE = re.compile(r"(?<!\\)\\!")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
@@ -82,6 +82,8 @@ def clean_answer(text: str) -> str:
     s = _LEFT_RIGHT.sub("", s)
     s = _NEG_SPACE.sub("", s)
     s = _SPACING.sub(" ", s)
+    if "\\" in s:  # "~" is a LaTeX space; in plain text it is a negation (formal logic options)
+        s = s.replace("~", " ")
     s = re.sub(r"\\frac\s+(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
     s = _TEXT_CMD.sub(lambda m: m.group(1), s)
     s = s.replace("\\{", "{").replace("\\}", "}") if s.startswith("\\{") else s
