@@ -36,8 +36,10 @@ CASES = [
     ),
     (
         "prose after bare code",
-        "import sympy as sp\nx = sp.Symbol('x')\nprint(sp.solve(x - 4, x)[0])\n"
-        "This prints 4, which is the answer.",
+        (
+            "import sympy as sp\nx = sp.Symbol('x')\nprint(sp.solve(x - 4, x)[0])\n"
+            "This prints 4, which is the answer."
+        ),
         "import sympy as sp\nx = sp.Symbol('x')\nprint(sp.solve(x - 4, x)[0])\n",
     ),
     ("pure prose", "The answer is 42 because six times seven is forty-two.", None),

@@ -188,14 +188,37 @@ def build_filter(own_pid: int) -> bytes:
     return bytes(out)
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_PID_PLACEHOLDER = 0x7FFFFFF3  # above any pid_max; the program's own pid is put in its place
+_TEMPLATE: list[bytes] = []
+
+
+def prepare() -> None:
+    """Build the filter once (in the warm worker) so that each child only patches in its pid."""
+    if not _TEMPLATE:
+        _TEMPLATE.append(build_filter(_PID_PLACEHOLDER))
+
+
+def filter_for(own_pid: int) -> bytes:
+    """The filter for ``own_pid``: the prepared template with the pid patched in, or a fresh build."""
+    if not _TEMPLATE:
+        return build_filter(own_pid)
+    placeholder = struct.pack("=I", _PID_PLACEHOLDER)
+    pid = struct.pack("=I", own_pid & 0xFFFFFFFF)
+    program = bytearray(_TEMPLATE[0])
+    for offset in range(4, len(program), 8):  # the k field of every instruction
+        if program[offset : offset + 4] == placeholder:
+            program[offset : offset + 4] = pid
+    return bytes(program)
+
+
 def install(own_pid: int) -> None:
     """Install the filter on the calling thread (and its future threads); sets no_new_privs first."""
-    program = build_filter(own_pid)
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
+    program = filter_for(own_pid)
     buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value)

@@ -28,7 +28,7 @@ import time
 import traceback
 from typing import Any, NoReturn
 
-from tusk.execution import _linux, protocol
+from tusk.execution import _linux, protocol, seccomp
 from tusk.execution.isolation import Plan, confine_worker, enter_sandbox, make_plan, prepare_worker
 
 EXIT_OK, EXIT_ERROR, EXIT_MEMORY, EXIT_SETUP = 0, 101, 102, 103
@@ -60,6 +60,8 @@ def main(argv: list[str]) -> None:
     os.chdir(root)
     _preload()
     plan = make_plan(report, warnings)
+    if plan.seccomp:
+        seccomp.prepare()
     gc.collect()
     gc.freeze()
     huge = _linux.collapse_to_huge_pages()  # faster fork and exit; reads /proc, so before Landlock
