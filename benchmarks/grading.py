@@ -37,12 +37,21 @@ from pathlib import Path
 
 NINE = ("gsm8k", "math", "aqua", "numglue", "svamp", "deepmind", "simuleq", "sat", "mmlu_math")
 FILLER = [
-    "Let's solve this step by step.", "First we work out the quantities given in the question.",
-    "We add the two amounts and subtract what was used.", "Now we simplify the expression.",
-    "Checking the arithmetic once more gives the same value.", "So we substitute the values back in.",
+    "Let's solve this step by step.",
+    "First we work out the quantities given in the question.",
+    "We add the two amounts and subtract what was used.",
+    "Now we simplify the expression.",
+    "Checking the arithmetic once more gives the same value.",
+    "So we substitute the values back in.",
 ]
-TOWERS = ["\\boxed{5^{5^{5^{5}}}}", "The answer is 9^(9^(9^9))", "The answer is $\\prod_{k=1}^{3000} (x+k)$",
-          "The answer is $(x+1)^{3000}$", "\\boxed{\\binom{100000}{50000}}", "The answer is 10^{10^{10}}"]
+TOWERS = [
+    "\\boxed{5^{5^{5^{5}}}}",
+    "The answer is 9^(9^(9^9))",
+    "The answer is $\\prod_{k=1}^{3000} (x+k)$",
+    "The answer is $(x+1)^{3000}$",
+    "\\boxed{\\binom{100000}{50000}}",
+    "The answer is 10^{10^{10}}",
+]
 """Pathological answers: towers are refused by the guard; the rest reach the checker's time limit."""
 
 
@@ -113,7 +122,7 @@ def _numeric(rng, reason, gold, value):
 
 def _choice(rng, reason, gold, options):
     letters = [k for k, _ in options]
-    text = dict(options)[gold] if gold in dict(options) else None
+    text = dict(options).get(gold)
     other = rng.choice([x for x in letters if x != gold] or letters)
     k = rng.random()
     if k < 0.25:
@@ -143,7 +152,11 @@ def _latex(rng, reason, gold, other_gold):
     if k < 0.80 and not re.search(r"[,=\[\]()\\{}]|infty|text", gold):
         return "cot", f"{reason}Therefore the answer is $\\boxed{{{gold}+1}}$.", False
     if k < 0.92:
-        return "cot", f"{reason}So the answer is $\\boxed{{{other_gold}}}$.", other_gold.strip() == gold.strip()
+        return (
+            "cot",
+            f"{reason}So the answer is $\\boxed{{{other_gold}}}$.",
+            other_gold.strip() == gold.strip(),
+        )
     return "cot", f"{reason}This problem cannot be solved this way.", False
 
 
@@ -168,8 +181,11 @@ def synthesise(data_dir: str, limit: int | None, seed: int, pathological: int) -
                 mode, response, intended = _latex(rng, reason, p.answer, rng.choice(golds))
             samples.append(Sample(p.id, name, mode, response, p.answer, p.choices, p.question, intended))
     for i in range(pathological):
-        samples.append(Sample(f"pathological/{i}", "math", "cot", TOWERS[i % len(TOWERS)], "\\frac{\\pi}{2}", (),
-                              "q", False))
+        samples.append(
+            Sample(
+                f"pathological/{i}", "math", "cot", TOWERS[i % len(TOWERS)], "\\frac{\\pi}{2}", (), "q", False
+            )
+        )
     return samples
 
 
@@ -220,8 +236,11 @@ def run_mathverify(samples: list[Sample]):
                 cfg = [StringExtractionConfig(lowercase=False)]
                 ok = verify(parse(s.gold.strip("()"), cfg), parse(s.response, cfg), timeout_seconds=3)
             else:
-                ok = verify(parse("$" + s.gold + "$", [LatexExtractionConfig(), ExprExtractionConfig()]),
-                            parse(s.response), timeout_seconds=3)
+                ok = verify(
+                    parse("$" + s.gold + "$", [LatexExtractionConfig(), ExprExtractionConfig()]),
+                    parse(s.response),
+                    timeout_seconds=3,
+                )
         except Exception:  # noqa: BLE001
             ok = False
         out.append((bool(ok), "", False, time.perf_counter() - t0))
@@ -248,8 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     samples = synthesise(args.data_dir, args.limit, args.seed, args.pathological)
     console.print(f"{len(samples)} samples over {len(NINE)} benchmarks (+{args.pathological} pathological)")
-    report: dict = {"samples": len(samples), "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-                    "python": platform.python_version(), "workers": args.workers, "timeout": args.timeout}
+    report: dict = {
+        "samples": len(samples),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "python": platform.python_version(),
+        "workers": args.workers,
+        "timeout": args.timeout,
+    }
     rows = []
     for name, workers in (("strict", args.workers), ("strict", 1), ("mammoth", 1)):
         results, wall = run_grader(samples, name, workers, args.timeout)
@@ -260,19 +284,41 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("math-verify alone (subset)", subset, mv, mv_wall))
 
     table = Table(title="grading a run: synthetic responses over the nine benchmarks' real golds")
-    for col in ("grader", "samples", "wall s", "grades/s", "worst ms", "p99 ms", "timeouts", "agree w/ intended"):
+    for col in (
+        "grader",
+        "samples",
+        "wall s",
+        "grades/s",
+        "worst ms",
+        "p99 ms",
+        "timeouts",
+        "agree w/ intended",
+    ):
         table.add_column(col, justify="left" if col == "grader" else "right")
     report["graders"] = {}
     for label, subset_used, results, wall in rows:
         times = sorted(r[3] for r in results)
         agree = sum(1 for s, r in zip(subset_used, results) if r[0] == s.intended)
-        entry = {"samples": len(results), "wall_s": round(wall, 3), "grades_per_s": round(len(results) / wall, 1),
-                 "worst_ms": round(1000 * times[-1], 1), "p99_ms": round(1000 * times[int(0.99 * (len(times) - 1))], 2),
-                 "timeouts": sum(1 for r in results if r[2]), "agree_with_intended": agree}
+        entry = {
+            "samples": len(results),
+            "wall_s": round(wall, 3),
+            "grades_per_s": round(len(results) / wall, 1),
+            "worst_ms": round(1000 * times[-1], 1),
+            "p99_ms": round(1000 * times[int(0.99 * (len(times) - 1))], 2),
+            "timeouts": sum(1 for r in results if r[2]),
+            "agree_with_intended": agree,
+        }
         report["graders"][label] = entry
-        table.add_row(label, str(entry["samples"]), f"{wall:.1f}", f"{entry['grades_per_s']:.0f}",
-                      f"{entry['worst_ms']:.0f}", f"{entry['p99_ms']:.1f}", str(entry["timeouts"]),
-                      f"{100 * agree / len(results):.1f}%")
+        table.add_row(
+            label,
+            str(entry["samples"]),
+            f"{wall:.1f}",
+            f"{entry['grades_per_s']:.0f}",
+            f"{entry['worst_ms']:.0f}",
+            f"{entry['p99_ms']:.1f}",
+            str(entry["timeouts"]),
+            f"{100 * agree / len(results):.1f}%",
+        )
     console.print(table)
     strict_results = rows[1][2]
     per_bench = Table(title="strict (1 proc) per benchmark")
@@ -280,22 +326,40 @@ def main(argv: list[str] | None = None) -> int:
         per_bench.add_column(col, justify="left" if col == "benchmark" else "right")
     report["strict_per_benchmark"] = {}
     for bench in (*NINE, "pathological"):
-        idx = [i for i, s in enumerate(samples) if (s.id.split("/")[0] == bench if bench == "pathological"
-                                                    else s.benchmark == bench and not s.id.startswith("path"))]
+        idx = [
+            i
+            for i, s in enumerate(samples)
+            if (
+                s.id.split("/")[0] == bench
+                if bench == "pathological"
+                else s.benchmark == bench and not s.id.startswith("path")
+            )
+        ]
         if not idx:
             continue
         secs = [strict_results[i][3] for i in idx]
-        entry = {"samples": len(idx), "grades_per_s": round(len(idx) / sum(secs), 1),
-                 "worst_ms": round(1000 * max(secs), 1), "correct": sum(strict_results[i][0] for i in idx)}
+        entry = {
+            "samples": len(idx),
+            "grades_per_s": round(len(idx) / sum(secs), 1),
+            "worst_ms": round(1000 * max(secs), 1),
+            "correct": sum(strict_results[i][0] for i in idx),
+        }
         report["strict_per_benchmark"][bench] = entry
-        per_bench.add_row(bench, str(len(idx)), f"{entry['grades_per_s']:.0f}", f"{entry['worst_ms']:.0f}",
-                          str(entry["correct"]))
+        per_bench.add_row(
+            bench,
+            str(len(idx)),
+            f"{entry['grades_per_s']:.0f}",
+            f"{entry['worst_ms']:.0f}",
+            str(entry["correct"]),
+        )
     console.print(per_bench)
     if "-v" in sys.argv or os.environ.get("GRADING_BENCH_VERBOSE"):
         for s, r in zip(samples, strict_results):
             if r[0] != s.intended:
-                console.print(f"[yellow]{s.id}[/] intended={s.intended} got={r[0]} rule={r[1]} "
-                              f"gold={s.gold!r} response={s.response[-80:]!r}")
+                console.print(
+                    f"[yellow]{s.id}[/] intended={s.intended} got={r[0]} rule={r[1]} "
+                    f"gold={s.gold!r} response={s.response[-80:]!r}"
+                )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     console.print(f"wrote {args.json}")

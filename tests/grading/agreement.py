@@ -47,8 +47,13 @@ def load_cases() -> list[Case]:
 def problem_of(case: Case):
     from tusk.types import Problem
 
-    return Problem(id=case.id, benchmark=case.benchmark, question=case.question or "q", answer=case.gold,
-                   choices=case.choices)
+    return Problem(
+        id=case.id,
+        benchmark=case.benchmark,
+        question=case.question or "q",
+        answer=case.gold,
+        choices=case.choices,
+    )
 
 
 def mathverify_alone(case: Case) -> bool:
@@ -87,8 +92,16 @@ def table(cases: list[Case], results: dict[str, list[bool]]) -> list[dict]:
             idx = [i for i, c in enumerate(cases) if bench in ("all", c.benchmark)]
             fp = sum(1 for i in idx if got[i] and not cases[i].human)
             fn = sum(1 for i in idx if not got[i] and cases[i].human)
-            rows.append({"grader": name, "benchmark": bench, "n": len(idx), "agree": len(idx) - fp - fn,
-                         "false_pos": fp, "false_neg": fn})
+            rows.append(
+                {
+                    "grader": name,
+                    "benchmark": bench,
+                    "n": len(idx),
+                    "agree": len(idx) - fp - fn,
+                    "false_pos": fp,
+                    "false_neg": fn,
+                }
+            )
     return rows
 
 
@@ -102,8 +115,15 @@ def main() -> int:
     for col in ("grader", "benchmark", "n", "agree", "agree %", "false +", "false -"):
         out.add_column(col, justify="left" if col in ("grader", "benchmark") else "right")
     for row in table(cases, results):
-        out.add_row(row["grader"], row["benchmark"], str(row["n"]), str(row["agree"]),
-                    f"{100 * row['agree'] / row['n']:.1f}", str(row["false_pos"]), str(row["false_neg"]))
+        out.add_row(
+            row["grader"],
+            row["benchmark"],
+            str(row["n"]),
+            str(row["agree"]),
+            f"{100 * row['agree'] / row['n']:.1f}",
+            str(row["false_pos"]),
+            str(row["false_neg"]),
+        )
     Console().print(out)
     if "-v" in sys.argv:
         for name, got in results.items():

@@ -58,8 +58,14 @@ def test_strict_agrees_with_human(case, strict):
 
 
 def test_known_false_positives_of_lenient_graders_are_rejected(strict):
-    known = [c for c in CASES if any(k in c.note for k in ("0.5 for 50", "1.0001 for 1", "(2,5) for [2,5)",
-                                                            "swapped entries", "transposed"))]
+    known = [
+        c
+        for c in CASES
+        if any(
+            k in c.note
+            for k in ("0.5 for 50", "1.0001 for 1", "(2,5) for [2,5)", "swapped entries", "transposed")
+        )
+    ]
     assert len(known) >= 6
     for case in known:
         assert case.human is False
@@ -77,5 +83,9 @@ def test_agreement_report_for_three_graders():
     for other in ("mammoth", "math-verify"):
         assert rows[(other, "all")]["agree"] < strict_all["agree"], other
     # the paper's code never matches DeepMind golds such as 1363.0 or [3, 5]
-    dm = [i for i, c in enumerate(CASES) if c.benchmark == "deepmind" and c.gold in ("1363.0", "[3, 5]") and c.human]
+    dm = [
+        i
+        for i, c in enumerate(CASES)
+        if c.benchmark == "deepmind" and c.gold in ("1363.0", "[3, 5]") and c.human
+    ]
     assert dm and not any(results["mammoth"][i] for i in dm)

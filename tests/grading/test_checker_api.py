@@ -101,12 +101,20 @@ def test_length_guard_for_degenerate_answers():
     assert not g.correct and g.rule == "too_long"
 
 
-@pytest.mark.parametrize("a, b, benchmark, choices, same", [
-    ("0.5", "1/2", "math", (), True), ("18", "18.0", "gsm8k", (), True), ("x = 5", "5", "math", (), True),
-    ("[2,5)", "(2,5)", "math", (), False), ("\\sqrt{8}", "2\\sqrt{2}", "math", (), True),
-    ("(B)", "30", "aqua", ("A)24", "B)30"), True), ("A", "30", "aqua", ("A)24", "B)30"), False),
-    ("4.17", "4.166666", "numglue", (), False), ("3, 5", "[5, 3]", "deepmind", (), True),
-])
+@pytest.mark.parametrize(
+    "a, b, benchmark, choices, same",
+    [
+        ("0.5", "1/2", "math", (), True),
+        ("18", "18.0", "gsm8k", (), True),
+        ("x = 5", "5", "math", (), True),
+        ("[2,5)", "(2,5)", "math", (), False),
+        ("\\sqrt{8}", "2\\sqrt{2}", "math", (), True),
+        ("(B)", "30", "aqua", ("A)24", "B)30"), True),
+        ("A", "30", "aqua", ("A)24", "B)30"), False),
+        ("4.17", "4.166666", "numglue", (), False),
+        ("3, 5", "[5, 3]", "deepmind", (), True),
+    ],
+)
 def test_equivalent_for_voting(a, b, benchmark, choices, same):
     problem = _p(benchmark=benchmark, answer="B" if choices else "1", choices=choices)
     grader = get_grader("strict")
@@ -121,5 +129,7 @@ def test_mammoth_reproduces_the_paper_rules():
     assert not m.grade("The answer is 1363", _p(benchmark="deepmind", answer="1363.0"), "cot").correct
     assert m.grade("18.0", _p(benchmark="gsm8k", answer="18"), "pot").correct
     letters = ("A)1", "B)2", "C)3")
-    assert m.grade("The answer is (A) or (C)", _p(benchmark="aqua", answer="A", choices=letters), "cot").correct
+    assert m.grade(
+        "The answer is (A) or (C)", _p(benchmark="aqua", answer="A", choices=letters), "cot"
+    ).correct
     assert m.grade("The answer is (c).", _p(benchmark="theoremqa", answer="(c)"), "cot").rule == "option_in"

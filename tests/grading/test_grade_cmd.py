@@ -12,12 +12,29 @@ import pytest
 from tusk.cli import main
 
 ROWS = [
-    {"id": "g1", "benchmark": "gsm8k", "mode": "cot", "response": "9 * 2 = 18. The answer is 18.", "gold": "18"},
-    {"id": "a1", "benchmark": "aqua", "mode": "cot", "response": "The answer is (B).", "gold": "C",
-     "choices": ["A)24", "B)30", "C)36"]},
+    {
+        "id": "g1",
+        "benchmark": "gsm8k",
+        "mode": "cot",
+        "response": "9 * 2 = 18. The answer is 18.",
+        "gold": "18",
+    },
+    {
+        "id": "a1",
+        "benchmark": "aqua",
+        "mode": "cot",
+        "response": "The answer is (B).",
+        "gold": "C",
+        "choices": ["A)24", "B)30", "C)36"],
+    },
     {"id": "d1", "benchmark": "deepmind", "mode": "pot", "response": "1363\n", "gold": "1363.0"},
-    {"id": "t1", "benchmark": "theoremqa", "mode": "pot", "response": "[0.3333333333333333, 0.25]\n",
-     "gold": [0.333, 0.25]},
+    {
+        "id": "t1",
+        "benchmark": "theoremqa",
+        "mode": "pot",
+        "response": "[0.3333333333333333, 0.25]\n",
+        "gold": [0.333, 0.25],
+    },
     {"id": "s1", "benchmark": "svamp", "mode": "pot", "response": "", "gold": 51.0},
 ]
 
@@ -45,14 +62,25 @@ def test_grade_stdin_mammoth(monkeypatch, capsys):
     assert [o["correct"] for o in out] == [True, False, False, False, False]
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("not json", "in.jsonl:6: not valid JSON"),
-    ('{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "1"}', "in.jsonl:6: missing field 'gold'"),
-    ('{"id": 1, "benchmark": "gsm8k", "mode": "hybrid", "response": "1", "gold": "1"}', "in.jsonl:6: field 'mode'"),
-    ('[1, 2]', "in.jsonl:6: expected a JSON object"),
-    ('{"id": 1, "benchmark": "aqua", "mode": "cot", "response": "1", "gold": "A", "choices": "A)1"}',
-     "in.jsonl:6: field 'choices'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("not json", "in.jsonl:6: not valid JSON"),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "1"}',
+            "in.jsonl:6: missing field 'gold'",
+        ),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "hybrid", "response": "1", "gold": "1"}',
+            "in.jsonl:6: field 'mode'",
+        ),
+        ("[1, 2]", "in.jsonl:6: expected a JSON object"),
+        (
+            '{"id": 1, "benchmark": "aqua", "mode": "cot", "response": "1", "gold": "A", "choices": "A)1"}',
+            "in.jsonl:6: field 'choices'",
+        ),
+    ],
+)
 def test_bad_line_names_the_line(tmp_path, capsys, bad, message):
     assert main(["grade", str(_write(tmp_path, ROWS, bad + "\n"))]) == 2
     captured = capsys.readouterr()
@@ -69,8 +97,14 @@ def test_missing_file_and_help(tmp_path, capsys):
 
 
 def test_console_entry_point_pipes(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tusk.cli", "grade", "--summary"], input=json.dumps(ROWS[0]) + "\n",
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tusk.cli", "grade", "--summary"],
+        input=json.dumps(ROWS[0]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"id": "g1", "prediction": "18", "correct": True, "rule": "string"}
     assert "gsm8k" in proc.stderr  # the summary table

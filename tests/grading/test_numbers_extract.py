@@ -14,13 +14,27 @@ from tusk.grading.structure import shape_of
 from tusk.types import Problem
 
 
-@pytest.mark.parametrize("text, value", [
-    ("18", Fraction(18)), ("-3", Fraction(-3)), ("1,000", Fraction(1000)), ("0.5", Fraction(1, 2)),
-    ("1/2", Fraction(1, 2)), ("\\frac{3}{4}", Fraction(3, 4)), ("\\frac34", Fraction(3, 4)),
-    ("-\\frac{5}{7}", Fraction(-5, 7)), ("\\frac{-5}{7}", Fraction(-5, 7)), ("1.5e3", Fraction(1500)),
-    ("1.5 \\times 10^{3}", Fraction(1500)), ("2 x 10^4", Fraction(20000)), ("50%", Fraction(1, 2)),
-    ("12.5\\%", Fraction(1, 8)), (".25", Fraction(1, 4)), ("1363.0", Fraction(1363)),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("18", Fraction(18)),
+        ("-3", Fraction(-3)),
+        ("1,000", Fraction(1000)),
+        ("0.5", Fraction(1, 2)),
+        ("1/2", Fraction(1, 2)),
+        ("\\frac{3}{4}", Fraction(3, 4)),
+        ("\\frac34", Fraction(3, 4)),
+        ("-\\frac{5}{7}", Fraction(-5, 7)),
+        ("\\frac{-5}{7}", Fraction(-5, 7)),
+        ("1.5e3", Fraction(1500)),
+        ("1.5 \\times 10^{3}", Fraction(1500)),
+        ("2 x 10^4", Fraction(20000)),
+        ("50%", Fraction(1, 2)),
+        ("12.5\\%", Fraction(1, 8)),
+        (".25", Fraction(1, 4)),
+        ("1363.0", Fraction(1363)),
+    ],
+)
 def test_parse_number(text, value):
     assert parse_number(text).value == value
 
@@ -30,15 +44,31 @@ def test_parse_number_refuses(text):
     assert parse_number(text) is None
 
 
-@pytest.mark.parametrize("gold, pred, rounding, expected", [
-    ("50", "0.5", True, False), ("1", "1.0001", True, False), ("1363.0", "1363", False, True),
-    ("0.5", "1/2", True, True), ("18", "18.00", True, True), ("0.3", "0.30000000000000004", False, True),
-    ("4.17", "4.166666666666667", True, True), ("4.17", "4.1667", True, True), ("4.17", "4.2", True, False),
-    ("583.3333", "583.33", True, True), ("583.3333", "583", True, False), ("1/3", "0.333", True, False),
-    ("1/3", "0.3333333333333333", True, True), ("-2.75", "-2.8", False, False), ("0.1", "0.14", True, False),
-    ("1363.0", "1363.04", True, False), ("50", "50%", True, True), ("0.45", "45%", True, True),
-    ("2", "2.0001", True, False), ("-0.4", "0.4", True, False),
-])
+@pytest.mark.parametrize(
+    "gold, pred, rounding, expected",
+    [
+        ("50", "0.5", True, False),
+        ("1", "1.0001", True, False),
+        ("1363.0", "1363", False, True),
+        ("0.5", "1/2", True, True),
+        ("18", "18.00", True, True),
+        ("0.3", "0.30000000000000004", False, True),
+        ("4.17", "4.166666666666667", True, True),
+        ("4.17", "4.1667", True, True),
+        ("4.17", "4.2", True, False),
+        ("583.3333", "583.33", True, True),
+        ("583.3333", "583", True, False),
+        ("1/3", "0.333", True, False),
+        ("1/3", "0.3333333333333333", True, True),
+        ("-2.75", "-2.8", False, False),
+        ("0.1", "0.14", True, False),
+        ("1363.0", "1363.04", True, False),
+        ("50", "50%", True, True),
+        ("0.45", "45%", True, True),
+        ("2", "2.0001", True, False),
+        ("-0.4", "0.4", True, False),
+    ],
+)
 def test_numbers_equal(gold, pred, rounding, expected):
     ok, rule = numbers_equal(parse_number(gold), parse_number(pred), rounding)
     assert ok is expected, rule
@@ -47,37 +77,60 @@ def test_numbers_equal(gold, pred, rounding, expected):
         assert ok_swapped is ok or rule == "percent"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("$18", "18"), ("18 dollars", "18"), ("x = \\$1,000", "1,000"), ("30^\\circ", "30"), ("12 cm^2", "12"),
-    ("4 km/hr", "4"), ("Total: 18", "18"), ("5 - 3", "5 - 3"), ("5 apples and 6 pears", "5 apples and 6 pears"),
-    ("three", "3"), ("70 thousand dollars", "70000"), ("2x", "2x"), ("\\text{18 eggs}", "18"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("$18", "18"),
+        ("18 dollars", "18"),
+        ("x = \\$1,000", "1,000"),
+        ("30^\\circ", "30"),
+        ("12 cm^2", "12"),
+        ("4 km/hr", "4"),
+        ("Total: 18", "18"),
+        ("5 - 3", "5 - 3"),
+        ("5 apples and 6 pears", "5 apples and 6 pears"),
+        ("three", "3"),
+        ("70 thousand dollars", "70000"),
+        ("2x", "2x"),
+        ("\\text{18 eggs}", "18"),
+    ],
+)
 def test_strip_units(text, expected):
     assert strip_units(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("$\\dfrac{1}{2}$.", "\\frac{1}{2}"), ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "( 3, \\frac{\\pi}{2} )"),
-    ("75,\\!075", "75,075"), ("\\frac 34", "\\frac{3}{4}"), ("\\text{neither}", "neither"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("$\\dfrac{1}{2}$.", "\\frac{1}{2}"),
+        ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "( 3, \\frac{\\pi}{2} )"),
+        ("75,\\!075", "75,075"),
+        ("\\frac 34", "\\frac{3}{4}"),
+        ("\\text{neither}", "neither"),
+    ],
+)
 def test_clean_answer(text, expected):
     assert clean_answer(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("So 9 * 2 = 18. The answer is 18.", "18"),
-    ("The answer is $\\boxed{\\frac{1}{2}}$. Next we", "\\frac{1}{2}"),
-    ("We get \\boxed{\\frac{\\sqrt{3}}{2}} in the end", "\\frac{\\sqrt{3}}{2}"),
-    ("Step\n#### 1,234", "1,234"),
-    ("The final answer is 7.5 hours.\n\nMore text", "7.5 hours"),
-    ("Final Answer: 60", "60"),
-    ("no marker, 3 apples and then 12 pears", "12"),
-    ("The answer is: \n\n$x = 4$", "$x = 4$"),
-    ("First \\boxed{1}, then the answer is 2.", "2"),
-    ("The answer is 2. Then \\boxed{3}", "3"),
-    ("", None), ("no numbers at all", None),
-    ("The answer is $1.5$. It is", "$1.5$"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("So 9 * 2 = 18. The answer is 18.", "18"),
+        ("The answer is $\\boxed{\\frac{1}{2}}$. Next we", "\\frac{1}{2}"),
+        ("We get \\boxed{\\frac{\\sqrt{3}}{2}} in the end", "\\frac{\\sqrt{3}}{2}"),
+        ("Step\n#### 1,234", "1,234"),
+        ("The final answer is 7.5 hours.\n\nMore text", "7.5 hours"),
+        ("Final Answer: 60", "60"),
+        ("no marker, 3 apples and then 12 pears", "12"),
+        ("The answer is: \n\n$x = 4$", "$x = 4$"),
+        ("First \\boxed{1}, then the answer is 2.", "2"),
+        ("The answer is 2. Then \\boxed{3}", "3"),
+        ("", None),
+        ("no numbers at all", None),
+        ("The answer is $1.5$. It is", "$1.5$"),
+    ],
+)
 def test_extract_cot(text, expected):
     assert extract_cot(text) == expected
 
@@ -87,10 +140,18 @@ def test_extract_cot_multiple_choice_falls_back_to_last_option_letter():
     assert extract_cot("(A) is wrong and (B) is wrong, leaving (C)", multiple_choice=True) == "(C)"
 
 
-@pytest.mark.parametrize("stdout, expected", [
-    ("18\n", "18"), ("  3.5  \n", "3.5"), ("", None), ("\n\n", None), ("60\n180\n366\n", "366"),
-    ("The answer is 45\n", "45"), ("x\nThe answer is 7\ndone\n", "7"),
-])
+@pytest.mark.parametrize(
+    "stdout, expected",
+    [
+        ("18\n", "18"),
+        ("  3.5  \n", "3.5"),
+        ("", None),
+        ("\n\n", None),
+        ("60\n180\n366\n", "366"),
+        ("The answer is 45\n", "45"),
+        ("x\nThe answer is 7\ndone\n", "7"),
+    ],
+)
 def test_extract_pot(stdout, expected):
     assert extract_pot(stdout) == expected
 
@@ -100,11 +161,25 @@ def test_last_boxed_keeps_nested_braces():
     assert last_boxed("\\boxed{unclosed") is None
 
 
-@pytest.mark.parametrize("answer, letters", [
-    ("B", ["B"]), ("(b)", ["B"]), ("B)", ["B"]), ("B.", ["B"]), ("(B) 30", ["B"]), ("B: 30", ["B"]),
-    ("option B", ["B"]), ("\\boxed{B}", ["B"]), ("\\text{(B)}", ["B"]), ("(A) or (C)", ["A", "C"]),
-    ("A train covers 110 km", []), ("30", []), ("b", ["B"]), ("F", []),
-])
+@pytest.mark.parametrize(
+    "answer, letters",
+    [
+        ("B", ["B"]),
+        ("(b)", ["B"]),
+        ("B)", ["B"]),
+        ("B.", ["B"]),
+        ("(B) 30", ["B"]),
+        ("B: 30", ["B"]),
+        ("option B", ["B"]),
+        ("\\boxed{B}", ["B"]),
+        ("\\text{(B)}", ["B"]),
+        ("(A) or (C)", ["A", "C"]),
+        ("A train covers 110 km", []),
+        ("30", []),
+        ("b", ["B"]),
+        ("F", []),
+    ],
+)
 def test_letters_named(answer, letters):
     assert letters_named(answer, "ABCDE") == letters
 
@@ -112,14 +187,26 @@ def test_letters_named(answer, letters):
 def test_options_from_choices_and_from_question_text():
     p = Problem("x", "aqua", "q", "B", ("A)24", "B)30"))
     assert options(p) == [("A", "24"), ("B", "30")]
-    q = Problem("y", "numglue", "The sand has? \nAnswer Choices: (A) less resistance (B) more resistance.", "B")
+    q = Problem(
+        "y", "numglue", "The sand has? \nAnswer Choices: (A) less resistance (B) more resistance.", "B"
+    )
     assert options(q) == [("A", "less resistance"), ("B", "more resistance")]
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("True", "bool"), ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "matrix"), ("[2,5)", "seq"),
-    ("1, -2", "seq"), ("x = 5", "eq"), ("12 3 0", "seq"), ("\\frac{1}{2}", "leaf"), ("[3]", "seq"),
-    ("Matrix([[1, 2], [3, 4]])", "matrix"), ("(-\\infty,-7) \\cup (1,2)", "leaf"),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("True", "bool"),
+        ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "matrix"),
+        ("[2,5)", "seq"),
+        ("1, -2", "seq"),
+        ("x = 5", "eq"),
+        ("12 3 0", "seq"),
+        ("\\frac{1}{2}", "leaf"),
+        ("[3]", "seq"),
+        ("Matrix([[1, 2], [3, 4]])", "matrix"),
+        ("(-\\infty,-7) \\cup (1,2)", "leaf"),
+    ],
+)
 def test_shape_of(text, kind):
     assert shape_of(text).kind == kind

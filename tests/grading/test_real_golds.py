@@ -12,8 +12,19 @@ from tusk.benchmarks.registry import load_problems
 from tusk.grading import get_grader
 from tusk.grading.choices import gold_letter
 
-BENCHMARKS = ("gsm8k", "math", "aqua", "numglue", "svamp", "deepmind", "simuleq", "sat", "mmlu_math",
-              "theoremqa", "math500")
+BENCHMARKS = (
+    "gsm8k",
+    "math",
+    "aqua",
+    "numglue",
+    "svamp",
+    "deepmind",
+    "simuleq",
+    "sat",
+    "mmlu_math",
+    "theoremqa",
+    "math500",
+)
 PER_BENCHMARK = 120
 
 

@@ -24,10 +24,18 @@ _MODES = ("cot", "pot")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", default="-", help="JSONL file to grade, or - for stdin (default)")
-    parser.add_argument("--grader", default="strict", choices=("strict", "mammoth"),
-                        help="strict (default): exact equivalence; mammoth: the paper's rules")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds allowed for one symbolic equivalence check (strict grader; default 3)")
+    parser.add_argument(
+        "--grader",
+        default="strict",
+        choices=("strict", "mammoth"),
+        help="strict (default): exact equivalence; mammoth: the paper's rules",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds allowed for one symbolic equivalence check (strict grader; default 3)",
+    )
     parser.add_argument("--summary", action="store_true", help="print accuracy per benchmark to stderr")
 
 
@@ -91,8 +99,18 @@ def run(args: argparse.Namespace) -> int:
             choices=tuple(record.get("choices") or ()),
         )
         grade = grader.grade(record["response"] or "", problem, record["mode"])
-        out.write(json.dumps({"id": record["id"], "prediction": grade.prediction, "correct": grade.correct,
-                              "rule": grade.rule}, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "id": record["id"],
+                    "prediction": grade.prediction,
+                    "correct": grade.correct,
+                    "rule": grade.rule,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         t = totals.setdefault(problem.benchmark, [0, 0])
         t[0] += 1
         t[1] += int(grade.correct)
@@ -107,8 +125,14 @@ def _progress(records: list[dict[str, Any]]):
         yield from records
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
-    from rich.progress import TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):

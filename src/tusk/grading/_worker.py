@@ -12,6 +12,7 @@ sympy forms compared); ``{"op": "value", "a": TEXT}`` -> ``{"value": "p/q" | "de
 
 from __future__ import annotations
 
+import cmath
 import json
 import os
 import re
@@ -41,11 +42,16 @@ def _parse(text: str):
         expr = found[0] if found else None
     else:
         t = text.replace("^", "**")
-        local = {name: sympy.Symbol(name) for name in set(re.findall(r"[A-Za-z_]\w*", t))
-                 if name not in {"sqrt", "pi", "exp", "log", "sin", "cos", "tan", "E", "I", "oo"}}
-        expr = parse_expr(t, local_dict=local,
-                          transformations=standard_transformations + (implicit_multiplication_application,
-                                                                      convert_xor))
+        local = {
+            name: sympy.Symbol(name)
+            for name in set(re.findall(r"[A-Za-z_]\w*", t))
+            if name not in {"sqrt", "pi", "exp", "log", "sin", "cos", "tan", "E", "I", "oo"}
+        }
+        expr = parse_expr(
+            t,
+            local_dict=local,
+            transformations=standard_transformations + (implicit_multiplication_application, convert_xor),
+        )
     if isinstance(expr, sympy.Basic) and expr.free_symbols:
         # LaTeX parsing makes symbols real; Python parsing does not: compare plain symbols by name
         expr = expr.xreplace({sym: sympy.Symbol(sym.name) for sym in expr.free_symbols})
@@ -72,7 +78,9 @@ def _equal(a_text: str, b_text: str) -> dict[str, Any]:
         if _has_float(a) or _has_float(b):
             diff = sympy.N(a - b, 30)
             scale = max(abs(sympy.N(a, 30)), abs(sympy.N(b, 30)))
-            ok = bool(diff.is_number and (scale == 0 and diff == 0 or scale != 0 and abs(diff) / scale <= 1e-9))
+            ok = bool(
+                diff.is_number and (scale == 0 and diff == 0 or scale != 0 and abs(diff) / scale <= 1e-9)
+            )
             return {**out, "equal": ok, "detail": "float"}
         if a == b:
             return {**out, "equal": True, "detail": "identical"}
@@ -88,7 +96,11 @@ def _equal(a_text: str, b_text: str) -> dict[str, Any]:
         return {**out, "equal": bool(sympy.expand(a - b) == 0), "detail": "expand"}
     from math_verify import verify
 
-    return {**out, "equal": bool(verify(a, b, float_rounding=9, timeout_seconds=None)), "detail": "math_verify"}
+    return {
+        **out,
+        "equal": bool(verify(a, b, float_rounding=9, timeout_seconds=None)),
+        "detail": "math_verify",
+    }
 
 
 _POINTS = ("0.5772156649", "1.3247179572", "2.7182818284", "-0.6180339887")
@@ -107,7 +119,7 @@ def _differs_numerically(a, b) -> bool:
             vb = complex(sympy.N(b.subs(subs), 30))
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             return False
-        if any(v != v or abs(v) == float("inf") for v in (va, vb)):
+        if any(cmath.isnan(v) or cmath.isinf(v) for v in (va, vb)):
             return False
         scale = max(abs(va), abs(vb), 1e-12)
         if abs(va - vb) / scale > 1e-8:
@@ -142,8 +154,8 @@ def main() -> int:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ValueError, OSError, ImportError):
             pass
-    import sympy  # noqa: F401  (import once, before ready)
     import math_verify  # noqa: F401
+    import sympy  # noqa: F401  (import once, before ready)
 
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(10_000)
@@ -165,7 +177,7 @@ def main() -> int:
                 resp = {"error": f"unknown op {op!r}"}
         except MemoryError:
             resp = {"error": "memory"}
-        except Exception as exc:  # a parse error is an answer, not a crash
+        except Exception as exc:  # noqa: BLE001 - a parse error is an answer, not a crash
             resp = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         out.write(json.dumps(resp) + "\n")
         out.flush()

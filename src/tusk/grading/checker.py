@@ -51,8 +51,12 @@ class CheckResult:
 class SymbolicChecker:
     """A killable worker process answering ``equal`` and ``value`` requests (see :mod:`._worker`)."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, memory_mb: int = DEFAULT_MEMORY_MB,
-                 startup_timeout: float = STARTUP_TIMEOUT):
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ):
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.startup_timeout = startup_timeout
@@ -161,7 +165,9 @@ class SymbolicChecker:
             except (EOFError, OSError, BrokenPipeError) as exc:
                 self._kill()
                 self.restarts += 1
-                return CheckResult(None, error=f"checker worker died: {exc}", seconds=time.monotonic() - start)
+                return CheckResult(
+                    None, error=f"checker worker died: {exc}", seconds=time.monotonic() - start
+                )
             seconds = time.monotonic() - start
             if line is None:
                 log.info("symbolic check passed %.1fs; killing the worker", limit)

@@ -18,13 +18,13 @@ from tusk.prompts import split_choice
 from tusk.types import Problem
 
 _GOLD_LETTER = re.compile(r"^\s*\(?([A-Za-z])\)?\s*$")
-_WHOLE_LETTER = re.compile(r"^\s*(?:option|choice)?\s*\(?([A-Za-z])\)?\s*[.):]?\s*$", re.I)
-_LEADING_LETTER = re.compile(r"^\s*(?:option|choice)?\s*(?:\(([A-Za-z])\)|([A-Z])[.):])\s+\S", re.I)
+_WHOLE_LETTER = re.compile(r"^\s*(?:option|choice)?\s*\(?([A-Za-z])\)?\s*[.):]?\s*$", re.IGNORECASE)
+_LEADING_LETTER = re.compile(r"^\s*(?:option|choice)?\s*(?:\(([A-Za-z])\)|([A-Z])[.):])\s+\S", re.IGNORECASE)
 _PAREN_LETTER = re.compile(r"\(([A-Za-z])\)")
-_NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.I)
+_NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.IGNORECASE)
 _BARE_UPPER = re.compile(r"(?<![\w\\'])([A-Z])(?![\w'])")
-_CHOICES_LINE = re.compile(r"Answer Choices\s*:?\s*(.*)$", re.S | re.I)
-_INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=\s*\([A-Za-z]\)\s|\s*Which option|$)", re.S)
+_CHOICES_LINE = re.compile(r"Answer Choices\s*:?\s*(.*)$", re.DOTALL | re.IGNORECASE)
+_INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=\s*\([A-Za-z]\)\s|\s*Which option|$)", re.DOTALL)
 
 
 def gold_letter(problem: Problem) -> str | None:
@@ -74,9 +74,8 @@ def letters_named(answer: str, valid: str, option_texts: dict[str, str] | None =
         if len(t) >= 2 and t in s and s.strip() != t:
             s = s.replace(t, " ").strip()
     m = _WHOLE_LETTER.match(s)
-    if m and m.group(1).upper() in valid:
-        if m.group(1).isupper() or "(" in s or len(s.strip(" .):")) == 1 and m.group(1).lower() in valid.lower():
-            return [m.group(1).upper()]
+    if m and m.group(1).upper() in valid and (m.group(1).isupper() or "(" in s or len(s.strip(" .):")) == 1):
+        return [m.group(1).upper()]
     m = _LEADING_LETTER.match(s)
     if m:
         letter = (m.group(1) or m.group(2)).upper()

@@ -23,13 +23,13 @@ MAX_RESPONSE_CHARS = 20_000
 
 _MARKER = re.compile(
     r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be)\s*(?:[:：]\s*)?|(?:final\s+)?answer\s*[:：]\s*|####\s*",
-    re.I,
+    re.IGNORECASE,
 )
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[+-]?\.\d+")
 _LETTER_AT_END = re.compile(
     r"(?:\(([A-Ea-e])\)|\b(?:option|choice|answer)\s*:?\s*\(?([A-E])\b\)?|^\s*([A-E])\s*[).:]?\s*$)",
-    re.M,
+    re.MULTILINE,
 )
 _SENTENCE_END = re.compile(r"(?<![\d\\])\.(?:\s|$)|\n")
 
@@ -71,8 +71,14 @@ def _span_after_marker(text: str, start: int) -> str:
         c = rest[i]
         if c == "$":
             in_math = not in_math
-        elif not in_math and (c == "\n" or (c == "." and (i + 1 == len(rest) or rest[i + 1].isspace())
-                                            and not (i > 0 and rest[i - 1] == "\\"))):
+        elif not in_math and (
+            c == "\n"
+            or (
+                c == "."
+                and (i + 1 == len(rest) or rest[i + 1].isspace())
+                and not (i > 0 and rest[i - 1] == "\\")
+            )
+        ):
             break
         out.append(c)
         i += 1

@@ -22,6 +22,7 @@ what ``strict`` is for); ``equivalent`` compares cleaned answers as strings.
 
 from __future__ import annotations
 
+import math
 import re
 
 from tusk.grading.extract import last_boxed
@@ -40,7 +41,7 @@ def drop_trailing_zeros(text: str) -> str:
         value = float(text)
     except (ValueError, OverflowError):
         return text
-    if value != value or value in (float("inf"), float("-inf")):
+    if math.isnan(value) or math.isinf(value):
         return text
     if value == int(value) and abs(value) < 1e16:
         return str(int(value))
@@ -155,30 +156,36 @@ class MammothGrader:
         gold = gold_raw
         if profile(problem.benchmark).name in ("gsm8k", "svamp", "numglue"):
             gold = drop_trailing_zeros(gold_raw.replace(",", ""))
-        base = dict(prediction=prediction, gold=gold_raw, grader=self.name, normalized_gold=gold)
+        base = {"prediction": prediction, "gold": gold_raw, "grader": self.name, "normalized_gold": gold}
         if prediction is None or prediction == "":
             return Grade(correct=False, rule="no_answer", **base)
         pred = prediction
         if gold.lower() in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)"):
-            return Grade(correct=gold.lower() in pred.lower(), rule="option_in", normalized_prediction=pred,
-                         **base)
+            return Grade(
+                correct=gold.lower() in pred.lower(), rule="option_in", normalized_prediction=pred, **base
+            )
         if pred.lower() == gold.lower():
             return Grade(correct=True, rule="string", normalized_prediction=pred, **base)
         if kind == "math":
             npred, ngold = hendrycks_normalize(pred), hendrycks_normalize(gold)
             if npred == ngold:
-                return Grade(correct=True, rule="hendrycks", normalized_prediction=npred,
-                             **{**base, "normalized_gold": ngold})
+                return Grade(
+                    correct=True,
+                    rule="hendrycks",
+                    normalized_prediction=npred,
+                    **{**base, "normalized_gold": ngold},
+                )
             p, g = _to_number(npred), _to_number(ngold)
-            if p is not None and g is not None and p == p:
+            if p is not None and g is not None and not math.isnan(p):
                 if g == int(g) and re.fullmatch(r"-?\d+", ngold.replace(",", "")):
                     ok = round(p) == int(g)
                     rule = "round_int"
                 else:
                     ok = abs(p - g) <= abs(g) * 0.04
                     rule = "within_4pct"
-                return Grade(correct=ok, rule=rule, normalized_prediction=npred,
-                             **{**base, "normalized_gold": ngold})
+                return Grade(
+                    correct=ok, rule=rule, normalized_prediction=npred, **{**base, "normalized_gold": ngold}
+                )
         return Grade(correct=False, rule="string_mismatch", normalized_prediction=pred, **base)
 
     def grade(self, response: str, problem: Problem, mode: Mode) -> Grade:

@@ -24,7 +24,7 @@ _NUM_HEAD = re.compile(
 _UNIT_TAIL = re.compile(r"^(?:\s*/?\s*[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])?)*\s*$")
 _VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
 _LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
-_CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.I)
+_CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.IGNORECASE)
 _LEFT_EQ = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*(?!=)")
 
 
@@ -94,11 +94,36 @@ def clean_answer(text: str) -> str:
 
 
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
-_SCALE = re.compile(r"^([+-]?\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion)\b(?:\s+[A-Za-z]+)*$", re.I)
+_SCALE = re.compile(
+    r"^([+-]?\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion)\b(?:\s+[A-Za-z]+)*$", re.IGNORECASE
+)
 _NUMBER_WORDS = {
-    w: str(i) for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split())
+    w: str(i)
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
 }
 
 
@@ -113,7 +138,9 @@ def strip_units(text: str) -> str:
     s = _DEGREES.sub("", s)
     s = _CURRENCY.sub("", s)
     s = s.replace("\\%", "%").strip()
-    s = re.sub(r"^(?:about|approximately|approx\.?|roughly|around|=|≈|\\approx)\s*", "", s, flags=re.I)
+    s = re.sub(
+        r"^(?:about|approximately|approx\.?|roughly|around|=|≈|\\approx)\s*", "", s, flags=re.IGNORECASE
+    )
     s = _LABEL.sub("", s)
     scaled = _SCALE.match(s)
     if scaled:

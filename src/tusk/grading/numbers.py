@@ -54,7 +54,9 @@ _DEC = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?"
 _SCI_RE = re.compile(
     rf"^(?P<m>{_DEC})(?:[eE](?P<e>[+-]?\d+)|\s*(?:\\times|\\cdot|\*|x|×)\s*10\s*(?:\^|\*\*)\s*\{{?(?P<e2>[+-]?\d+)\}}?)?$"
 )
-_FRAC_RE = re.compile(r"^(?P<s>[+-])?\s*(?:\\frac\{(?P<a>\d+)\}\{(?P<b>\d+)\}|\\frac(?P<c>\d)(?P<d>\d)|(?P<e>\d+)\s*/\s*(?P<f>\d+))$")
+_FRAC_RE = re.compile(
+    r"^(?P<s>[+-])?\s*(?:\\frac\{(?P<a>\d+)\}\{(?P<b>\d+)\}|\\frac(?P<c>\d)(?P<d>\d)|(?P<e>\d+)\s*/\s*(?P<f>\d+))$"
+)
 _NEG_FRAC_RE = re.compile(r"^\\frac\{-(?P<a>\d+)\}\{(?P<b>\d+)\}$")
 
 
@@ -77,7 +79,7 @@ def parse_number(text: str) -> Number | None:
     if not s or len(s) > 2 * MAX_DIGITS:
         return None
     percent = False
-    if s.endswith("\\%") or s.endswith("%"):
+    if s.endswith(("\\%", "%")):
         percent = True
         s = s[:-2] if s.endswith("\\%") else s[:-1]
         s = s.strip()
@@ -164,7 +166,12 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool = True) -> tuple[bo
                 scale = max(abs(gv), abs(pv))
                 if scale and abs(gv - pv) / scale <= FLOAT_REL_TOL:
                     return True, "float"
-    if rounding and not pred.percent and not gold.percent and may_be_rounded(gold):
-        if _rounds_to(pred.value, gold) or _rounds_to(gold.value, pred):
-            return True, "rounded"
+    if (
+        rounding
+        and not pred.percent
+        and not gold.percent
+        and may_be_rounded(gold)
+        and (_rounds_to(pred.value, gold) or _rounds_to(gold.value, pred))
+    ):
+        return True, "rounded"
     return False, "number_mismatch"

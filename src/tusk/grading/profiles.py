@@ -40,10 +40,25 @@ PROFILES: dict[str, Profile] = {
 }
 
 _ALIASES = {
-    "gsm": "gsm8k", "gsm8k": "gsm8k", "math": "math", "math500": "math", "hendrycksmath": "math",
-    "competitionmath": "math", "aqua": "aqua", "aquarat": "aqua", "numglue": "numglue", "svamp": "svamp",
-    "deepmind": "deepmind", "mathematics": "deepmind", "deepmindmathematics": "deepmind", "simuleq": "simuleq",
-    "sat": "sat", "satmath": "sat", "mmlu": "mmlu_math", "mmlumath": "mmlu_math", "mmlumathematics": "mmlu_math",
+    "gsm": "gsm8k",
+    "gsm8k": "gsm8k",
+    "math": "math",
+    "math500": "math",
+    "hendrycksmath": "math",
+    "competitionmath": "math",
+    "aqua": "aqua",
+    "aquarat": "aqua",
+    "numglue": "numglue",
+    "svamp": "svamp",
+    "deepmind": "deepmind",
+    "mathematics": "deepmind",
+    "deepmindmathematics": "deepmind",
+    "simuleq": "simuleq",
+    "sat": "sat",
+    "satmath": "sat",
+    "mmlu": "mmlu_math",
+    "mmlumath": "mmlu_math",
+    "mmlumathematics": "mmlu_math",
     "theoremqa": "theoremqa",
 }
 

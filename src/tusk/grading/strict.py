@@ -26,6 +26,7 @@ import re
 from tusk.grading import choices as mc
 from tusk.grading.checker import SymbolicChecker, shared_checker
 from tusk.grading.extract import extract_answer
+from tusk.grading.guards import too_heavy
 from tusk.grading.normalize import clean_answer, strip_units
 from tusk.grading.numbers import Number, numbers_equal, parse_number
 from tusk.grading.profiles import Profile, profile
@@ -53,8 +54,12 @@ class StrictGrader:
     name = "strict"
     version = "1"
 
-    def __init__(self, timeout: float | None = None, checker: SymbolicChecker | None = None,
-                 max_answer_chars: int = MAX_ANSWER_CHARS):
+    def __init__(
+        self,
+        timeout: float | None = None,
+        checker: SymbolicChecker | None = None,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+    ):
         self._checker = checker
         self.timeout = timeout
         self.max_answer_chars = max_answer_chars
@@ -75,7 +80,7 @@ class StrictGrader:
 
     def judge(self, prediction: str | None, problem: Problem) -> Grade:
         gold = str(problem.answer)
-        base = dict(prediction=prediction, gold=gold, grader=self.name)
+        base = {"prediction": prediction, "gold": gold, "grader": self.name}
         if prediction is None or not prediction.strip():
             return Grade(correct=False, rule="no_answer", **base)
         if len(prediction) > self.max_answer_chars:
@@ -83,13 +88,25 @@ class StrictGrader:
         letter = mc.gold_letter(problem)
         if letter is not None:
             chosen, rule, timed_out = self._choice(prediction, problem)
-            return Grade(correct=chosen == letter, rule=rule, normalized_prediction=chosen,
-                         normalized_gold=letter, timed_out=timed_out, **base)
+            return Grade(
+                correct=chosen == letter,
+                rule=rule,
+                normalized_prediction=chosen,
+                normalized_gold=letter,
+                timed_out=timed_out,
+                **base,
+            )
         prof = profile(problem.benchmark)
         g, p = clean_answer(gold), clean_answer(prediction)
         v = self._compare(g, p, prof, rounding=prof.rounded_golds)
-        return Grade(correct=v.ok, rule=v.rule, normalized_prediction=p, normalized_gold=g,
-                     timed_out=v.timed_out, **base)
+        return Grade(
+            correct=v.ok,
+            rule=v.rule,
+            normalized_prediction=p,
+            normalized_gold=g,
+            timed_out=v.timed_out,
+            **base,
+        )
 
     def equivalent(self, a: str, b: str, problem: Problem) -> bool:
         """Whether two extracted answers are the same answer (for majority voting)."""
@@ -144,8 +161,11 @@ class StrictGrader:
         base = _BASE.fullmatch(g)
         if base:  # a numeral in another base: 1200_7
             digits = _BASE.fullmatch(p)
-            same = (digits.group(1) == base.group(1) and digits.group(2) == base.group(2)) if digits else \
-                p.replace(" ", "") == base.group(1)
+            same = (
+                (digits.group(1) == base.group(1) and digits.group(2) == base.group(2))
+                if digits
+                else p.replace(" ", "") == base.group(1)
+            )
             return Verdict(same, "base")
         gn = parse_number(strip_units(g))
         if gn is not None:
@@ -196,21 +216,36 @@ class StrictGrader:
         if gs.kind == "bool":
             return Verdict(ps.kind == "bool" and ps.value == gs.value, "bool")
         if gs.kind == "matrix":
-            if ps.kind != "matrix" or len(gs.rows) != len(ps.rows) or any(
-                len(a) != len(b) for a, b in zip(gs.rows, ps.rows)
+            if (
+                ps.kind != "matrix"
+                or len(gs.rows) != len(ps.rows)
+                or any(len(a) != len(b) for a, b in zip(gs.rows, ps.rows))
             ):
                 return Verdict(False, "matrix_shape")
-            return self._all(list(zip(sum(gs.rows, ()), sum(ps.rows, ()))), prof, rounding, symbolic, "matrix")
+            return self._all(
+                list(zip(sum(gs.rows, ()), sum(ps.rows, ()))), prof, rounding, symbolic, "matrix"
+            )
         if gs.kind == "seq":
             return self._seq(gs, ps, prof, rounding, symbolic)
         if gs.kind == "eq":
             if ps.kind == "eq":
-                v = self._all([(gs.items[0], ps.items[0]), (gs.items[1], ps.items[1])], prof, rounding, symbolic,
-                              "equation")
+                v = self._all(
+                    [(gs.items[0], ps.items[0]), (gs.items[1], ps.items[1])],
+                    prof,
+                    rounding,
+                    symbolic,
+                    "equation",
+                )
                 if v.ok or not symbolic:
                     return v
-                return self._leaf(f"{gs.items[0]}-({gs.items[1]})", f"{ps.items[0]}-({ps.items[1]})", prof,
-                                  rounding, symbolic, "equation")
+                return self._leaf(
+                    f"{gs.items[0]}-({gs.items[1]})",
+                    f"{ps.items[0]}-({ps.items[1]})",
+                    prof,
+                    rounding,
+                    symbolic,
+                    "equation",
+                )
             if is_variable(gs.items[0]) and ps.kind == "leaf":
                 return self._leaf(gs.items[1], ps.text, prof, rounding, symbolic, "equation_rhs")
             return Verdict(False, "equation_shape")
@@ -238,7 +273,9 @@ class StrictGrader:
         items = tuple(self._drop_lhs(i) for i in items)
         g_items = tuple(self._drop_lhs(i) for i in gs.items)
         # sets, bare root lists ("1, -2") and DeepMind factor lists are unordered; "12 3 0" (a sort) is not
-        is_set = gs.open == "{" or (not gs.open and "," in gs.text) or (prof.unordered_lists and gs.open == "[")
+        is_set = (
+            gs.open == "{" or (not gs.open and "," in gs.text) or (prof.unordered_lists and gs.open == "[")
+        )
         if prof.brackets_matter and gs.open and gs.open != "{":
             if (p_open, p_close) != (gs.open, gs.close):
                 return Verdict(False, "brackets")
@@ -264,8 +301,9 @@ class StrictGrader:
         parts = item.split("=")
         return parts[-1].strip() if len(parts) == 2 and is_variable(parts[0]) else item
 
-    def _all(self, pairs: list[tuple[str, str]], prof: Profile, rounding: bool, symbolic: bool,
-             rule: str) -> Verdict:
+    def _all(
+        self, pairs: list[tuple[str, str]], prof: Profile, rounding: bool, symbolic: bool, rule: str
+    ) -> Verdict:
         timed_out = False
         for g, p in pairs:
             v = self._leaf(g, p, prof, rounding, symbolic)
@@ -286,7 +324,11 @@ class StrictGrader:
         if gn is not None:
             v = self._against_number(gn, p, prof, rounding, symbolic)
             return Verdict(v.ok, rule or v.rule, v.timed_out)
-        if parse_number(strip_units(p)) is not None and not _SYMBOLIC.search(g) and not re.search(r"[a-zA-Z]", g):
+        if (
+            parse_number(strip_units(p)) is not None
+            and not _SYMBOLIC.search(g)
+            and not re.search(r"[a-zA-Z]", g)
+        ):
             return Verdict(False, rule or "number_vs_text")
         if not symbolic:
             return Verdict(False, rule or "string_mismatch")
@@ -298,80 +340,6 @@ class StrictGrader:
         if res.value is None:
             return Verdict(False, rule or "unparsable")
         return Verdict(bool(res.value.get("equal")), rule or f"symbolic_{res.value.get('detail', '')}")
-
-
-_POWER = re.compile(r"\^|\*\*")
-_ATOM = re.compile(r"\s*(\\[A-Za-z]+|[A-Za-z0-9.]+)")
-_HUGE_FACTORIAL = re.compile(r"(?:\d{4,}|[})])\s*!")
-_CLOSING = {"{": "}", "(": ")"}
-
-
-def _exponents(text: str) -> list[str]:
-    """The exponent of every top-level power in ``text`` (a braced or parenthesised group, or one atom)."""
-    out, i = [], 0
-    while True:
-        m = _POWER.search(text, i)
-        if not m:
-            return out
-        j = m.end()
-        while j < len(text) and text[j] == " ":
-            j += 1
-        if j < len(text) and text[j] in _CLOSING:
-            depth, k = 0, j
-            while k < len(text):
-                if text[k] in "{(":
-                    depth += 1
-                elif text[k] in "})":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                k += 1
-            out.append(text[j + 1 : k])
-            i = k + 1
-        else:
-            atom = _ATOM.match(text, j)
-            if not atom:
-                out.append("")
-                i = j + 1
-                continue
-            k = atom.end()
-            chained = _POWER.match(text, k)  # a^b^c: the exponent of a is b^c
-            if chained:
-                rest = _exponents(text[k:])
-                out.append(text[j:k] + "^" + (f"{{{rest[0]}}}" if rest else ""))
-                return out
-            out.append(atom.group(1))
-            i = k
-
-
-def _power_depth(text: str, budget: int = 50) -> int:
-    exps = _exponents(text)[:budget]
-    return 1 + max((_power_depth(e, budget) for e in exps), default=0) if exps else 0
-
-
-def _digits_of_power(exponent: str) -> float:
-    """log10 of a purely numeric exponent such as ``9^9`` or ``2^{30}`` (0 when it is not numeric)."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:\^|\*\*)\s*[{(]?\s*(\d+)\s*[})]?\s*", exponent)
-    if not m:
-        return 0.0
-    import math
-
-    return int(m.group(2)) * math.log10(max(int(m.group(1)), 1))
-
-
-def too_heavy(text: str) -> bool:
-    """Power towers (``5^{5^{5^5}}``), powers whose exponent is itself huge (``9^(9^9)``), exponents of 5+
-    digits and factorials of 4+ digit numbers: answers no benchmark asks for, refused before any symbolic
-    work (the checker's time limit backs this up for everything else)."""
-    if "^" not in text and "**" not in text:
-        return bool(_HUGE_FACTORIAL.search(text))
-    if _HUGE_FACTORIAL.search(text) or _power_depth(text) >= 3:
-        return True
-    for exponent in _exponents(text):
-        e = exponent.strip()
-        if re.fullmatch(r"[+-]?\d{5,}", e) or _digits_of_power(e) > 4:
-            return True
-    return False
 
 
 def _compact(s: str) -> str:

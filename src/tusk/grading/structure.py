@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 _OPEN, _CLOSE = "([{", ")]}"
-_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
-_SYMPY_MATRIX = re.compile(r"^(?:Matrix|ImmutableMatrix)\(\[(.*)\]\)$", re.S)
+_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_SYMPY_MATRIX = re.compile(r"^(?:Matrix|ImmutableMatrix)\(\[(.*)\]\)$", re.DOTALL)
 _BOOL = {"true": True, "false": False, "yes": True, "no": False, "correct": True, "incorrect": False}
 
 
@@ -78,8 +78,9 @@ def shape_of(text: str) -> Shape:
     m = _MATRIX.match(s)
     if m:
         body = m.group(2).strip()
-        rows = tuple(tuple(cell.strip() for cell in row.split("&")) for row in re.split(r"\\\\", body)
-                     if row.strip())
+        rows = tuple(
+            tuple(cell.strip() for cell in row.split("&")) for row in re.split(r"\\\\", body) if row.strip()
+        )
         return Shape("matrix", text=s, rows=rows)
     m = _SYMPY_MATRIX.match(s)
     if m:  # sympy's Matrix([[1, 2], [3, 4]]) as printed by a program
