@@ -101,15 +101,16 @@ def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
         else:
             texts[idx] = problem.question
         planted_eval[idx] = problem.id
-    planted_near: list[int] = []
-    for idx in rng.sample(range(size), min(5000, size // 10)):
-        if idx in planted_eval:
-            continue
+    planted_near: list[tuple[int, int]] = []
+    for k, idx in enumerate(rng.sample(range(size), min(5000, size // 10))):
         src = rng.randrange(size)
-        if src in planted_eval:
+        if idx in planted_eval or src in planted_eval or src == idx or len(texts[src].split()) < 40:
             continue
-        texts[idx] = texts[src].rstrip(" ?.") + " ?"  # same words, different punctuation ending
-        planted_near.append(idx)
+        if k % 2:  # exact after normalisation: case and punctuation changed
+            texts[idx] = texts[src].upper().rstrip(" ?.") + " !"
+        else:  # near: a short clause appended (Jaccard of 3-word shingles about 0.9-0.95)
+            texts[idx] = texts[src] + " Show your work."
+        planted_near.append((src, idx))
     return texts, planted_eval, planted_near, evals
 
 
@@ -141,7 +142,7 @@ def bench_text(data_dir: str, size: int, baseline_records: int) -> dict:
     result = deduplicate(texts, None, DedupConfig(near_threshold=0.9))
     dedup_s = time.perf_counter() - t0
     dropped = {d.index for d in result.dropped}
-    near_caught = sum(1 for i in planted_near if i in dropped)
+    near_caught = sum(1 for src, idx in planted_near if src in dropped or idx in dropped)
 
     settings = DecontamConfig()
     t0 = time.perf_counter()

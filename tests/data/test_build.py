@@ -177,7 +177,7 @@ def test_cli_build_and_stats(tmp_path, shared_data_dir):
             {"source": "gsm8k", "mode": "pot", "name": "gsm8k/pot-synth", "limit": 3,
              "synthesise": {"teacher": f"scripted:{table}"}},
         ],
-        "export": {"parquet": True},
+        "export": {"parquet": True, "hf": True},
     }
     path = tmp_path / "build.yaml"
     import yaml
@@ -193,6 +193,10 @@ def test_cli_build_and_stats(tmp_path, shared_data_dir):
     import pyarrow.parquet as pq
 
     assert pq.read_table(out / "train.parquet").num_rows == len(records)
+    import datasets
+
+    on_disk = datasets.load_from_disk(str(out / "hf"))
+    assert on_disk.num_rows == len(records) and on_disk[0]["output"] == records[0]["output"]
 
     assert main(["data", "stats", str(out), "--json"]) == 0
     for name in ("instruction_lengths.png", "output_lengths.png", "mixture.png"):

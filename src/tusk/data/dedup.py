@@ -102,25 +102,66 @@ def deduplicate(
     return DedupResult(tuple(survivors), tuple(dropped))
 
 
-def minhash_signatures(texts: Sequence[str], shingle: int, num_perm: int, chunk: int = 4096) -> tuple[
-    np.ndarray, list[np.ndarray]
-]:
-    """(signatures ``[len(texts), num_perm]`` uint64, per-text unique shingle hashes)."""
-    hasher = WordHasher()
+class Shingles:
+    """Word-shingle hashes of many texts in one flat array: text ``i`` owns ``flat[offsets[i]:offsets[i+1]]``.
+
+    A text shorter than the shingle size has one shingle (all its words; the empty text one fixed hash).
+    """
+
+    def __init__(self, texts: Sequence[str], n: int):
+        vocab: dict[str, int] = {}
+        flat: list[int] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            tokens = words(text)
+            lengths[i] = len(tokens)
+            flat.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
+        word_hashes = WordHasher()(list(vocab))
+        ids = word_hashes[np.asarray(flat, dtype=np.int64)] if flat else np.zeros(0, dtype=np.uint64)
+        total = len(ids)
+        acc = np.zeros(total, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                acc[: total - k] = mix64(acc[: total - k] * np.uint64(0x100000001B3) ^ ids[k:])
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        pos = np.arange(total, dtype=np.int64) - starts[doc] if total else np.zeros(0, dtype=np.int64)
+        valid = pos <= lengths[doc] - n
+        hashes, owners = acc[valid], doc[valid]
+        short = np.flatnonzero(lengths < n)
+        if len(short):
+            extra = np.array(
+                [shingle_hashes(ids[starts[i] : starts[i] + lengths[i]], n)[0] for i in short], dtype=np.uint64
+            )
+            order = np.argsort(np.concatenate((owners, short)), kind="stable")
+            hashes = np.concatenate((hashes, extra))[order]
+            owners = np.concatenate((owners, short))[order]
+        counts = np.bincount(owners, minlength=len(texts))
+        self.flat = hashes
+        self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+    def of(self, i: int) -> np.ndarray:
+        return self.flat[self.offsets[i] : self.offsets[i + 1]]
+
+
+def minhash_signatures(shingles: Shingles, num_perm: int, chunk: int = 1 << 17) -> np.ndarray:
+    """MinHash signatures ``[texts, num_perm]`` (uint64) of every text's shingle set."""
     rng = np.random.default_rng(0x5EED)
     a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
-    shingles = [np.unique(shingle_hashes(hasher(words(t)), shingle)) for t in texts]
-    signatures = np.empty((len(texts), num_perm), dtype=np.uint64)
-    for start in range(0, len(texts), chunk):
-        part = shingles[start : start + chunk]
-        lengths = np.fromiter((len(s) for s in part), dtype=np.int64, count=len(part))
-        flat = np.concatenate(part)
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        with np.errstate(over="ignore"):
-            permuted = mix64(flat[:, None] * a[None, :] + b[None, :])
-        signatures[start : start + len(part)] = np.minimum.reduceat(permuted, offsets, axis=0)
-    return signatures, shingles
+    n_texts = len(shingles.offsets) - 1
+    signatures = np.empty((n_texts, num_perm), dtype=np.uint64)
+    first = 0
+    while first < n_texts:
+        # as many whole texts as fit in about `chunk` shingles (at least one)
+        last = int(np.searchsorted(shingles.offsets, shingles.offsets[first] + chunk, side="right")) - 1
+        last = min(max(last, first + 1), n_texts)
+        lo, hi = shingles.offsets[first], shingles.offsets[last]
+        with np.errstate(over="ignore"):  # x -> a*x + b mod 2**64 (a odd) is a bijection of the mixed hashes
+            permuted = shingles.flat[lo:hi, None] * a[None, :] + b[None, :]
+        signatures[first:last] = np.minimum.reduceat(permuted, shingles.offsets[first:last] - lo, axis=0)
+        first = last
+    return signatures
 
 
 def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tuple[int, float]]:
@@ -128,7 +169,8 @@ def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tupl
     n = len(texts)
     if n < 2:
         return {}
-    signatures, shingles = minhash_signatures(texts, config.shingle, config.bands * config.rows)
+    shingles = Shingles(texts, config.shingle)
+    signatures = minhash_signatures(shingles, config.bands * config.rows)
     parent = list(range(n))
 
     def find(x: int) -> int:
@@ -140,8 +182,12 @@ def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tupl
     sets: dict[int, set[int]] = {}
 
     def jaccard(i: int, j: int) -> float:
-        si = sets.setdefault(i, set(shingles[i].tolist()))
-        sj = sets.setdefault(j, set(shingles[j].tolist()))
+        si = sets.get(i)
+        if si is None:
+            si = sets[i] = set(shingles.of(i).tolist())
+        sj = sets.get(j)
+        if sj is None:
+            sj = sets[j] = set(shingles.of(j).tolist())
         return len(si & sj) / len(si | sj)
 
     similarity: dict[int, float] = {}
@@ -154,11 +200,10 @@ def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tupl
                 key = mix64(key ^ cols[:, c])
         order = np.argsort(key, kind="stable")
         sorted_keys = key[order]
-        boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
-        for run in np.split(order, boundaries):
-            if len(run) < 2:
-                continue
-            run = np.sort(run)
+        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_keys)) + 1))
+        run_ends = np.append(run_starts[1:], n)
+        for lo, hi in zip(run_starts[run_ends - run_starts > 1].tolist(), run_ends[run_ends - run_starts > 1].tolist()):
+            run = np.sort(order[lo:hi])
             anchor = int(run[0])
             prev = anchor
             for member in run[1:].tolist():
