@@ -280,43 +280,48 @@ def main(argv: list[str] | None = None) -> int:
         "multiprocessing": len(subset) / mp_seconds,
     }
     table = Table(title=f"execution: {args.workers} at a time, {platform.machine()}, {os.cpu_count()} CPUs")
-    for column in (
+    columns = (
         "method",
         "programs",
         "ok",
         "seconds",
         "programs/s",
         "tusk speed-up",
+        "CPU ms/program",
         "same output as tusk",
-    ):
+    )
+    for column in columns:
         table.add_column(column, justify="right" if column != "method" else "left")
-    table.add_row(
-        "tusk pool (all isolation)",
-        str(len(codes)),
-        str(tusk_ok),
-        f"{tusk_seconds:.2f}",
-        f"{rates['tusk']:.1f}",
-        "1.0x",
-        "-",
-    )
-    table.add_row(
-        "(a) python -c per program",
-        str(len(subset)),
-        str(sum(r[0] == "ok" for r in pyc_results)),
-        f"{pyc_seconds:.2f}",
-        f"{rates['python_c']:.1f}",
-        f"{rates['tusk'] / rates['python_c']:.1f}x",
-        f"{agree_pyc}/{len(subset)}",
-    )
-    table.add_row(
-        "(b) multiprocessing.Process",
-        str(len(subset)),
-        str(sum(r[0] == "ok" for r in mp_results)),
-        f"{mp_seconds:.2f}",
-        f"{rates['multiprocessing']:.1f}",
-        f"{rates['tusk'] / rates['multiprocessing']:.1f}x",
-        f"{agree_mp}/{len(subset)}",
-    )
+    rows = [
+        ("tusk pool (all isolation)", "tusk", len(codes), tusk_ok, tusk_seconds, "-"),
+        (
+            "(a) python -c per program",
+            "python_c",
+            len(subset),
+            sum(r[0] == "ok" for r in pyc_results),
+            pyc_seconds,
+            f"{agree_pyc}/{len(subset)}",
+        ),
+        (
+            "(b) multiprocessing.Process",
+            "multiprocessing",
+            len(subset),
+            sum(r[0] == "ok" for r in mp_results),
+            mp_seconds,
+            f"{agree_mp}/{len(subset)}",
+        ),
+    ]
+    for label, key, n, ok, seconds, agree in rows:
+        table.add_row(
+            label,
+            str(n),
+            str(ok),
+            f"{seconds:.2f}",
+            f"{rates[key]:.1f}",
+            f"{rates['tusk'] / rates[key]:.1f}x",
+            f"{cpu_ms[key]:.1f}",
+            agree,
+        )
     console.print(table)
     console.print(f"pool start-up ({args.workers} warm workers): {startup:.2f} s")
     console.print(

@@ -125,6 +125,9 @@ class _Worker:
             return ExecutionResult(
                 status="killed", seconds=time.monotonic() - started, error=f"sandbox worker died: {exc}"
             )
+        except BaseException:  # interrupted mid-request: its answer must never reach the next caller
+            self.stop()
+            raise
         return ExecutionResult(
             status=answer["status"],
             stdout=answer["stdout"],
