@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -133,3 +136,44 @@ def test_mammoth_reproduces_the_paper_rules():
         "The answer is (A) or (C)", _p(benchmark="aqua", answer="A", choices=letters), "cot"
     ).correct
     assert m.grade("The answer is (c).", _p(benchmark="theoremqa", answer="(c)"), "cot").rule == "option_in"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_workers_die_with_a_killed_grading_process():
+    code = (
+        "from tusk.grading.checker import SymbolicChecker\n"
+        "c = SymbolicChecker(timeout=600)\n"
+        "c.warm()\n"
+        "print(c._proc.pid, c._standby.pid, flush=True)\n"
+        "c.equal('5^(5^(5^5))', '3')\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(x) for x in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    time.sleep(0.5)  # let the hopeless check start
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), "a checker worker outlived its grading process"
+
+
+def test_warm_starts_a_ready_standby():
+    c = SymbolicChecker(timeout=0.5)
+    try:
+        c.warm()
+        assert c._standby is not None and c._standby_ready
+        assert c.equal("5^(5^(5^5))", "3").timed_out
+        assert c._ready  # the promoted standby had already imported everything
+        assert c.equal("\\frac{1}{2}", "0.5").value["equal"] is True
+    finally:
+        c.close()

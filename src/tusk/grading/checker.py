@@ -63,6 +63,7 @@ class SymbolicChecker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._standby: subprocess.Popen[bytes] | None = None
+        self._standby_ready = False
         self._ready = False
         self._buffer = b""
         self._pid = os.getpid()
@@ -73,8 +74,11 @@ class SymbolicChecker:
         src_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        args = [sys.executable, "-m", "tusk.grading._worker", str(self.memory_mb)]
+        if threading.current_thread() is threading.main_thread():
+            args.append("--die-with-parent")
         return subprocess.Popen(
-            [sys.executable, "-m", "tusk.grading._worker", str(self.memory_mb)],
+            args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -91,7 +95,8 @@ class SymbolicChecker:
         timeout does not make the next check wait for sympy to import."""
         standby, self._standby = self._standby, None
         if standby is not None and standby.poll() is None:
-            self._proc, self._ready, self._buffer = standby, False, b""
+            self._proc, self._ready, self._buffer = standby, self._standby_ready, b""
+            self._standby_ready = False
         else:
             self._spawn()
         self._standby = self._popen()
@@ -135,6 +140,7 @@ class SymbolicChecker:
     def _ensure_ready(self) -> None:
         if self._pid != os.getpid():  # forked: the workers belong to the parent
             self._proc, self._standby, self._pid, self._buffer = None, None, os.getpid(), b""
+            self._standby_ready = False
         if self._proc is None or self._proc.poll() is not None:
             self._kill()
             self._spawn()
@@ -146,10 +152,41 @@ class SymbolicChecker:
             self._ready = True
             if self._standby is None or self._standby.poll() is not None:
                 self._standby = self._popen()  # warm spare: a timeout never waits for an import
+                self._standby_ready = False
+
+    def warm(self) -> None:
+        """Start the worker and its standby and wait until both have imported sympy (call this before a
+        long grading run, so that no check, not even the one after a first timeout, waits for an import)."""
+        with self._lock:
+            self._ensure_ready()
+            standby = self._standby
+            if standby is not None and not self._standby_ready and standby.stdout is not None:
+                deadline = time.monotonic() + self.startup_timeout
+                data = b""
+                fd = standby.stdout.fileno()
+                while b"\n" not in data and time.monotonic() < deadline:
+                    with selectors.DefaultSelector() as sel:
+                        sel.register(fd, selectors.EVENT_READ)
+                        if not sel.select(deadline - time.monotonic()):
+                            break
+                    chunk = os.read(fd, 64)
+                    if not chunk:
+                        break
+                    data += chunk
+                self._standby_ready = data == b"ready\n"
 
     # -- requests -----------------------------------------------------------------------------------
     def request(self, payload: dict[str, Any], timeout: float | None = None) -> CheckResult:
-        """Send one request; wait at most ``timeout`` seconds (default: the checker's limit)."""
+        """Send one request; wait at most ``timeout`` seconds (default: the checker's limit).
+
+        A worker found dead (crashed, or killed with the thread that started it) is replaced and the
+        request sent once more, so a dead worker never turns into a wrong verdict by itself."""
+        result = self._request_once(payload, timeout)
+        if result.error is not None and result.error.startswith("checker worker died"):
+            result = self._request_once(payload, timeout)
+        return result
+
+    def _request_once(self, payload: dict[str, Any], timeout: float | None) -> CheckResult:
         limit = self.timeout if timeout is None else timeout
         with self._lock:
             try:
