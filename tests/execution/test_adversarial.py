@@ -18,7 +18,7 @@ import pytest
 from tusk.execution import ProgramPool, SandboxLimits
 
 SECRET = "tusk-secret-" + uuid.uuid4().hex
-QUICK = SandboxLimits(timeout=0.5, memory_mb=256, max_output=1 << 20)
+QUICK = SandboxLimits(timeout=1.0, memory_mb=256, max_output=1 << 20)
 STATE: dict[str, object] = {}
 
 

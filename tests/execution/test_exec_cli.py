@@ -27,7 +27,7 @@ def tusk(*args: str, stdin: str) -> subprocess.CompletedProcess:
 
 def test_exec_streams_results_in_order():
     stdin = "".join(json.dumps(p) + "\n" for p in PROGRAMS) + "\n"
-    proc = tusk("--timeout", "0.5", "--workers", "2", "-", stdin=stdin)
+    proc = tusk("--timeout", "2", "--workers", "2", "-", stdin=stdin)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["sum", 7, "err", "loop"]
