@@ -90,3 +90,30 @@ def test_verify_keeps_only_programs_that_print_the_gold(tmp_path):
     # a second run answers from the cache file without executing anything
     again = verify(candidates, settings, VerdictCache(tmp_path / "v.jsonl"))
     assert again == verdicts
+
+
+def test_synthesis_prefill_stop_template_and_cache(tmp_path):
+    from tusk.backends.scripted import ScriptedBackend
+    from tusk.data.records import SourceItem
+    from tusk.data.synthesise import GenerationCache, SynthesisSettings, synthesise
+
+    items = [SourceItem(Problem(id=f"p/{i}", benchmark="gsm8k", question=f"What is {i} + 1?", answer=str(i + 1)))
+             for i in range(3)]
+    backend = ScriptedBackend(responder=lambda request, n: f"print({request.prompt.count('+')} + {n})\n```\nbye")
+    settings = SynthesisSettings(
+        teacher="t", k=2, prompt="alpaca", template="Q: {question}\nA:", prefill="```python\n", stop=("```",)
+    )
+    cache = GenerationCache(tmp_path / "gen.jsonl")
+    found = list(synthesise(items, settings, backend, "mine/pot", cache))
+    assert [c.key for c in found] == ["mine/pot/p/0#0", "mine/pot/p/0#1", "mine/pot/p/1#0", "mine/pot/p/1#1",
+                                      "mine/pot/p/2#0", "mine/pot/p/2#1"]
+    assert backend.calls[0].prompt == "Q: What is 0 + 1?\nA:```python\n"
+    assert backend.calls[0].sampling.n == 2 and "```" in backend.calls[0].sampling.stop
+    assert found[1].example.output.strip() == "print(1 + 1)"  # prefill + completion, fence closed, program only
+    assert found[0].example.instruction == "What is 0 + 1? Let's write a program."
+    again = ScriptedBackend(responder=lambda request, n: "unused")
+    assert list(synthesise(items, settings, again, "mine/pot", GenerationCache(tmp_path / "gen.jsonl"))) == found
+    assert again.calls == []
+    with pytest.raises(Exception, match="placeholder"):
+        bad = SynthesisSettings(teacher="t", template="{nope}", prompt="alpaca")
+        list(synthesise(items, bad, again, "x/pot"))

@@ -43,6 +43,11 @@ class SynthesisSettings:
     """alpaca | chat | auto (the teacher's preferred style)"""
     template: str | None = None
     """custom prompt text with {question} and {choices} (sent through the chat template when prompt is chat)"""
+    prefill: str = ""
+    """text appended to the prompt and counted as the start of every completion, e.g. "```python\n" so a chat
+    model answers with code at once (no preamble tokens to pay for)"""
+    stop: tuple[str, ...] = ()
+    """extra stop strings, e.g. "```" to end at the closing fence (no epilogue tokens)"""
     seed: int = 0
     batch: int = 8
     """requests handed to the backend at a time (each finished generation is cached at once)"""
@@ -80,7 +85,7 @@ def render_prompt(item: SourceItem, settings: SynthesisSettings, backend) -> tup
 
     style = backend.preferred_prompt if settings.prompt == "auto" else settings.prompt
     if settings.template is None:
-        return build_prompt(item.problem, settings.mode, style, chat=backend.chat_prompt), style
+        return build_prompt(item.problem, settings.mode, style, chat=backend.chat_prompt) + settings.prefill, style
     try:
         text = settings.template.format(
             question=item.problem.question, choices=render_choices(item.problem.choices).strip()
@@ -91,8 +96,8 @@ def render_prompt(item: SourceItem, settings: SynthesisSettings, backend) -> tup
         rendered = backend.chat_prompt([{"role": "user", "content": text}])
         if rendered is None:
             raise TuskError(f"teacher {settings.teacher} has no chat template; set prompt: alpaca")
-        return rendered, style
-    return text, style
+        return rendered + settings.prefill, style
+    return text + settings.prefill, style
 
 
 def generation_key(teacher: dict, prompt: str, sampling: SamplingParams) -> str:
@@ -107,6 +112,14 @@ def _extract_program(text: str) -> str | None:
         match = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, re.DOTALL)
         return match.group(1).strip() + "\n" if match and match.group(1).strip() else None
     return extract_program(text)
+
+
+def with_prefill(prefill: str, text: str) -> str:
+    """The whole completion: the prefill plus the generated text, with a code fence the prefill opened closed."""
+    full = prefill + text
+    if prefill and full.count("```") % 2 == 1:
+        full = full.rstrip() + "\n```"
+    return full
 
 
 def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: Mode) -> list[Candidate]:
@@ -151,7 +164,7 @@ def synthesise(
             temperature=settings.temperature,
             top_p=settings.top_p,
             n=settings.k,
-            stop=stop_strings(style),
+            stop=stop_strings(style) + tuple(settings.stop),
             seed=settings.seed,
         )
         key = generation_key(teacher, prompt, sampling)
@@ -174,8 +187,12 @@ def synthesise(
             if progress:
                 progress(1)
         while next_index < len(items) and next_index in texts_for:
-            yield from to_candidates(items[next_index], texts_for[next_index], component, settings.mode)
+            yield from _candidates(items[next_index], texts_for[next_index], component, settings)
             next_index += 1
     while next_index < len(items):
-        yield from to_candidates(items[next_index], texts_for[next_index], component, settings.mode)
+        yield from _candidates(items[next_index], texts_for[next_index], component, settings)
         next_index += 1
+
+
+def _candidates(item: SourceItem, texts: Sequence[str], component: str, settings: SynthesisSettings):
+    return to_candidates(item, [with_prefill(settings.prefill, t) for t in texts], component, settings.mode)
