@@ -62,6 +62,8 @@ What is not protected:
   times the memory and all the CPUs; kernel memory (pipes, page tables) is not counted.
 - No PID namespace: process ids of the host are visible through error codes (/proc itself is unreadable).
 - Timing and other side channels.
+- Linux only, kernel 5.3 or newer (the worker waits on ``pidfd_open``); Landlock needs 5.13+, its TCP
+  rules 6.7+, its signal scoping 6.12+.
 - Where a mechanism is missing (older kernels, non-x86_64 has no seccomp table here, no namespaces
   without root or user namespaces) the pool runs without it and logs one warning per mechanism;
   ``isolation_report()`` lists the state of each.
