@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,15 +104,6 @@ def generation_key(teacher: dict, prompt: str, sampling: SamplingParams) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
-def _extract_program(text: str) -> str | None:
-    try:
-        from tusk.programs import extract_program
-    except ImportError:  # tusk.programs not installed in this tree: the first fenced block, else None
-        match = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, re.DOTALL)
-        return match.group(1).strip() + "\n" if match and match.group(1).strip() else None
-    return extract_program(text)
-
-
 def with_prefill(prefill: str, text: str) -> str:
     """The whole completion: the prefill plus the generated text, with a code fence the prefill opened closed."""
     full = prefill + text
@@ -123,9 +113,8 @@ def with_prefill(prefill: str, text: str) -> str:
 
 
 def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: Mode) -> list[Candidate]:
+    from tusk.programs import extract_program
     from tusk.prompts import instruction_for
-
-    extract_program = _extract_program
 
     out = []
     for index, text in enumerate(texts):

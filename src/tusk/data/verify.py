@@ -156,17 +156,8 @@ def _grade_text(grader, candidate: Candidate) -> Verdict:
     return Verdict(kept=bool(grade.correct), status="ok", prediction=grade.prediction, rule=grade.rule)
 
 
-def _answer_from_stdout(stdout: str) -> str | None:
-    try:
-        from tusk.programs import answer_from_stdout
-    except ImportError:  # tusk.programs not installed in this tree: same rule, last non-empty line
-        lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-        return lines[-1] if lines else None
-    return answer_from_stdout(stdout)
-
-
 def _judge_program(grader, candidate: Candidate, result, tolerance: float = 0.0) -> Verdict:
-    answer_from_stdout = _answer_from_stdout
+    from tusk.programs import answer_from_stdout
     prediction = answer_from_stdout(result.stdout) if result.status == "ok" else None
     common = {"status": result.status, "prediction": prediction, "error": result.error, "seconds": result.seconds}
     if result.status != "ok":
