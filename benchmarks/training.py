@@ -33,10 +33,10 @@ from pathlib import Path
 
 SIZES = {
     # TinyLlama-1.1B's shape
-    "1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-               num_key_value_heads=4),
-    "tiny": dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2),
+    "1b": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+           "num_key_value_heads": 4},
+    "tiny": {"hidden_size": 128, "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2},
 }
 
 
@@ -141,7 +141,7 @@ def run_hf_trainer(model_dir: Path, data, args, batch: int, out: Path, pad: int)
     bf16 = args.precision in ("bf16", "auto") and torch.cuda.is_available()
     training_args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=batch, gradient_accumulation_steps=1,
-        max_steps=args.steps + args.warmup, learning_rate=2e-5, lr_scheduler_type="cosine", warmup_ratio=0.03,
+        max_steps=args.steps + args.warmup, learning_rate=2e-5, lr_scheduler_type="cosine", warmup_steps=0.03,
         weight_decay=0.0, bf16=bf16, gradient_checkpointing=not args.no_checkpointing, report_to=[],
         save_strategy="no", logging_strategy="no", dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
         remove_unused_columns=False, disable_tqdm=True,

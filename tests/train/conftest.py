@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tusk_train_tiny import alpaca_records, build_model_dir  # noqa: E402
+from tusk_train_tiny import alpaca_records, build_model_dir
 
 
 @pytest.fixture(scope="session")

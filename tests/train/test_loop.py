@@ -19,8 +19,8 @@ def _config(tmp_path, model_dir, name, **changes):
     data = tmp_path / "train.json"
     if not data.exists():
         data.write_text(json.dumps(alpaca_records() * 3))
-    values = dict(model=str(model_dir), data=str(data), out=str(tmp_path / name), batch_size=4, grad_accum=2,
-                  max_steps=6, learning_rate=3e-3, lora_dropout=0.0, export="none")
+    values = {"model": str(model_dir), "data": str(data), "out": str(tmp_path / name), "batch_size": 4,
+              "grad_accum": 2, "max_steps": 6, "learning_rate": 3e-3, "lora_dropout": 0.0, "export": "none"}
     values.update(changes)
     return TrainConfig(**values)
 
@@ -113,6 +113,17 @@ def test_eos_is_learned_when_pad_equals_eos(tmp_path, tiny_llama):
         assert tokenizer.eos_token_id in new, tokenizer.decode(new)
         stop = new.index(tokenizer.eos_token_id)
         assert tokenizer.decode(new[:stop]) == record["output"]
+    # the same through tusk's hf backend, as tusk eval would run the fine-tuned model
+    from tusk.backends import load_backend
+    from tusk.types import Request, SamplingParams
+
+    requests = [Request(id=str(i), prompt=alpaca_prompt(r["instruction"]), sampling=SamplingParams(max_tokens=12))
+                for i, r in enumerate(records)]
+    with load_backend(f"hf:{tmp_path / 'eos/final'}", device="cpu", dtype="float32") as backend:
+        generations = {g.request_id: g for g in backend.generate(requests)}
+    for i, record in enumerate(records):
+        assert generations[str(i)].text == record["output"]
+        assert generations[str(i)].finish_reasons[0] == "stop"
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_boundary_merge_is_trained_not_dropped():
     the merged token is trained, and re-tokenising the prompt alone (the classic recipe) is off by one."""
     tokenizer = build_tokenizer("byte")
     example = TrainingExample(instruction="Solve for x: 2x + 6 = 10.", output="$x = 2$")
-    prompt, full = training_text(example)
+    prompt, _ = training_text(example)
     data = encode_examples(tokenizer, [example], max_length=512)
     assert data.stats.boundary_merges == 1
     n = int(data.n_masked[0])

@@ -3,12 +3,11 @@ tokenizers trained on the fly with ``tokenizers`` (no files from anywhere, well 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from tusk.prompts import alpaca_prompt  # noqa: E402
+from tusk.prompts import alpaca_prompt
 
 EOS = "<|endoftext|>"
 BOS = "<s>"
@@ -80,10 +79,10 @@ def build_model_dir(path: Path, arch: str = "llama", tokenizer_kind: str = "byte
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     tokenizer = build_tokenizer(tokenizer_kind, bos=bos)
-    common = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                  bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=False)
+    common = {"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
+              "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+              "bos_token_id": tokenizer.bos_token_id, "tie_word_embeddings": False}
     config = LlamaConfig(**common) if arch == "llama" else Qwen2Config(**common)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)

@@ -110,7 +110,7 @@ def _records_from_parquet(path: Path) -> Iterable[tuple[int, Any]]:
         raise MissingExtraError("reading Parquet training data", "train", exc) from None
     try:
         table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for corrupt files
         raise DataError(f"{path}: cannot read Parquet ({exc})") from None
     return enumerate(table.to_pylist())
 
@@ -122,7 +122,7 @@ def _records_from_hf_dataset(path: Path) -> Iterable[tuple[int, Any]]:
         raise MissingExtraError("reading an HF dataset folder", "train", exc) from None
     try:
         loaded = datasets.load_from_disk(str(path))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - datasets raises several types for a wrong folder
         raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from None
     if isinstance(loaded, datasets.DatasetDict):
         if "train" not in loaded:

@@ -280,7 +280,7 @@ def _run_eval(hook: EvalHook, accelerator: Any, model: Any, tokenizer: Any, out:
 def _record_eval(hook: EvalHook, model_dir: Path, step: int, runlog: Any) -> None:
     try:
         result = hook(model_dir, step)
-    except Exception as exc:  # the hook is optional: a failed evaluation must not lose the training run
+    except Exception as exc:  # noqa: BLE001 - the hook is optional: a failed evaluation must not lose the training run
         log.warning("evaluation at step %d failed: %s", step, exc)
         result = {"error": str(exc)}
     runlog.write({"event": "eval", "step": step, "model": str(model_dir), "result": result})
