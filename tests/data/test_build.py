@@ -214,6 +214,8 @@ def test_config_errors_name_the_problem(tmp_path):
         parse_config({"components": [{"source": "gsm9k", "mode": "cot"}]})
     with pytest.raises(TuskError, match="used twice"):
         parse_config({"components": [{"source": "gsm8k", "mode": "cot"}, {"source": "gsm8k", "mode": "cot"}]})
+    with pytest.raises(TuskError, match="no default file"):
+        parse_config({"components": [{"source": "jsonl", "mode": "cot"}]})
     with pytest.raises(TuskError, match="non-empty list"):
         parse_config({"seed": 1})
     bad = tmp_path / "bad.yaml"

@@ -132,6 +132,8 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> BuildConfig:
         if component.mode not in ("cot", "pot"):
             raise TuskError(f"{at}: mode must be cot or pot, got {component.mode!r}")
         source = SOURCES[component.source]
+        if not component.files and not source.files:
+            raise TuskError(f"{at}: source {component.source} has no default file; list yours under 'files'")
         if component.synthesise is None and component.mode not in source.modes:
             have = ", ".join(source.modes) or "none"
             raise TuskError(
