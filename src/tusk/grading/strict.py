@@ -22,6 +22,7 @@ Guarantees: never raises on any response; predictions longer than ``max_answer_c
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tusk.grading import choices as mc
 from tusk.grading.checker import SymbolicChecker, shared_checker
@@ -39,13 +40,13 @@ _BASE = re.compile(r"(\w+)_\{?(\d+)\}?")
 _SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi")
 
 
+@dataclass(frozen=True)
 class Verdict:
-    """A comparison outcome (mutable only while it is being built inside this module)."""
+    """One comparison's outcome: equal or not, the rule that decided, and whether a check timed out."""
 
-    __slots__ = ("ok", "rule", "timed_out")
-
-    def __init__(self, ok: bool, rule: str, timed_out: bool = False):
-        self.ok, self.rule, self.timed_out = ok, rule, timed_out
+    ok: bool
+    rule: str
+    timed_out: bool = False
 
 
 class StrictGrader:
