@@ -41,8 +41,9 @@ def _build(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     result = build_dataset(config, args.out, data_dir=args.data_dir, show_progress=not args.no_progress)
     table = Table(title=f"{result.records} records -> {Path(args.out) / 'train.json'}")
-    for column in ("component", "problems", "candidates", "verified", "pass rate", "dedup", "contam.", "selected"):
-        table.add_column(column, justify="left" if column == "component" else "right")
+    table.add_column("component", no_wrap=True)
+    for column in ("problems", "cand.", "verified", "pass", "dedup", "contam.", "chosen"):
+        table.add_column(column, justify="right")
     for name, s in result.manifest["components"].items():
         rate = s["verification"]["pass_rate"]
         table.add_row(name, str(s["problems"]), str(s["candidates"]), str(s["verified"]),
