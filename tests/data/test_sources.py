@@ -202,3 +202,17 @@ def test_mathinstruct_and_generic_parsers(tmp_path):
 def test_missing_file_names_the_source_and_url(tmp_path):
     with pytest.raises(DataError, match="source mathinstruct.*huggingface"):
         list(get_source("mathinstruct").load(data_dir=tmp_path))
+
+
+def test_camel_parser(tmp_path):
+    path = tmp_path / "math.jsonl"
+    path.write_text(
+        json.dumps({"role_1": "Mathematician_RoleType.ASSISTANT", "topic;": "Algebra", "sub_topic": "Linear",
+                    "message_1": "Solve 2x + 3 = 7.", "message_2": "2x = 4, so x = 2."}) + "\n"
+    )
+    (item,) = get_source("camel").load([str(path)])
+    assert item.example.instruction == "Solve 2x + 3 = 7." and item.example.output == "2x = 4, so x = 2."
+    assert item.example.mode == "cot" and item.problem.answer == "" and item.problem.meta["topic"] == "Linear"
+    path.write_text(json.dumps({"message_1": "no answer"}))
+    with pytest.raises(DataError, match="missing field 'message_2'"):
+        list(get_source("camel").load([str(path)]))

@@ -84,6 +84,16 @@ SOURCES: dict[str, Source] = {
             url=_MI,
         ),
         Source(
+            name="camel",
+            description="Camel-Math (GPT-4 CoT, not validated; CC BY-NC 4.0): message_1/message_2 JSON lines",
+            loader="published:load_camel",
+            files=("camel/math.jsonl",),
+            modes=("cot",),
+            benchmark="math",
+            licence="CC-BY-NC-4.0",
+            url="https://huggingface.co/datasets/camel-ai/math",
+        ),
+        Source(
             name="jsonl",
             description="Your own problems: JSON/JSONL with question, answer, optional output/mode/choices",
             loader="published:load_generic",

@@ -6,6 +6,10 @@ comes from the ``/CoT/`` or ``/PoT/`` part of ``source`` and the original sub-so
 no separate gold answer, so their PoT programs can only be checked to run and print an answer (the builder
 records them as ``unverified`` when no gold exists).
 
+Camel-Math records (``{"message_1": question, "message_2": answer text, "topic;": ..., "sub_topic": ...}``,
+one JSON object per upstream file; concatenate them into JSON lines) become CoT examples without a gold
+answer, as in MathInstruct, where they were not validated.
+
 The generic format (``jsonl`` source) reads records with ``question`` (or ``instruction``), ``answer``,
 optional ``output`` (a rationale), ``mode`` (cot/pot), ``choices`` and ``benchmark``.
 """
@@ -90,4 +94,18 @@ def load_generic(path: Path) -> Iterator[SourceItem]:
                 answer=answer or None,
                 provenance={"file": path.name, "line": where},
             )
+        yield SourceItem(problem, example)
+
+
+def load_camel(path: Path) -> Iterator[SourceItem]:
+    for where, record in read_records(path):
+        question = str(field(path, where, record, "message_1")).strip()
+        output = str(field(path, where, record, "message_2")).strip()
+        topic = str(record.get("sub_topic") or record.get("topic;") or record.get("topic") or "")
+        problem = Problem(id=f"camel/{path.stem}/{where}", benchmark="math", question=question, answer="",
+                          meta={"topic": topic})
+        example = TrainingExample(
+            instruction=question, output=output, mode="cot", source="camel",
+            provenance={"file": path.name, "line": where, "topic": topic},
+        )
         yield SourceItem(problem, example)
