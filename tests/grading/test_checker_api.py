@@ -40,7 +40,7 @@ def test_power_tower_is_killed_and_the_worker_replaced(checker):
     assert checker._proc is not None and checker._proc.pid != before
     with pytest.raises(ProcessLookupError):
         os.kill(before, 0)  # the old worker is gone, not left running
-    assert checker.equal("2^{10}", "1024").value["equal"] is True
+    assert checker.equal("2^{10}", "1024", timeout=60).value["equal"] is True
 
 
 def test_a_dead_worker_is_restarted(checker):
@@ -49,7 +49,7 @@ def test_a_dead_worker_is_restarted(checker):
     checker._proc.wait()
     first = checker.equal("1", "1")
     assert first.error is not None or first.value["equal"] is True
-    assert checker.equal("\\pi", "\\pi").value["equal"] is True
+    assert checker.equal("\\pi", "\\pi", timeout=60).value["equal"] is True
 
 
 def test_checks_run_from_other_threads(checker):
@@ -174,6 +174,6 @@ def test_warm_starts_a_ready_standby():
         assert c._standby is not None and c._standby_ready
         assert c.equal("5^(5^(5^5))", "3").timed_out
         assert c._ready  # the promoted standby had already imported everything
-        assert c.equal("\\frac{1}{2}", "0.5").value["equal"] is True
+        assert c.equal("\\frac{1}{2}", "0.5", timeout=60).value["equal"] is True
     finally:
         c.close()
