@@ -146,6 +146,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_workers_die_with_a_killed_grading_process():
     code = (
@@ -167,6 +168,7 @@ def test_workers_die_with_a_killed_grading_process():
     assert not any(_alive(p) for p in pids), "a checker worker outlived its grading process"
 
 
+@pytest.mark.slow
 def test_warm_starts_a_ready_standby():
     c = SymbolicChecker(timeout=0.5)
     try:
