@@ -81,15 +81,16 @@ class _Builder:
         self.inputs: dict[str, dict[str, Any]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
 
-    def backend(self, spec: str):
-        if spec not in self.backends:
+    def backend(self, spec: str, options: dict):
+        key = json.dumps([spec, options], sort_keys=True)
+        if key not in self.backends:
             if self.backend_factory is not None:
-                self.backends[spec] = self.backend_factory(spec)
+                self.backends[key] = self.backend_factory(spec)
             else:
                 from tusk.backends import load_backend
 
-                self.backends[spec] = load_backend(spec)
-        return self.backends[spec]
+                self.backends[key] = load_backend(spec, **options)
+        return self.backends[key]
 
     def load(self, component: ComponentConfig) -> list[SourceItem]:
         source = SOURCES[component.source]
@@ -115,7 +116,7 @@ class _Builder:
             ]
             stats["no_rationale"] = len(items) - len(out)
             return out
-        backend = self.backend(settings.teacher)
+        backend = self.backend(settings.teacher, dict(settings.teacher_options))
         stats["teacher"] = backend.describe()
         stats["synthesis"] = {k: v for k, v in settings.__dict__.items()}
         cache = GenerationCache(self.work / f"synthesis-{_safe(component.name)}.jsonl")

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tusk.data.records import Candidate, SourceItem
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 class SynthesisSettings:
     teacher: str = "qwen2.5-coder-0.5b"
     """model spec of the teacher (any tusk backend: built-in name, llamacpp:, hf:, openai:MODEL@URL, ...)"""
+    teacher_options: dict = field(default_factory=dict)
+    """keyword options for the teacher's backend, e.g. {n_threads: 1} for llama.cpp on a busy CPU"""
     mode: Mode = "pot"
     k: int = 1
     """samples per problem"""
