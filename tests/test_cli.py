@@ -44,3 +44,23 @@ def test_unknown_model_spec_lists_the_choices(tmp_path):
 def test_ls(what, expected):
     result = run_cli("ls", what)
     assert result.returncode == 0 and expected in result.stdout
+
+
+def test_eval_cache_reuses_generations_across_runs(tmp_path):
+    import json
+
+    table = tmp_path / "answers.jsonl"
+    table.write_text(json.dumps({"match": "", "response": "The answer is 4."}) + "\n")
+    common = ["eval", "--model", f"scripted:{table}", "--limit", "3", "--cache", str(tmp_path / "gen.sqlite"),
+              "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "r1")]) == 0
+    table.write_text(json.dumps({"match": "", "response": "The answer is 5."}) + "\n")  # the model "changed"
+    assert main([*common, "--out", str(tmp_path / "r2"), "--grader", "mammoth"]) == 0
+    for run in ("r1", "r2"):
+        rows = [json.loads(line) for line in (tmp_path / run / "samples.jsonl").read_text().splitlines()]
+        assert [r["generations"] for r in rows] == [["The answer is 4."]] * 3
+    # without the cache the new answers come through
+    assert main(["eval", "--model", f"scripted:{table}", "--limit", "3", "--no-progress",
+                 "--out", str(tmp_path / "r3")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "r3" / "samples.jsonl").read_text().splitlines()]
+    assert rows[0]["generations"] == ["The answer is 5."]
