@@ -25,6 +25,7 @@ _UNIT_TAIL = re.compile(r"^(?:\s*/?\s*[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])
 _VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
 _LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.IGNORECASE)
+_IN_SET = re.compile(r"^[A-Za-z]\s*(?:\\in|∈)\s*")
 _LEFT_EQ = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*(?!=)")
 
 
@@ -89,6 +90,7 @@ def clean_answer(text: str) -> str:
     s = s.replace("\\{", "{").replace("\\}", "}") if s.startswith("\\{") else s
     s = s.replace("−", "-").replace("–", "-").replace("\u2009", " ").replace("\xa0", " ")
     s = re.sub(r"\s+", " ", s).strip()
+    s = _IN_SET.sub("", s)  # "x \in [2, 5)" -> "[2, 5)"
     s = s.rstrip(".").strip()
     return s
 
@@ -151,6 +153,8 @@ def strip_units(text: str) -> str:
     head = s.split(" ", 1)
     if head[0].lower() in _NUMBER_WORDS and (len(head) == 1 or _UNIT_TAIL.match(head[1])):
         return _NUMBER_WORDS[head[0].lower()]
+    if re.fullmatch(r"[+-]?[\d,.]+!", s):  # "18!" at the end of a sentence is an exclamation
+        s = s[:-1]
     m = _NUM_HEAD.match(s)
     if m and _UNIT_TAIL.match(m.group("rest")) and not _VARIABLE_TAIL.match(m.group("rest")):
         s = m.group("num")
