@@ -191,3 +191,23 @@ def test_builtin_gguf_loads_dequantised_and_converts_once(tmp_path, monkeypatch)
     assert len(converted) == 1
     with HFBackend("smollm2-135m") as again:
         assert next(again.generate([request])).text == text
+
+
+def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(tiny_model_dir, tmp_path, backend):
+    import shutil
+
+    noisy = tmp_path / "noisy"
+    shutil.copytree(tiny_model_dir, noisy)
+    config = json.loads((noisy / "generation_config.json").read_text())
+    config.update(do_sample=True, temperature=5.0, top_k=3, repetition_penalty=3.0, no_repeat_ngram_size=2)
+    (noisy / "generation_config.json").write_text(json.dumps(config))
+    requests = _prompts(SamplingParams(max_tokens=12))[:4]
+    with HFBackend(str(noisy), batch_size=4) as other:
+        assert [g.texts for g in other.generate(requests)] == [g.texts for g in backend.generate(requests)]
+
+
+def test_ignore_eos_runs_every_row_to_max_tokens(tiny_model_dir):
+    requests = _prompts(SamplingParams(max_tokens=20))
+    with HFBackend(str(tiny_model_dir), batch_size=4, ignore_eos=True) as b:
+        gens = list(b.generate(requests))
+    assert all(g.completion_tokens == 20 and g.finish_reasons == ("length",) for g in gens)

@@ -59,6 +59,7 @@ class HFBackend(Backend):
         dtype: str = "auto",
         batch_size: int | None = None,
         base_model: str | None = None,
+        ignore_eos: bool = False,
         **unused: Any,
     ):
         super().__init__(model)
@@ -80,7 +81,17 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
-        self.eos_ids = _eos_ids(self.lm, self.tokenizer)
+        # ignore_eos (for benchmarks): every row runs to its max_tokens unless a stop string ends it
+        self.eos_ids = set() if ignore_eos else _eos_ids(self.lm, self.tokenizer)
+        # Decoding follows the request's SamplingParams alone: drop the checkpoint's sampling defaults
+        # (temperature, top_k, repetition penalty...) that transformers would otherwise fill in.
+        from transformers import GenerationConfig
+
+        self.lm.generation_config = GenerationConfig(
+            bos_token_id=self.tokenizer.bos_token_id,
+            eos_token_id=sorted(self.eos_ids) or None,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
         if getattr(self.tokenizer, "chat_template", None):
             self.preferred_prompt = "chat"
 
