@@ -92,6 +92,7 @@ def test_check_build_reports_tampering(tmp_path, shared_data_dir):
     problems = check_build(out)
     assert any(p.startswith("records: manifest says 20, output has 19") for p in problems)
     assert any("sha256" in p for p in problems)
+    assert main(["data", "check", str(out), "--skip-inputs"]) == 1
 
 
 def test_build_end_to_end_then_resume(tmp_path, shared_data_dir):
@@ -198,6 +199,7 @@ def test_cli_build_and_stats(tmp_path, shared_data_dir):
     on_disk = datasets.load_from_disk(str(out / "hf"))
     assert on_disk.num_rows == len(records) and on_disk[0]["output"] == records[0]["output"]
 
+    assert main(["data", "check", str(out)]) == 0
     assert main(["data", "stats", str(out), "--json"]) == 0
     for name in ("instruction_lengths.png", "output_lengths.png", "mixture.png"):
         png = out / "plots" / name

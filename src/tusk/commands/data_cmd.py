@@ -1,4 +1,5 @@
-"""``tusk data build --config FILE --out DIR`` and ``tusk data stats DIR``: thin wrappers over tusk.data."""
+"""``tusk data build --config FILE --out DIR``, ``tusk data check DIR`` and ``tusk data stats DIR``: thin
+wrappers over :mod:`tusk.data`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--out", required=True, help="output folder (train.json, manifest.json, reports, caches)")
     b.add_argument("--data-dir", help="folder with the source and benchmark files (else TUSK_DATA_DIR, cache)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
+    c = sub.add_parser("check", help="recompute a build's counts and hashes and compare them with its manifest")
+    c.add_argument("dir", help="a folder written by tusk data build")
+    c.add_argument("--skip-inputs", action="store_true", help="do not re-hash the input files")
     s = sub.add_parser("stats", help="mixture table, length distributions and PNG plots of a built dataset")
     s.add_argument("dir", help="a folder written by tusk data build (or a train.json)")
     s.add_argument("--tokenizer", help="count tokens with this Hugging Face tokenizer (else words)")
@@ -28,7 +32,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "build":
         return _build(args)
+    if args.data_command == "check":
+        return _check(args)
     return _stats(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from tusk.data.manifest import check_build
+
+    problems = check_build(args.dir, check_inputs=not args.skip_inputs)
+    for problem in problems:
+        print(f"{args.dir}: {problem}")
+    if not problems:
+        print(f"{args.dir}: manifest matches train.json and its inputs")
+    return 1 if problems else 0
 
 
 def _build(args: argparse.Namespace) -> int:
