@@ -74,6 +74,10 @@ class StrictGrader:
     # -- API ----------------------------------------------------------------------------------------
     def extract(self, response: str, problem: Problem, mode: Mode) -> str | None:
         multiple_choice = bool(problem.choices) or mc.gold_letter(problem) is not None
+        if mode == "pot" and profile(problem.benchmark).first_value:
+            lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
+            if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
+                return ", ".join(lines)
         return extract_answer(response, mode, multiple_choice)
 
     def grade(self, response: str, problem: Problem, mode: Mode) -> Grade:
@@ -99,6 +103,8 @@ class StrictGrader:
             )
         prof = profile(problem.benchmark)
         g, p = clean_answer(gold), clean_answer(prediction)
+        if prof.first_value:
+            p = first_asked_value(p, problem.question)
         v = self._compare(g, p, prof, rounding=prof.rounded_golds)
         return Grade(
             correct=v.ok,
@@ -341,6 +347,26 @@ class StrictGrader:
         if res.value is None:
             return Verdict(False, rule or "unparsable")
         return Verdict(bool(res.value.get("equal")), rule or f"symbolic_{res.value.get('detail', '')}")
+
+
+_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+)?(?:the\s+)?([a-z]+)", re.IGNORECASE)
+_LABEL_FIRST = re.compile(r"([A-Za-z]+)\s*[=:]\s*([+-]?\d[\d,]*(?:\.\d+)?)")
+_LABELLED = re.compile(r"([+-]?\d[\d,]*(?:\.\d+)?)\s*(?:\$\s*)?([A-Za-z]+)")
+
+
+def first_asked_value(answer: str, question: str) -> str:
+    """SimulEq golds hold the first unknown asked for.  When an answer labels several values
+    (``9 poets and 15 novelists``) and the question's first "how many X" names one label, that value;
+    otherwise the answer unchanged."""
+    asked = _HOW_MANY.search(question or "")
+    pairs = [(num, word) for word, num in _LABEL_FIRST.findall(answer)]
+    if len(pairs) < 2:
+        pairs = _LABELLED.findall(answer)
+    if not asked or len(pairs) < 2:
+        return answer
+    stem = asked.group(1).lower()[:5]
+    hits = [num for num, word in pairs if word.lower()[:5] == stem]
+    return hits[0] if len(hits) == 1 else answer
 
 
 def _compact(s: str) -> str:
