@@ -60,8 +60,10 @@ def test_resumed_run_continues_with_the_same_data_and_loss_curve(tmp_path, tiny_
 def test_run_directory_and_export_load_as_a_plain_hf_model(tmp_path, tiny_llama, method):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    result = train(_config(tmp_path, tiny_llama, "run", method=method, export="merged"), progress=False)
+    result = train(_config(tmp_path, tiny_llama, "run", method=method, export="merged", export_gguf="f16"),
+                   progress=False)
     out = tmp_path / "run"
+    assert (out / "final.gguf").stat().st_size > 10_000
     assert (out / "config.yaml").is_file() and (out / "loss.png").stat().st_size > 1000
     log = read_log(out / "log.jsonl")
     steps = [r for r in log if "loss" in r and "event" not in r]

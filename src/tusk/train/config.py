@@ -128,6 +128,10 @@ class TrainConfig:
     """What to write to OUT/final: merged (a plain HF folder; LoRA merged into the weights), adapter
     (LoRA weights only), or none."""
 
+    export_gguf: str = ""
+    """Also write OUT/final.gguf for the llamacpp backend: f16 or f32 (needs export=merged; Llama and Qwen2
+    architectures); empty: no GGUF."""
+
     eval_benchmarks: str = ""
     """Comma-separated benchmarks to evaluate at each checkpoint (empty: no evaluation hook)."""
 
@@ -147,6 +151,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("auto", "bf16", "fp16", "fp32"),
     "attn_implementation": ("sdpa", "flash_attention_2", "flex_attention", "eager"),
     "export": ("merged", "adapter", "none"),
+    "export_gguf": ("", "f16", "f32"),
     "eval_mode": ("cot", "pot", "hybrid"),
 }
 
@@ -249,6 +254,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         problems.append("set epochs > 0 or max_steps > 0")
     if config.learning_rate <= 0:
         problems.append("learning_rate must be positive")
+    if config.export_gguf and config.export != "merged":
+        problems.append("export_gguf needs export=merged")
     if problems:
         raise TuskError("bad training config: " + "; ".join(problems))
     return config

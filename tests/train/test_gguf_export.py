@@ -1,0 +1,84 @@
+"""GGUF export: llama.cpp loads the file and computes the same logits and tokens as transformers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tusk_train_tiny import build_model_dir
+
+from tusk.errors import TuskError
+from tusk.train import gguf_export
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+TEXTS = ["Below is an instruction that describes a task.\n\n### Response:$x = 2$ The answer is 42.",
+         "12 + 30 = 42. The answer is 42.\n```python\nprint(100 % 7)\n```"]
+
+
+def _sharpened(path, arch):
+    """A tiny random model with weights scaled up so attention is far from uniform (a wrong rotary layout
+    then changes the logits a lot)."""
+    from transformers import AutoModelForCausalLM
+
+    build_model_dir(path, arch, "byte", bos=arch == "llama")
+    model = AutoModelForCausalLM.from_pretrained(path)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" not in name:
+                param.mul_(8)
+    model.save_pretrained(path)
+    return model
+
+
+def _llama_logits(path, ids):
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, logits_all=True, verbose=False, n_threads=1)
+    try:
+        llm.eval(ids)
+        return np.array(llm.scores[: len(ids)]), llm
+    finally:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_llama_cpp_reproduces_transformers(tmp_path, arch):
+    from transformers import AutoTokenizer
+
+    model = _sharpened(tmp_path / "m", arch)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "m")
+    target = gguf_export.export_gguf(tmp_path / "m", tmp_path / "m.gguf", "f32")
+    for text in TEXTS:
+        ids = tokenizer(text)["input_ids"]
+        with torch.no_grad():
+            expected = model(torch.tensor([ids])).logits[0].numpy()
+        got, llm = _llama_logits(target, ids)
+        try:
+            assert llm.tokenize(text.encode(), add_bos=arch == "llama", special=False) == ids
+        finally:
+            llm.close()
+        assert np.abs(got - expected).max() < 2e-3 * np.abs(expected).max()
+        assert (got.argmax(1) == expected.argmax(1)).mean() > 0.9  # near-ties may flip
+
+
+@pytest.mark.slow
+def test_without_the_rotary_permutation_llama_cpp_disagrees(tmp_path, monkeypatch):
+    """The control for the test above: skipping the query/key permutation breaks the logits."""
+    from transformers import AutoTokenizer
+
+    model = _sharpened(tmp_path / "m", "llama")
+    ids = AutoTokenizer.from_pretrained(tmp_path / "m")(TEXTS[0])["input_ids"]
+    monkeypatch.setattr(gguf_export, "_permute", lambda weight, heads: weight)
+    target = gguf_export.export_gguf(tmp_path / "m", tmp_path / "m.gguf", "f32")
+    with torch.no_grad():
+        expected = model(torch.tensor([ids])).logits[0].numpy()
+    got, llm = _llama_logits(target, ids)
+    llm.close()
+    assert np.abs(got - expected).max() > 0.1 * np.abs(expected).max()
+
+
+def test_unsupported_models_are_refused_by_name(tmp_path):
+    (tmp_path / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}')
+    with pytest.raises(TuskError, match="GPT2LMHeadModel"):
+        gguf_export.export_gguf(tmp_path, tmp_path / "x.gguf")
+    assert not (tmp_path / "x.gguf").exists()
