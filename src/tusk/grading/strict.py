@@ -105,7 +105,10 @@ class StrictGrader:
         g, p = clean_answer(gold), clean_answer(prediction)
         if prof.first_value:
             p = first_asked_value(p, problem.question)
-        v = self._compare(g, p, prof, rounding=prof.rounded_golds)
+        if _FACTOR.search(problem.question or "") and _has_top_level_sum(p) and not _has_top_level_sum(g):
+            v = Verdict(False, "not_factored")  # "Factor 7x^2-63": the expanded form is not the answer
+        else:
+            v = self._compare(g, p, prof, rounding=prof.rounded_golds)
         return Grade(
             correct=v.ok,
             rule=v.rule,
@@ -367,6 +370,24 @@ def first_asked_value(answer: str, question: str) -> str:
     stem = asked.group(1).lower()[:5]
     hits = [num for num, word in pairs if word.lower()[:5] == stem]
     return hits[0] if len(hits) == 1 else answer
+
+
+_FACTOR = re.compile(r"\bfactor(?:ed|ise|ize|ization|isation)?\b(?!ial)", re.IGNORECASE)
+
+
+def _has_top_level_sum(text: str) -> bool:
+    """A ``+`` or ``-`` outside brackets, not a leading sign: ``7x^2-63`` yes, ``7(x+3)(x-3)`` no."""
+    depth, before = 0, ""
+    for c in text.strip():
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c in "+-" and depth == 0 and before and before not in "^_e,=":
+            return True
+        if not c.isspace():
+            before = c
+    return False
 
 
 def _compact(s: str) -> str:
