@@ -22,7 +22,8 @@ from tusk.types import Mode
 MAX_RESPONSE_CHARS = 20_000
 
 _MARKER = re.compile(
-    r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be)\s*(?:[:：]\s*)?|(?:final\s+)?answer\s*[:：]\s*|####\s*",
+    r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be)\s*(?:[:：]\s*)?|(?:final\s+)?answer\s*[:：]\s*"
+    r"|(?:the\s+)?(?:correct\s+)?(?:option|choice)\s+is\s*(?:[:：]\s*)?|####\s*",
     re.IGNORECASE,
 )
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -52,7 +53,11 @@ def last_boxed(text: str) -> tuple[int, str] | None:
 
 
 def _span_after_marker(text: str, start: int) -> str:
-    rest = text[start:].lstrip(" \t")
+    return _span_after_marker_raw(text, start).strip().strip("*_").strip()  # markdown **bold** around it
+
+
+def _span_after_marker_raw(text: str, start: int) -> str:
+    rest = text[start:].lstrip(" \t*_")
     boxed = last_boxed(rest[:400])
     if boxed is not None and boxed[0] < 40:
         return boxed[1]

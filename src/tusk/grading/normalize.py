@@ -25,6 +25,7 @@ _UNIT_TAIL = re.compile(r"^(?:\s*/?\s*[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])
 _VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
 _LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.IGNORECASE)
+_BOLD = re.compile(r"(?:(?<=^)|(?<=[\s:(]))(\*\*|__)([^*_\n]+?)\1(?=$|[\s.,;:!?)])")
 _IN_SET = re.compile(r"^[A-Za-z]\s*(?:\\in|∈)\s*")
 _LEFT_EQ = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*(?!=)")
 
@@ -71,7 +72,7 @@ def _matching_brace(s: str, start: int) -> int:
 
 def clean_answer(text: str) -> str:
     """Presentation-free form of an answer: ``"$\\dfrac{1}{2}$."`` -> ``"\\frac{1}{2}"``."""
-    s = text.strip()
+    s = _BOLD.sub(r"\2", text.strip())  # markdown bold, not Python's x**2
     for _ in range(3):
         before = s
         s = s.rstrip().rstrip(".").rstrip()
@@ -153,6 +154,7 @@ def strip_units(text: str) -> str:
     head = s.split(" ", 1)
     if head[0].lower() in _NUMBER_WORDS and (len(head) == 1 or _UNIT_TAIL.match(head[1])):
         return _NUMBER_WORDS[head[0].lower()]
+    s = re.sub(r"\s*\([a-z][a-z -]*\)$", "", s)  # "5 (five)"
     if re.fullmatch(r"[+-]?[\d,.]+!", s):  # "18!" at the end of a sentence is an exclamation
         s = s[:-1]
     m = _NUM_HEAD.match(s)
