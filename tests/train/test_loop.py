@@ -146,3 +146,12 @@ def test_eval_hook_evaluates_each_checkpoint(tmp_path, tiny_llama):
     summary = json.loads((tmp_path / "run/evals/step-000001/summary.json").read_text())
     assert summary["model"].startswith("hf:")
     assert not (tmp_path / "run/checkpoints/eval-model-000001").exists()
+
+
+@pytest.mark.slow
+def test_resuming_with_another_data_plan_is_refused(tmp_path, tiny_llama):
+    from tusk.errors import TuskError
+
+    train(_config(tmp_path, tiny_llama, "run", max_steps=2, save_steps=1), progress=False)
+    with pytest.raises(TuskError, match="data plan changed"):
+        train(_config(tmp_path, tiny_llama, "run", max_steps=2, save_steps=1, batch_size=3), progress=False)

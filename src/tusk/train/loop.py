@@ -147,12 +147,21 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup, config.lr_scheduler))
     model, optimizer = accelerator.prepare(model, optimizer)
 
+    # what fixes the data order: resuming with any of these changed would silently train on other batches
+    plan_identity = {"batch_size": config.batch_size, "seed": config.seed,
+                     "examples": len(data), "target_tokens": int(data.stats.target_tokens), "total_steps": total}
     runlog = RunLog(out, enabled=main)
     start_step, resumed_from = 0, 0
     resume_path = _resume_path(config, out)
     if resume_path is not None:
         state = ckpt.load_checkpoint(accelerator, model, optimizer, scheduler, resume_path)
         start_step = resumed_from = int(state["step"])
+        changed = {k: v for k, v in state.get("plan", {}).items() if plan_identity.get(k) != v}
+        if changed:
+            from tusk.errors import TuskError
+
+            raise TuskError(f"cannot resume from {resume_path}: the data plan changed ({', '.join(changed)}); "
+                            "use a new out directory or resume=never")
         runlog.truncate_after(start_step)
         log.info("resumed from %s at step %d", resume_path, start_step)
     else:
@@ -200,7 +209,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
             if config.save_steps >= 0 and ((config.save_steps and done % config.save_steps == 0) or done == total):
                 path = ckpt.checkpoint_dir(out, done)
                 ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
-                                     {"step": done, "total_steps": total, "loss": loss})
+                                     {"step": done, "total_steps": total, "loss": loss, "plan": plan_identity})
                 runlog.write({"event": "checkpoint", "step": done, "path": str(path)})
                 if main:
                     ckpt.prune_checkpoints(out, config.save_total_limit)
