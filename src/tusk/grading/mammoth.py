@@ -5,8 +5,8 @@ Rules (PAPER.md "Grading in the original code"):
   or "####" is the answer span (the first candidate in it); without a marker, the whole response (the last
   candidate).  Candidates: multiple choice (AQuA, SAT, MMLU-Math) -> every standalone letter A-E in the
   upper-cased span; NumGLUE -> letters A/B, else numbers; MATH / TheoremQA -> the last ``\\boxed{}``, else
-  the span after the marker, else the last number; the rest -> numbers (commas removed, trailing zeros of
-  decimals dropped, so ``18.0`` -> ``18``).
+  the span after the marker (its last ``=`` side, a trailing unit cut), else the last number; the rest ->
+  numbers (commas removed, trailing zeros of decimals dropped, so ``18.0`` -> ``18``).
 - Judging: case-insensitive string equality with the gold; TheoremQA option golds ``(a)`` match when the
   prediction contains them; for MATH the Hendrycks string normalisation first; for MATH and TheoremQA a
   numeric fallback: ``round(pred) == gold`` for integer golds, else within 4% of the gold.
@@ -146,7 +146,10 @@ class MammothGrader:
         if boxed is not None:
             return boxed[1]
         if flagged:
-            return span.strip().strip("$").strip()
+            answer = span.split("=")[-1].strip()
+            if re.fullmatch(r"[\d.]+\s\D+", answer):  # "5 cm" -> "5"
+                answer = answer.split(" ")[0]
+            return answer.strip("$").strip()
         numbers = _NUMBER.findall(span.replace(",", ""))
         return numbers[-1] if numbers else None
 
