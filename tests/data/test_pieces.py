@@ -117,3 +117,13 @@ def test_synthesis_prefill_stop_template_and_cache(tmp_path):
     with pytest.raises(Exception, match="placeholder"):
         bad = SynthesisSettings(teacher="t", template="{nope}", prompt="alpaca")
         list(synthesise(items, bad, again, "x/pot"))
+
+
+@pytest.mark.slow
+def test_token_counts_with_a_builtin_gguf_vocabulary():
+    pytest.importorskip("llama_cpp")
+    from tusk.data.stats import token_counter
+
+    count, unit = token_counter("smollm2-135m")
+    short, long = count(["Hello", "Hello there, how many clips did Natalia sell in April and May altogether?"])
+    assert unit == "smollm2-135m tokens" and 1 <= short <= 2 and 12 <= long <= 30

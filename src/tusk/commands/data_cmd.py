@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--skip-inputs", action="store_true", help="do not re-hash the input files")
     s = sub.add_parser("stats", help="mixture table, length distributions and PNG plots of a built dataset")
     s.add_argument("dir", help="a folder written by tusk data build (or a train.json)")
-    s.add_argument("--tokenizer", help="count tokens with this Hugging Face tokenizer (else words)")
+    s.add_argument("--tokenizer", help="count tokens with a built-in model's vocabulary (e.g. qwen2.5-coder-0.5b), "
+                   "a .gguf file, or a Hugging Face tokenizer available offline (default: count words)")
     s.add_argument("--plots", help="where to write PNG plots (default DIR/plots)")
     s.add_argument("--json", action="store_true", help="print the statistics as JSON instead of a table")
 
@@ -89,9 +90,10 @@ def _stats(args: argparse.Namespace) -> int:
                           "plots": [str(p) for p in plots]}, indent=1))
         return 0
     table = Table(title=f"{len(records)} records; lengths in {unit}")
-    for column in ("source/mode", "records", "share", "instr. mean", "instr. p90", "output mean", "output p50",
-                   "output p90", "output p99", "output max"):
-        table.add_column(column, justify="left" if column == "source/mode" else "right")
+    table.add_column("source/mode", no_wrap=True)
+    for column in ("records", "share", "instr. mean", "instr. p90", "out mean", "out p50", "out p90", "out p99",
+                   "out max"):
+        table.add_column(column, justify="right")
     for s in stats:
         table.add_row(s.name, str(s.records), f"{s.share:.1%}", f"{s.instruction.mean:.0f}",
                       f"{s.instruction.p90:.0f}", f"{s.output.mean:.0f}", f"{s.output.p50:.0f}",

@@ -63,9 +63,27 @@ def read_dataset(folder: Path) -> list[dict[str, Any]]:
 
 
 def token_counter(tokenizer: str | None) -> tuple[Callable[[list[str]], list[int]], str]:
-    """(count function over a batch of texts, unit name)."""
+    """(count function over a batch of texts, unit name).
+
+    ``tokenizer``: a built-in model name or a ``.gguf`` path (its vocabulary is loaded through llama.cpp, no
+    weights), or a Hugging Face tokenizer folder/name available offline; None counts words.
+    """
     if not tokenizer:
         return (lambda texts: [len(t.split()) for t in texts]), "words"
+    from tusk import models
+
+    if tokenizer in models.BUILTIN_MODELS or tokenizer.endswith(".gguf"):
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise MissingExtraError("token counts with a GGUF tokenizer", "cpu", exc) from exc
+        path = models.resolve_model_path(tokenizer) if tokenizer in models.BUILTIN_MODELS else tokenizer
+        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+
+        def count(texts: list[str]) -> list[int]:
+            return [len(vocab.tokenize(t.encode("utf-8"), add_bos=False, special=False)) for t in texts]
+
+        return count, f"{tokenizer} tokens"
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:
