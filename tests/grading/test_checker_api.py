@@ -179,3 +179,25 @@ def test_warm_starts_a_ready_standby():
         assert c.equal("\\frac{1}{2}", "0.5", timeout=60).value["equal"] is True
     finally:
         c.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_neither_uses_nor_kills_the_parents_worker(checker):
+    checker.equal("1", "1")
+    parent_worker = checker._proc.pid
+    pid = os.fork()
+    if pid == 0:  # child: close (as atexit would), then grade with a worker of its own
+        try:
+            checker.close()
+            ok = (
+                checker.equal("\\sqrt{4}", "2", timeout=60).value["equal"]
+                and checker._proc.pid != parent_worker
+            )
+            checker.close()
+            os._exit(0 if ok else 1)
+        except BaseException:  # noqa: BLE001 - the child must never return into pytest
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert _alive(parent_worker) and checker._proc.pid == parent_worker
+    assert checker.equal("\\frac{1}{2}", "0.5", timeout=60).value["equal"] is True

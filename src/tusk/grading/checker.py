@@ -225,6 +225,9 @@ class SymbolicChecker:
 
     def close(self) -> None:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child: the workers belong to the parent, leave them
+                self._proc = self._standby = None
+                return
             self._kill()
             standby, self._standby = self._standby, None
             if standby is not None:
