@@ -108,3 +108,15 @@ def test_console_entry_point_pipes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"id": "g1", "prediction": "18", "correct": True, "rule": "string"}
     assert "gsm8k" in proc.stderr  # the summary table
+
+
+def test_timeout_option(tmp_path, capsys):
+    from tusk.grading import get_grader
+
+    path = _write(tmp_path, ROWS[:1])
+    assert main(["grade", str(path), "--timeout", "0"]) == 2
+    assert "--timeout must be positive" in capsys.readouterr().err
+    before = get_grader("strict").timeout
+    assert main(["grade", str(path), "--timeout", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["correct"] is True
+    assert get_grader("strict").timeout == before  # the shared grader is left as it was

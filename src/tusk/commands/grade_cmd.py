@@ -82,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
     from tusk.types import Problem
 
     grader = get_grader(args.grader)
-    if args.timeout is not None and hasattr(grader, "timeout"):
+    if args.timeout is not None:
         if args.timeout <= 0:
             raise TuskError("--timeout must be positive")
-        grader.timeout = args.timeout
+        if hasattr(grader, "timeout"):  # a grader of its own, not the shared instance
+            grader = type(grader)(timeout=args.timeout)
     name, lines = _read_lines(args.file)
     records = [_parse(name, i, line) for i, line in enumerate(lines, 1) if line.strip()]
     totals: dict[str, list[int]] = {}
