@@ -70,3 +70,24 @@ def test_mammoth_reproduces_the_deepmind_blind_spot(shared_data_dir):
     never = [p for p in problems if not mammoth.grade(f"The answer is {p.answer}", p, "cot").correct]
     assert len(never) == 139
     assert all(strict.grade(f"The answer is {p.answer}", p, "cot").correct for p in never)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ("aqua", "sat", "mmlu_math", "numglue"))
+def test_quoting_the_gold_option_text_is_correct_and_another_option_is_wrong(shared_data_dir, name):
+    from tusk.grading.choices import options
+
+    strict = get_grader("strict")
+    checked = 0
+    for problem in load_problems(name, shared_data_dir):
+        letter = gold_letter(problem)
+        opts = dict(options(problem))
+        if letter is None or letter not in opts:
+            continue
+        text = opts[letter]
+        grade = strict.grade(f"So the result is {text}. The answer is {text}", problem, "cot")
+        assert grade.correct, (problem.id, text, grade.rule, grade.prediction)
+        other = next(t for k, t in opts.items() if t != text)
+        assert not strict.grade(f"The answer is {other}", problem, "cot").correct, (problem.id, other)
+        checked += 1
+    assert checked >= 150

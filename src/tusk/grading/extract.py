@@ -32,6 +32,10 @@ _LETTER_AT_END = re.compile(
     r"(?:\(([A-Ea-e])\)|\b(?:option|choice|answer)\s*:?\s*\(?([A-E])\b\)?|^\s*([A-E])\s*[).:]?\s*$)",
     re.MULTILINE,
 )
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:rs|mr|mrs|ms|dr|st|no|vs|approx|sq|cu|in|ft|yd|mi|hr|hrs|min|sec|lb|lbs|oz|etc)$",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<![\d\\])\.(?:\s|$)|\n")
 
 
@@ -82,12 +86,22 @@ def _span_after_marker_raw(text: str, start: int) -> str:
                 c == "."
                 and (i + 1 == len(rest) or rest[i + 1].isspace())
                 and not (i > 0 and rest[i - 1] == "\\")
+                and not _ABBREVIATION.search("".join(out[-8:]))
             )
         ):
             break
         out.append(c)
         i += 1
     return "".join(out).strip()
+
+
+def answer_line(text: str) -> str | None:
+    """The rest of the line after the last answer marker (not cut at full stops), or None."""
+    marker = _last_marker((text or "")[-MAX_RESPONSE_CHARS:])
+    if marker is None:
+        return None
+    rest = text[-MAX_RESPONSE_CHARS:][marker.end() :].lstrip(" \t*_")
+    return rest.split("\n", 1)[0].strip() or None
 
 
 def _last_marker(text: str) -> re.Match[str] | None:

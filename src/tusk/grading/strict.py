@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tusk.grading import choices as mc
 from tusk.grading.checker import SymbolicChecker, shared_checker
-from tusk.grading.extract import extract_answer
+from tusk.grading.extract import answer_line, extract_answer
 from tusk.grading.guards import too_heavy
 from tusk.grading.normalize import clean_answer, strip_units
 from tusk.grading.numbers import Number, numbers_equal, parse_number
@@ -78,7 +78,16 @@ class StrictGrader:
             lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
             if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
                 return ", ".join(lines)
-        return extract_answer(response, mode, multiple_choice)
+        span = extract_answer(response, mode, multiple_choice)
+        if multiple_choice and span and mode == "cot":
+            # an option text with full stops inside ("Start with 5. Add 4 each time.") is cut short by
+            # the sentence rule: take the whole option from the answer line
+            line = answer_line(response) or ""
+            for _, text in mc.options(problem):
+                t = text.strip()
+                if len(t) > len(span) and t.startswith(span) and t in line:
+                    return line[: line.index(t) + len(t)]
+        return span
 
     def grade(self, response: str, problem: Problem, mode: Mode) -> Grade:
         return self.judge(self.extract(response, problem, mode), problem)
@@ -94,7 +103,7 @@ class StrictGrader:
         if letter is not None:
             chosen, rule, timed_out = self._choice(prediction, problem)
             return Grade(
-                correct=chosen == letter,
+                correct=chosen is not None and letter in chosen.split("|"),
                 rule=rule,
                 normalized_prediction=chosen,
                 normalized_gold=letter,
@@ -140,7 +149,11 @@ class StrictGrader:
             valid += gold
         texts = {k: clean_answer(t) for k, t in opts}
         p = clean_answer(prediction)
-        exact = [k for k, t in texts.items() if len(t) > 1 and t.replace(" ", "") == p.replace(" ", "")]
+        # single-character option texts ("$a$") count as values only when written in math mode
+        shortest = 1 if "$" in prediction else 2
+        exact = [
+            k for k, t in texts.items() if len(t) >= shortest and t.replace(" ", "") == p.replace(" ", "")
+        ]
         if len(exact) == 1:  # the answer quotes one option's text (letters inside it are not choices)
             return exact[0], "choice_text", False
         named = mc.letters_named(p, valid, texts)
@@ -162,6 +175,8 @@ class StrictGrader:
                     matches.append(letter)
         if len(matches) == 1:
             return matches[0], "choice_value", timed_out
+        if len(matches) > 1 and len({texts[k] for k in matches}) == 1:  # the same option printed twice
+            return "|".join(matches), "choice_value_duplicate", timed_out
         return None, ("choice_ambiguous" if matches else "choice_none"), timed_out
 
     # -- comparison ---------------------------------------------------------------------------------
