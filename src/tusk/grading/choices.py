@@ -24,7 +24,7 @@ _PAREN_LETTER = re.compile(r"\(([A-Za-z])\)")
 _NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.IGNORECASE)
 _BARE_UPPER = re.compile(r"(?<![\w\\'])([A-Z])(?![\w'])")
 _CHOICES_LINE = re.compile(r"Answer Choices\s*:?\s*(.*)$", re.DOTALL | re.IGNORECASE)
-_INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=\s*\([A-Za-z]\)\s|\s*Which option|$)", re.DOTALL)
+_INLINE_OPTION = re.compile(r"\(([A-Za-z])\)\s*(.*?)(?=[\s,;]*\([A-Za-z]\)\s|\s*Which\s|$)", re.DOTALL)
 
 
 def gold_letter(problem: Problem) -> str | None:
@@ -54,10 +54,15 @@ def options(problem: Problem) -> list[tuple[str, str]]:
         return [(chr(ord("A") + i), str(c)) for i, c in enumerate(problem.choices)]
     m = _CHOICES_LINE.search(problem.question or "")
     text = m.group(1) if m else (problem.question or "")
-    found = [(k.upper(), v.strip().rstrip(".").strip()) for k, v in _INLINE_OPTION.findall(text)]
-    letters = [k for k, _ in found]
-    if found and letters == [chr(ord("A") + i) for i in range(len(found))]:
-        return found
+    found = [(k.upper(), v.strip().rstrip(".,;").strip()) for k, v in _INLINE_OPTION.findall(text)]
+    # the options are the last run (A), (B), (C)...; earlier "(X)" are part of the question ("\hat\theta(X)")
+    starts = [i for i, (k, _) in enumerate(found) if k == "A"]
+    if not starts:
+        return []
+    run = found[starts[-1] :]
+    letters = [k for k, _ in run]
+    if len(run) >= 2 and letters == [chr(ord("A") + i) for i in range(len(run))]:
+        return run
     return []
 
 
