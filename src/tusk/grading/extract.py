@@ -1,9 +1,11 @@
 """Answer extraction for the strict grader: from a model's text (CoT) or a program's stdout (PoT) to the
 answer span that the judge compares.
 
-Order for CoT text: the last answer marker ("The answer is", "final answer is", "Answer:", "####") or the
-last ``\\boxed{}`` (nested braces), whichever comes later; a marker followed by a ``\\boxed{}`` takes the
-boxed content.  Without either: for multiple choice the last letter written as an option (``(B)``,
+Order for CoT text: the last answer marker ("The answer is", "final answer is", "Answer:", "The correct
+option is", "####") or the last ``\\boxed{}`` (nested braces), whichever comes later; a marker followed by
+a ``\\boxed{}`` takes the boxed content.  The span runs to the end of its sentence (a full stop after
+``Rs``, ``in``, ``ft`` and similar abbreviations does not end it), markdown bold around it is dropped.
+Without a marker or box: for multiple choice the last letter written as an option (``(B)``,
 ``option B``), then the last number; otherwise the last number.
 
 For PoT stdout: the stripped output when it is one line; otherwise an answer marker if printed, else the

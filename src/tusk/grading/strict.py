@@ -12,11 +12,19 @@ Order of comparison, cheapest first (most answers never leave the first two step
 4. leaves that are still different go to the killable symbolic checker (sympy / math-verify) under a hard
    time limit; a timeout is recorded in the Grade and counts as wrong.
 
-Multiple choice: the letter the answer names; with no letter, the single option whose value equals the
-answer; two different letters are wrong.
+Multiple choice: an answer that quotes one option's text is that option; otherwise the letter the answer
+names; with no letter, the single option whose value equals the answer (an option printed twice counts
+once); two different letters are wrong.
+
+Benchmark rules (:mod:`tusk.grading.profiles`): rounded decimal golds (NumGLUE, SimulEq, TheoremQA) accept
+a prediction that rounds to them, DeepMind golds are exact; MATH brackets are interval ends; DeepMind
+factor lists are unordered; SimulEq golds are the first unknown asked, read by its label when the answer
+labels its values (``9 poets and 15 novelists``).  A question that asks to *factor* needs a factored answer.
+Answers that would make sympy explode (power towers) are refused first (:mod:`tusk.grading.guards`).
 
 Guarantees: never raises on any response; predictions longer than ``max_answer_chars`` are judged wrong
-(rule ``too_long``) without symbolic work.  Does not: ask the model again (no "closest option" retry).
+(rule ``too_long``) without symbolic work.  Does not: ask the model again (no "closest option" retry);
+check the requested form beyond "factor" (``2/4`` for ``\\frac{1}{2}`` is accepted).
 """
 
 from __future__ import annotations
