@@ -143,7 +143,10 @@ class SymbolicChecker:
             self._standby_ready = False
         if self._proc is None or self._proc.poll() is not None:
             self._kill()
-            self._spawn()
+            if self._standby is not None and self._standby.poll() is None:
+                self._replace()  # a worker died: the warm standby takes over
+            else:
+                self._spawn()
         if not self._ready:
             line = self._readline(time.monotonic() + self.startup_timeout)
             if line != b"ready":
