@@ -201,3 +201,24 @@ def test_a_forked_child_neither_uses_nor_kills_the_parents_worker(checker):
     assert os.WEXITSTATUS(status) == 0
     assert _alive(parent_worker) and checker._proc.pid == parent_worker
     assert checker.equal("\\frac{1}{2}", "0.5", timeout=60).value["equal"] is True
+
+
+def test_plain_answers_never_start_the_checker_process():
+    checker = SymbolicChecker()
+    grader = StrictGrader(checker=checker)
+    cases = [
+        ("gsm8k", "18", "9 * 2 = 18. The answer is $18.00.", (), True),
+        ("gsm8k", "70000", "The answer is 70,000 dollars.", (), True),
+        ("svamp", "51", "51.00000000000001\n", (), True),
+        ("deepmind", "1363.0", "The answer is 1363", (), True),
+        ("deepmind", "[3, 5]", "The answer is 3 and 5.", (), True),
+        ("numglue", "4.17", "4.166666666666667", (), True),
+        ("aqua", "B", "The answer is 30", ("A)24", "B)30"), True),
+        ("math", "\\frac{1}{2}", "$\\boxed{0.5}$", (), True),
+        ("math", "[2,5)", "$\\boxed{(2,5)}$", (), False),
+        ("gsm8k", "50", "The answer is 0.5", (), False),
+    ]
+    for benchmark, gold, response, choices, expected in cases:
+        problem = Problem(id="t", benchmark=benchmark, question="q", answer=gold, choices=choices)
+        assert grader.grade(response, problem, "cot").correct is expected, (gold, response)
+    assert checker._proc is None  # decided by string and exact-number rules, no inter-process traffic
