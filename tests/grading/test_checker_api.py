@@ -222,3 +222,22 @@ def test_plain_answers_never_start_the_checker_process():
         problem = Problem(id="t", benchmark=benchmark, question="q", answer=gold, choices=choices)
         assert grader.grade(response, problem, "cot").correct is expected, (gold, response)
     assert checker._proc is None  # decided by string and exact-number rules, no inter-process traffic
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "__import__('os').system('touch {f}')",
+        "().__class__.__base__.__subclasses__()",
+        "open('{f}', 'w').write('x')",
+        "exec(\"open('{f}','w')\")",
+    ],
+)
+def test_python_answers_are_never_evaluated_as_code(tmp_path, checker, payload):
+    target = tmp_path / "pwned"
+    text = payload.format(f=target)
+    result = checker.equal(text, "1", timeout=60)
+    assert result.value is None or result.value["equal"] is False
+    grade = get_grader("strict").grade(text + "\n", _p(benchmark="deepmind", answer="x + 1"), "pot")
+    assert not grade.correct
+    assert not target.exists()

@@ -23,6 +23,52 @@ _LATEXISH = re.compile(r"\\|\^\{|_\{|\{")
 _PARSE_CACHE: dict[str, Any] = {}
 
 
+_FUNCTIONS = frozenset(
+    [
+        "sqrt",
+        "pi",
+        "exp",
+        "log",
+        "ln",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "E",
+        "I",
+        "oo",
+        "Abs",
+        "factorial",
+        "binomial",
+        "Rational",
+    ]
+)
+_SAFE_CHARS = re.compile(r"[0-9A-Za-z_\s+\-*/().,]*")
+
+
+def _check_python_expression(text: str) -> None:
+    """sympy's ``parse_expr`` ends in ``eval``: only arithmetic on numbers, short variable names and a few
+    known functions may reach it (no quotes, brackets, attributes, dunders or other names)."""
+    if (
+        len(text) > 500
+        or not _SAFE_CHARS.fullmatch(text)
+        or "__" in text
+        or re.search(r"\.\s*[A-Za-z_]", text)
+    ):
+        raise ValueError("not a plain expression")
+    for name in re.findall(r"[A-Za-z_]\w*", text):
+        if len(name) > 2 and name not in _FUNCTIONS:
+            raise ValueError(f"unknown name {name!r}")
+
+
 def _parse(text: str):
     if text in _PARSE_CACHE:
         return _PARSE_CACHE[text]
@@ -42,10 +88,9 @@ def _parse(text: str):
         expr = found[0] if found else None
     else:
         t = text.replace("^", "**")
+        _check_python_expression(t)
         local = {
-            name: sympy.Symbol(name)
-            for name in set(re.findall(r"[A-Za-z_]\w*", t))
-            if name not in {"sqrt", "pi", "exp", "log", "sin", "cos", "tan", "E", "I", "oo"}
+            name: sympy.Symbol(name) for name in set(re.findall(r"[A-Za-z_]\w*", t)) if name not in _FUNCTIONS
         }
         expr = parse_expr(
             t,
