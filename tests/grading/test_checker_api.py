@@ -231,6 +231,8 @@ def test_plain_answers_never_start_the_checker_process():
         "().__class__.__base__.__subclasses__()",
         "open('{f}', 'w').write('x')",
         "exec(\"open('{f}','w')\")",
+        "\\sqrt{{__import__('os').system('touch {f}')}}",
+        "\\text{{__import__('os').system('touch {f}')}}",
     ],
 )
 def test_python_answers_are_never_evaluated_as_code(tmp_path, checker, payload):
