@@ -3,7 +3,9 @@
 Run as ``python -m tusk.grading._worker MEMORY_MB``.  It imports sympy and math-verify once, prints
 ``ready`` and then serves requests until stdin closes.  The parent (:mod:`tusk.grading.checker`) kills it
 when a request runs past the time limit, so nothing here needs its own timeout: expressions such as
-``5^(5^(5^5))`` are simply allowed to run until they are killed.  Memory is capped with RLIMIT_AS.
+``5^(5^(5^5))`` are simply allowed to run until they are killed.  Memory is capped with RLIMIT_AS, and on
+Linux the worker dies with the process that started it.  Python-syntax text is checked against a whitelist
+before ``parse_expr`` (see :func:`_check_python_expression`), so an answer is never evaluated as code.
 
 Requests: ``{"op": "equal", "a": GOLD, "b": PRED}`` -> ``{"equal": bool, "a": str, "b": str}`` (the
 sympy forms compared); ``{"op": "value", "a": TEXT}`` -> ``{"value": "p/q" | "decimal digits" | null,

@@ -11,6 +11,9 @@ Guarantees:
   ``startup_timeout``, which is paid once and not charged to any check).
 - No SIGALRM and no threads: works from any thread and stops C-level loops inside sympy or GMP.
 - Safe after ``fork``: a child process starts its own worker.
+- Model text is never run as code: LaTeX goes through math-verify's parser, and Python-syntax answers reach
+  sympy's ``parse_expr`` (which ends in ``eval``) only when they are plain arithmetic on numbers, short
+  variable names and a few known functions.
 
 Does not: decide what to compare (the strict grader calls it only for what plain string and number
 comparison cannot settle, so common answers never pay for inter-process traffic).
