@@ -42,20 +42,24 @@ _SENTENCE_END = re.compile(r"(?<![\d\\])\.(?:\s|$)|\n")
 
 
 def last_boxed(text: str) -> tuple[int, str] | None:
-    """Position and content of the last ``\\boxed{...}`` (nested braces kept), or None."""
-    found = None
-    for m in _BOXED.finditer(text):
-        depth, start = 1, m.end()
-        for i in range(start, len(text)):
-            c = text[i]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    found = (m.start(), text[start:i].strip())
-                    break
-    return found
+    """Position and content of the last complete ``\\boxed{...}`` (nested braces kept), or None.
+
+    One pass over the text pairs every brace with a stack, so unclosed boxes cost nothing extra."""
+    starts = [m for m in _BOXED.finditer(text)]
+    if not starts:
+        return None
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for i, c in enumerate(text):
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            closing[stack.pop()] = i
+    for m in reversed(starts):
+        end = closing.get(m.end() - 1)
+        if end is not None:
+            return m.start(), text[m.end() : end].strip()
+    return None
 
 
 def _span_after_marker(text: str, start: int) -> str:

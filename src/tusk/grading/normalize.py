@@ -21,7 +21,10 @@ _NUM_HEAD = re.compile(
     r"^(?P<num>[+-]?\s*(?:\\frac\{\d+\}\{\d+\}|\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?(?:\s*/\s*\d+)?|\.\d+)"
     r"(?:\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*(?:\^|\*\*)\s*\{?[+-]?\d+\}?)?\s*%?)(?P<rest>.*)$"
 )
-_UNIT_TAIL = re.compile(r"^(?:\s*/?\s*[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])?)*\s*$")
+_UNIT_WORD = r"[A-Za-z][A-Za-z.']*(?:\^\{?[23]\}?|[²³])?"
+_UNIT_TAIL = re.compile(
+    rf"^\s*(?:{_UNIT_WORD}(?:(?:\s+|\s*/\s*){_UNIT_WORD})*)?\s*$"
+)  # unambiguous: no backtracking blow-up
 _VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
 _LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.IGNORECASE)
