@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; llama.cpp is compiled without -march=native (the native build crashes on
 # CPUs whose AMX is exposed inside a VM).
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= cpu,hf,train,openai,dev
+EXTRAS ?= cpu,hf,train,openai,server,ray,dev
 DATA_DIR ?= $(abspath ../shared/data)
 PYTEST_ARGS ?=
 
