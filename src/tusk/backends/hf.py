@@ -60,6 +60,7 @@ class HFBackend(Backend):
         batch_size: int | None = None,
         base_model: str | None = None,
         ignore_eos: bool = False,
+        threads: int | None = None,
         **unused: Any,
     ):
         super().__init__(model)
@@ -69,6 +70,8 @@ class HFBackend(Backend):
             import torch
         except ImportError as exc:
             raise MissingExtraError("the hf backend", "hf", exc) from exc
+        if threads:  # CPU threads for torch (process-wide); on a shared, busy CPU fewer can be faster
+            torch.set_num_threads(int(threads))
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
