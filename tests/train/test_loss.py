@@ -39,6 +39,10 @@ def test_packed_loss_equals_unpacked_loss(request, fixture, attn):
 def _compare(model, data, indices, pad):
     alone = sum(float(_summed_loss(model, collate(data, (i,), True, pad), "cpu")) for i in indices)
     packed = float(_summed_loss(model, collate(data, indices, True, pad), "cpu"))
+    longest = int(max(len(ids) for ids in data.ids))
+    rows = collate(data, indices, True, pad, row_tokens=longest + 20)  # several rows, padded tails
+    assert rows.input_ids.shape[0] > 1 and (rows.input_ids.shape[1] <= longest + 20)
+    assert float(_summed_loss(model, rows, "cpu")) == pytest.approx(alone, rel=1e-5)
     padded = float(_summed_loss(model, collate(data, indices, False, pad), "cpu"))
     assert packed == pytest.approx(alone, rel=1e-5)
     assert padded == pytest.approx(alone, rel=1e-5)

@@ -81,8 +81,8 @@ class TrainConfig:
     """Tokens per example (prompt + response + EOS); longer examples are truncated and counted."""
 
     packing: bool = True
-    """Concatenate each micro-batch's examples into one row (position ids restart per example, attention
-    kept within each example) instead of right-padding them: no compute spent on padding."""
+    """Lay each micro-batch's examples back to back in rows of up to max_length tokens (position ids restart
+    per example, attention kept within each example) instead of right-padding each example."""
 
     precision: str = "auto"
     """auto (bf16 on a GPU that supports it, else fp32), bf16, fp16 or fp32."""

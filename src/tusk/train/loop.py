@@ -182,7 +182,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
             loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
             scale = world * config.grad_accum / max(1, step_plan.target_tokens)
             for indices in step_plan.micro_batches(rank, world):
-                batch = collate(data, indices, config.packing, pad_id)
+                batch = collate(data, indices, config.packing, pad_id, row_tokens=config.max_length)
                 with accelerator.accumulate(model):
                     summed = _summed_loss(model, batch, accelerator.device)
                     accelerator.backward(summed * scale)
@@ -244,18 +244,41 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
 
 def _summed_loss(model: Any, batch: Any, device: Any) -> Any:
     """Sum of next-token cross-entropy over the micro-batch's target tokens (fp32)."""
+    import torch
     import torch.nn.functional as F
 
     keep = batch.keep.to(device)
-    kwargs: dict[str, Any] = {"input_ids": batch.input_ids.to(device), "use_cache": False, "logits_to_keep": keep}
+    if _BOOL_KEEP is None:
+        _probe_logits_to_keep()
+    if _BOOL_KEEP:
+        selector: Any = keep  # transformers 5: a boolean mask keeps exactly the trained positions
+    else:  # older transformers: one set of positions for every row
+        selector = torch.nonzero(keep.any(dim=0)).flatten()
+    kwargs: dict[str, Any] = {"input_ids": batch.input_ids.to(device), "use_cache": False,
+                              "logits_to_keep": selector}
     if batch.position_ids is not None:
         kwargs["position_ids"] = batch.position_ids.to(device)
     if batch.attention_mask is not None:
         kwargs["attention_mask"] = batch.attention_mask.to(device)
     logits = model(**kwargs).logits
-    targets = batch.targets.to(device)[:, keep]
+    all_targets = batch.targets.to(device)
+    targets = all_targets[keep] if _BOOL_KEEP else all_targets[:, selector]
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
                            ignore_index=-100, reduction="sum")
+
+
+_BOOL_KEEP: bool | None = None
+
+
+def _probe_logits_to_keep() -> None:
+    """Whether this transformers accepts a boolean (rows, positions) ``logits_to_keep`` mask."""
+    global _BOOL_KEEP
+    try:
+        from transformers.modeling_utils import slice_logits_to_keep  # noqa: F401
+
+        _BOOL_KEEP = True
+    except ImportError:
+        _BOOL_KEEP = False
 
 
 def _resume_path(config: TrainConfig, out: Path) -> Path | None:
