@@ -61,7 +61,7 @@ def plot_loss(log_path: Path, png: Path, title: str = "training loss") -> Path |
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.plot(steps, values, lw=1.2, label="loss per target token")
     if len(values) >= 10:
-        window = max(2, len(values) // 10)
+        window = max(3, len(values) // 6)
         smooth = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
                   for i in range(len(values))]
         ax.plot(steps, smooth, lw=2, label=f"mean of last {window}")
