@@ -112,3 +112,24 @@ def test_slots_are_shared_fairly_between_ranks_and_micro_batches():
     padded = _plan(n=64, batch_size=32, world_size=2, grad_accum=2, packing=False).step(0)
     widths = [plan.lengths[list(s)] for s in padded.slots]
     assert all(w.max() <= v.min() for w, v in zip(sorted(widths, key=np.max), sorted(widths, key=np.max)[1:]))
+
+
+def test_shipped_configs_load():
+    """Every recipe is a valid tusk config; every accelerate file is read by accelerate's own loader."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    recipes = sorted((root / "train").glob("*.yaml"))
+    assert {p.name for p in recipes} >= {"mammoth-7b.yaml", "mammoth-coder-34b.yaml", "smollm2-lora-cpu.yaml"}
+    for path in recipes:
+        load_config(path)
+    seven = load_config(root / "train" / "mammoth-7b.yaml")
+    assert (seven.learning_rate, seven.batch_size, seven.method) == (2e-5, 128, "full")
+    assert load_config(root / "train" / "mammoth-coder-34b.yaml").learning_rate == 1e-5
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    kinds = {p.name: str(load_config_from_file(str(p)).distributed_type)
+             for p in sorted((root / "accelerate").glob("*.yaml"))}
+    assert kinds["fsdp_8gpu.yaml"].endswith("FSDP") and kinds["deepspeed_zero3_8gpu.yaml"].endswith("DEEPSPEED")
+    zero = json.loads((root / "accelerate" / "deepspeed_zero3.json").read_text())
+    assert zero["zero_optimization"]["stage"] == 3
