@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,31 @@ def test_unsupported_models_are_refused_by_name(tmp_path):
     with pytest.raises(TuskError, match="GPT2LMHeadModel"):
         gguf_export.export_gguf(tmp_path, tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()
+
+
+@pytest.mark.slow
+def test_train_accepts_a_gguf_file_and_converts_it_once(tmp_path):
+    """``tusk train`` on a .gguf: transformers dequantises it into a cached HF folder (quantizer marks
+    cleared), which a second run reuses."""
+    import json
+
+    from tusk_train_tiny import alpaca_records
+
+    from tusk.train.config import TrainConfig
+    from tusk.train.loading import resolve_model_dir
+    from tusk.train.loop import train
+
+    build_model_dir(tmp_path / "m", "llama", "byte", bos=True)
+    gguf_file = gguf_export.export_gguf(tmp_path / "m", tmp_path / "tiny.gguf", "f32")
+    data = tmp_path / "train.json"
+    data.write_text(json.dumps(alpaca_records()))
+    config = TrainConfig(model=str(gguf_file), data=str(data), out=str(tmp_path / "run"), batch_size=4,
+                         max_steps=2, learning_rate=1e-3, export="merged")
+    result = train(config, progress=False)
+    assert len(result.losses) == 2
+    converted = resolve_model_dir(str(gguf_file))
+    assert (tmp_path / "run" / "config.yaml").is_file() and "tiny" in converted
+    first = (Path(converted) / "config.json").stat().st_mtime_ns
+    assert resolve_model_dir(str(gguf_file)) == converted
+    assert (Path(converted) / "config.json").stat().st_mtime_ns == first
+    assert "quantization_config" not in json.loads((Path(converted) / "config.json").read_text())
