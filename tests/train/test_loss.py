@@ -95,3 +95,12 @@ def test_training_is_invariant_to_accumulation_and_packing(tmp_path, tiny_llama)
     w1 = torch.load(tmp_path / "a1/checkpoints/step-000003/trainable.pt")
     w4 = torch.load(tmp_path / "a4/checkpoints/step-000003/trainable.pt")
     assert all(torch.allclose(w1[k], w4[k], rtol=1e-4, atol=2e-5) for k in w1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_gradient_checkpointing_gives_the_same_training(tmp_path, tiny_llama, method):
+    plain = _run(tmp_path, tiny_llama, f"plain-{method}", method=method)
+    checkpointed = _run(tmp_path, tiny_llama, f"gc-{method}", method=method, gradient_checkpointing=True)
+    assert checkpointed.losses == pytest.approx(plain.losses, rel=1e-5)
+    assert checkpointed.losses[-1] < checkpointed.losses[0]
