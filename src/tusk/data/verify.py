@@ -141,7 +141,8 @@ def verify(
     if progress and done:
         progress(done)
     if to_run:
-        for i, verdict in zip(to_run, _run_programs([candidates[i] for i in to_run], grader, settings, progress)):
+        # the generator first: zip then drains it, so its last progress update runs and its pool closes
+        for verdict, i in zip(_run_programs([candidates[i] for i in to_run], grader, settings, progress), to_run):
             verdicts[i] = verdict
             cache.put(keys[i], verdict)
     cache.flush()
