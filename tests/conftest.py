@@ -37,3 +37,13 @@ def _session_cache(factory) -> Path:
         shared = os.environ.get("TUSK_TEST_CACHE_DIR")
         _CACHE.append(Path(shared) if shared else factory.mktemp("tusk-cache"))
     return _CACHE[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """``manual`` tests (long acceptance runs) run only when selected with ``-m manual``."""
+    if "manual" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="manual acceptance run: select it with -m manual")
+    for item in items:
+        if "manual" in item.keywords:
+            item.add_marker(skip)

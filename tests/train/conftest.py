@@ -42,13 +42,3 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def pytest_collection_modifyitems(config, items):
-    """``manual`` tests (long acceptance runs) run only when selected with ``-m manual``."""
-    if "manual" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="manual acceptance run: select it with -m manual")
-    for item in items:
-        if "manual" in item.keywords and str(item.fspath).startswith(str(Path(__file__).parent)):
-            item.add_marker(skip)
