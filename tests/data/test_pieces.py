@@ -127,3 +127,19 @@ def test_token_counts_with_a_builtin_gguf_vocabulary():
     count, unit = token_counter("smollm2-135m")
     short, long = count(["Hello", "Hello there, how many clips did Natalia sell in April and May altogether?"])
     assert unit == "smollm2-135m tokens" and 1 <= short <= 2 and 12 <= long <= 30
+
+
+def test_cache_key_ignores_where_the_teacher_file_lies():
+    from tusk.backends.scripted import ScriptedBackend
+    from tusk.data.synthesise import teacher_identity
+
+    class Located(ScriptedBackend):
+        def __init__(self, path):
+            super().__init__(responder=lambda r, i: "")
+            self.path = path
+
+        def describe(self):
+            return {"backend": "llamacpp", "model": "m", "path": self.path, "sha256": "abc"}
+
+    assert teacher_identity(Located("/a/m.gguf")) == teacher_identity(Located("/b/m.gguf"))
+    assert teacher_identity(Located("/a/m.gguf"))["sha256"] == "abc"

@@ -101,6 +101,12 @@ def render_prompt(item: SourceItem, settings: SynthesisSettings, backend) -> tup
     return text + settings.prefill, style
 
 
+def teacher_identity(backend) -> dict:
+    """What identifies the teacher for the cache: its description without where its file happens to lie
+    (the same built-in model resolved through another cache folder is the same teacher; its sha256 is kept)."""
+    return {k: v for k, v in backend.describe().items() if k != "path"}
+
+
 def generation_key(teacher: dict, prompt: str, sampling: SamplingParams) -> str:
     blob = json.dumps([teacher, prompt, sampling.__dict__], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
@@ -145,7 +151,7 @@ def synthesise(
     from tusk.prompts import stop_strings
 
     cache = cache or GenerationCache(None)
-    teacher = backend.describe()
+    teacher = teacher_identity(backend)
     pending: list[tuple[int, str, Request]] = []
     texts_for: dict[int, list[str]] = {}
     for index, item in enumerate(items):
