@@ -64,3 +64,15 @@ def test_eval_cache_reuses_generations_across_runs(tmp_path):
                  "--out", str(tmp_path / "r3")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "r3" / "samples.jsonl").read_text().splitlines()]
     assert rows[0]["generations"] == ["The answer is 5."]
+
+
+def test_backend_options_reach_the_backend_and_bad_ones_are_refused(tmp_path, monkeypatch):
+    import argparse
+
+    from tusk.commands.eval_cmd import _backend_options
+    from tusk.errors import TuskError
+
+    args = argparse.Namespace(backend_option=["n_ctx=8192", "dtype=bf16", "ignore_eos=true"], threads=1)
+    assert _backend_options(args) == {"n_ctx": 8192, "dtype": "bf16", "ignore_eos": True, "threads": 1}
+    with pytest.raises(TuskError, match="KEY=VALUE"):
+        _backend_options(argparse.Namespace(backend_option=["n_ctx"], threads=None))

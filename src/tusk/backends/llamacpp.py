@@ -31,7 +31,9 @@ class LlamaCppBackend(Backend):
 
     kind = "llamacpp"
 
-    def __init__(self, target: str, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0, **_: Any):
+    def __init__(
+        self, target: str, n_ctx: int = 4096, threads: int | None = None, seed: int = 0, **options: Any
+    ):
         super().__init__(target)
         from tusk import models
 
@@ -48,7 +50,8 @@ class LlamaCppBackend(Backend):
             if not self.path.is_file():
                 raise TuskError(f"model file not found: {self.path}")
         self.n_ctx = n_ctx
-        threads = n_threads or len(os.sched_getaffinity(0))
+        # on a machine shared with other busy processes, one thread can be much faster than all cores
+        threads = threads or options.get("n_threads") or len(os.sched_getaffinity(0))
         log.info("loading %s with llama.cpp (%d threads, n_ctx=%d)", self.path.name, threads, n_ctx)
         self._llm = llama_cpp.Llama(
             model_path=str(self.path),

@@ -40,7 +40,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=16, help="problems sent to the backend at once")
     p.add_argument("--cache", metavar="DIR", help="reuse finished generations stored in DIR (keyed by model, "
                    "prompt and sampling), e.g. to regrade or change decoding without regenerating")
+    p.add_argument("--threads", type=int, help="CPU threads for local backends (llamacpp, hf); default: all cores")
+    p.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option for the backend's constructor (repeatable), e.g. n_ctx=8192, batch_size=16")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    import yaml
+
+    options = {}
+    for item in args.backend_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise TuskError(f"--backend-option expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = yaml.safe_load(value)  # numbers, booleans and strings as written
+    if args.threads:
+        options["threads"] = args.threads
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, benchmarks=names, mode=args.mode, out=args.out, limit=args.limit, shard=args.shard,
         data_dir=args.data_dir, prompt=args.prompt, max_tokens=args.max_tokens, temperature=args.temperature,
         top_p=args.top_p, samples=args.samples, seed=args.seed, grader=args.grader, timeout=args.timeout,
-        workers=args.workers, chunk_size=args.chunk_size,
+        workers=args.workers, chunk_size=args.chunk_size, backend_options=_backend_options(args),
     )
     backend = None
     if args.cache:
@@ -82,6 +99,6 @@ def _cached_backend(config, cache_dir: str):
     from tusk.backends import load_backend
     from tusk.backends.cached import CachedBackend
 
-    model = config.resolved().model
-    inner = load_backend(model)
+    resolved = config.resolved()
+    inner = load_backend(resolved.model, **resolved.backend_options)
     return CachedBackend(inner, Path(cache_dir))
