@@ -101,39 +101,24 @@ def load_model_and_tokenizer(
     tokenizer = _load(AutoTokenizer.from_pretrained, source.location, **kwargs)
     model = _load(AutoModelForCausalLM.from_pretrained, source.location, dtype=dtype, **kwargs)
     if source.gguf_file:
-        _clear_gguf_quantizer(model)
+        from tusk.gguf_convert import clear_quantization_marks
+
+        clear_quantization_marks(model)
     model = model.to(device=device, dtype=dtype)
     model.eval()
     return model, tokenizer
 
 
 def _converted_gguf(source: ModelSource) -> ModelSource | None:
-    """The cached transformers folder for a GGUF source, converting it first if needed (None on failure)."""
-    import os
-    import shutil
-
-    from tusk.cache import cache_dir, verified_sha256
+    """The cached transformers folder for a GGUF source (None if it cannot be written: load the file)."""
+    from tusk.gguf_convert import gguf_to_hf
 
     assert source.gguf_file is not None
-    gguf = Path(source.location) / source.gguf_file
-    digest = verified_sha256(gguf)
-    folder = cache_dir("hf-from-gguf") / f"{gguf.stem}-{digest[:16]}"
-    if (folder / "config.json").is_file():
-        return ModelSource("dir", str(folder))
-    log.info("converting %s to a transformers folder in %s (once)", gguf.name, folder)
-    import torch
-
-    model, tokenizer = load_model_and_tokenizer(source, torch.float32, "cpu", convert_cache=False)
-    staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        os.replace(staging, folder)
-    except OSError as exc:  # a read-only cache or a concurrent conversion: use the GGUF file directly
-        log.warning("could not keep the converted model in %s: %s", folder, exc)
-        shutil.rmtree(staging, ignore_errors=True)
-        return None if not (folder / "config.json").is_file() else ModelSource("dir", str(folder))
-    return ModelSource("dir", str(folder))
+        return ModelSource("dir", str(gguf_to_hf(Path(source.location) / source.gguf_file)))
+    except TuskError as exc:
+        log.warning("%s; loading the GGUF file directly", exc)
+        return None
 
 
 def _load(loader: Any, location: str, **kwargs: Any) -> Any:
@@ -148,19 +133,6 @@ def _load(loader: Any, location: str, **kwargs: Any) -> Any:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-
-
-def _clear_gguf_quantizer(model: Any) -> None:
-    """GGUF weights arrive dequantised; drop the quantizer marker so the model acts as a plain one."""
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer = None
-    if getattr(model.config, "quantization_config", None) is not None:
-        try:
-            del model.config.quantization_config
-        except AttributeError:
-            model.config.quantization_config = None
-    if getattr(model, "is_quantized", False):
-        model.is_quantized = False
 
 
 def _apply_adapter(model: Any, adapter_dir: str) -> Any:

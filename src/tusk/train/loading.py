@@ -1,10 +1,8 @@
 """Find and load the model and tokenizer to fine-tune: HF folders or hub ids, GGUF files, built-in names.
 
 A GGUF file (or a built-in model, which resolves to one) is converted once into a cached plain HF folder
-(``cache_dir("hf", ...)``, keyed by the file's sha256): transformers dequantises it to fp32, the leftover
-quantizer markers are cleared so the model saves and trains like any other, and the tokenizer is saved
-beside it.  The conversion is written to a temporary folder and renamed, so a crash never leaves a
-half-written cache entry.
+by :func:`tusk.gguf_convert.gguf_to_hf` (the same conversion the ``hf`` backend uses), so it saves and
+trains like any other model.
 
 Guarantees: the returned tokenizer is a fast tokenizer with a pad token (EOS when it had none; padding is
 masked by length, so this is safe); LoRA wraps the model with peft and leaves only adapter weights
@@ -14,13 +12,11 @@ trainable.  Does not: move the model to a device or cast it (the loop does).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tusk.cache import cache_dir, verified_sha256
 from tusk.errors import MissingExtraError, TuskError
+from tusk.gguf_convert import clear_quantization_marks, gguf_to_hf
 
 log = logging.getLogger(__name__)
 
@@ -48,45 +44,6 @@ def resolve_model_dir(spec: str) -> str:
     if path.exists() and not (path / "config.json").is_file():
         raise TuskError(f"{path} is not an HF model folder (no config.json)")
     return str(path) if path.exists() else spec
-
-
-def gguf_to_hf(gguf: Path) -> Path:
-    """Convert ``gguf`` into a cached HF folder (once) and return the folder."""
-    require_hf()
-    digest = verified_sha256(gguf)
-    target = cache_dir("hf") / f"{gguf.stem}-{digest[:16]}"
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    log.info("converting %s to an HF folder at %s (once)", gguf.name, target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        clear_quantization_marks(model)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise TuskError(f"cannot convert {gguf} to an HF folder: {exc}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def clear_quantization_marks(model: Any) -> None:
-    """transformers 5 keeps a GGUF quantizer marker on dequantised models; it blocks saving and training."""
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        try:
-            del model.config.quantization_config
-        except AttributeError:
-            model.config.quantization_config = None
-    if getattr(model, "is_quantized", False):
-        model.is_quantized = False
 
 
 def load_tokenizer(model_dir: str) -> Any:

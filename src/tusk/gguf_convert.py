@@ -1,0 +1,71 @@
+"""GGUF files as transformers models: one cached conversion shared by the ``hf`` backend and training.
+
+transformers dequantises a GGUF file to float weights when it loads it (slow: ~40 s for a 0.5B model on two
+cores), and in 5.x leaves a quantizer marker on the result that makes ``save_pretrained`` and ``Trainer``
+refuse it although its layers are plain ``Linear``.  :func:`gguf_to_hf` loads the file once, clears the
+marker, and saves model and tokenizer as a plain fp32 transformers folder in the tusk cache, named by the
+file's sha256 (a changed file converts again); later loads read that folder in about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tusk.cache import cache_dir, verified_sha256
+from tusk.errors import MissingExtraError, TuskError
+
+log = logging.getLogger(__name__)
+
+
+def clear_quantization_marks(model: Any) -> None:
+    """Drop the GGUF quantizer marker transformers 5.x keeps on a dequantised model."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        try:
+            del model.config.quantization_config
+        except AttributeError:
+            model.config.quantization_config = None
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+
+
+def converted_folder(gguf: Path) -> Path:
+    """Where the conversion of ``gguf`` lives in the cache (it may not exist yet)."""
+    return cache_dir("hf-from-gguf") / f"{gguf.stem}-{verified_sha256(gguf)[:16]}"
+
+
+def gguf_to_hf(gguf: str | Path) -> Path:
+    """The cached transformers folder for a GGUF file, converting it first if needed."""
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise TuskError(f"GGUF file {gguf} does not exist")
+    folder = converted_folder(gguf)
+    if (folder / "config.json").is_file():
+        return folder
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise MissingExtraError("converting a GGUF model for transformers", "hf", exc) from exc
+    log.info("converting %s to a transformers folder in %s (once)", gguf.name, folder)
+    staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        clear_quantization_marks(model)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, folder)
+    except (OSError, ValueError) as exc:
+        if (folder / "config.json").is_file():  # a concurrent conversion finished first
+            return folder
+        raise TuskError(f"cannot convert {gguf} to a transformers folder in {folder}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
