@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tusk import __version__
@@ -90,13 +90,7 @@ class EvalConfig:
             raise TuskError("--samples above 1 needs --temperature above 0 (greedy samples are identical)")
         if self.shard and not 0 <= self.shard[0] < self.shard[1]:
             raise TuskError(f"--shard {self.shard[0]}/{self.shard[1]}: need 0 <= i < n")
-        return _replace(self, model=self.model or DEFAULT_MODEL)
-
-
-def _replace(config: EvalConfig, **changes: Any) -> EvalConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)
+        return replace(self, model=self.model or DEFAULT_MODEL)
 
 
 def evaluate(
@@ -232,7 +226,7 @@ class _Runner:
         cot_requests = []
         for problem, _, predictions in retry:
             n_failed = sum(needs_fallback(pred) for pred in predictions)
-            sampling = _with_n(self.sampling, n_failed)
+            sampling = replace(self.sampling, n=n_failed)
             cot_requests.append(Request(problem.id, cot_prompts[problem.id], sampling))
         pending = {p.id: (p, g, preds) for p, g, preds in retry}
         for generation in self._generate(cot_requests):
@@ -292,12 +286,6 @@ class _Runner:
             seconds=sum(g.seconds for g in generations),
             extra=extra,
         )
-
-
-def _with_n(sampling: SamplingParams, n: int) -> SamplingParams:
-    from dataclasses import replace
-
-    return replace(sampling, n=n)
 
 
 class _progress:
