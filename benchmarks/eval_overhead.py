@@ -6,6 +6,10 @@ they generate the same tokens:
   (a) baseline: ``Llama.create_completion`` called in a plain loop (pure generation);
   (b) tusk:     ``tusk.evaluate.evaluate`` (prompting, decoding, grading, fsynced run store, progress off).
 
+The problems are split into blocks and the passes alternate block by block ((a) on block 1, (b) on block 1,
+(a) on block 2, ...), so a change in machine load during the run hits both passes alike.  Pass (b) evaluates
+block k by resuming the same run directory with a larger ``limit``, so resume costs are part of its time.
+
     python benchmarks/eval_overhead.py --n 50 --data-dir ../shared/data --json overhead.json
 
 Prints a table and writes JSON.  Target: harness overhead under 10%.
@@ -26,6 +30,8 @@ def main() -> None:
     parser.add_argument("--benchmark", default="gsm8k")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--blocks", type=int, default=5, help="alternate the passes over this many blocks")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     parser.add_argument("--json", default="eval_overhead.json")
     args = parser.parse_args()
 
@@ -38,29 +44,31 @@ def main() -> None:
     from tusk.prompts import build_prompt, stop_strings
 
     problems = load_problems(args.benchmark, data_dir=args.data_dir, limit=args.n)
-    backend = load_backend(args.model)
+    options = {"threads": args.threads} if args.threads else {}
+    backend = load_backend(args.model, **options)
     style = backend.preferred_prompt
-    prompts = sorted(build_prompt(p, "cot", style, chat=backend.chat_prompt) for p in problems)
-
-    # (a) pure generation, in the order tusk's llama.cpp backend uses (sorted prompts)
-    start = time.perf_counter()
+    stops = list(stop_strings(style)) or None
+    size = -(-len(problems) // args.blocks)
+    baseline = harness = 0.0
     baseline_tokens = 0
-    for prompt in prompts:
-        out = backend._llm.create_completion(
-            prompt, max_tokens=args.max_tokens, temperature=0.0, stop=list(stop_strings(style)) or None
-        )
-        baseline_tokens += out["usage"]["completion_tokens"]
-    baseline = time.perf_counter() - start
-
-    # (b) the whole harness
     with tempfile.TemporaryDirectory() as out_dir:
-        config = EvalConfig(
-            model=args.model, benchmarks=(args.benchmark,), out=out_dir, limit=args.n, data_dir=args.data_dir,
-            max_tokens=args.max_tokens, chunk_size=args.n,
-        )
-        start = time.perf_counter()
-        summary = evaluate(config, backend=backend, progress=False)
-        harness = time.perf_counter() - start
+        for start in range(0, len(problems), size):
+            block = problems[start : start + size]
+            # (a) pure generation, in the order tusk's llama.cpp backend uses (sorted prompts)
+            prompts = sorted(build_prompt(p, "cot", style, chat=backend.chat_prompt) for p in block)
+            t0 = time.perf_counter()
+            for prompt in prompts:
+                out = backend._llm.create_completion(prompt, max_tokens=args.max_tokens, temperature=0.0, stop=stops)
+                baseline_tokens += out["usage"]["completion_tokens"]
+            baseline += time.perf_counter() - t0
+            # (b) the whole harness on the same block (resuming the run with a larger limit)
+            config = EvalConfig(
+                model=args.model, benchmarks=(args.benchmark,), out=out_dir, limit=start + len(block),
+                data_dir=args.data_dir, max_tokens=args.max_tokens, chunk_size=size, backend_options=options,
+            )
+            t0 = time.perf_counter()
+            summary = evaluate(config, backend=backend, progress=False)
+            harness += time.perf_counter() - t0
     tusk_tokens = summary["tokens"]["completion"]
     backend.close()
 
@@ -69,6 +77,8 @@ def main() -> None:
         "benchmark": args.benchmark,
         "problems": len(problems),
         "max_tokens": args.max_tokens,
+        "blocks": args.blocks,
+        "threads": args.threads,
         "baseline_seconds": baseline,
         "tusk_seconds": harness,
         "baseline_completion_tokens": baseline_tokens,
