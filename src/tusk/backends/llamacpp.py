@@ -95,9 +95,6 @@ class LlamaCppBackend(Backend):
             info["sha256"] = self._builtin.sha256
         return info
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
         # Sorting by prompt groups shared prefixes, so llama.cpp reuses their KV cache.
         for request in sorted(requests, key=lambda r: r.prompt):
