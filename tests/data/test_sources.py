@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from tusk.benchmarks.readers import last_boxed
 from tusk.data.sources import SOURCES, get_source
-from tusk.data.sources.base import last_boxed
 from tusk.data.sources.human_cot import gsm8k_rationale
 from tusk.data.sources.mathqa import parse_options
 from tusk.data.sources.mathqa_program import ProgramError, problem_numbers, translate

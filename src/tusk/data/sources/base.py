@@ -125,26 +125,6 @@ def field(path: Path, where: int, record: dict[str, Any], *names: str) -> Any:
     raise DataError(f"{path} record {where}: missing field {' / '.join(repr(n) for n in names)}")
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces respected; None if absent."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        rest = text[start + len("\\boxed") :].strip()
-        return rest.split("$")[0].strip() or None
-    depth = 0
-    for i in range(brace, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[brace + 1 : i]
-    return None
-
-
 def answer_string(value: Any) -> str:
     """A gold answer as a string: ints stay ints, integral floats lose ``.0``, lists keep list syntax."""
     if isinstance(value, bool):

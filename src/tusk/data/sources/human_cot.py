@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from tusk.benchmarks.readers import last_boxed  # the same gold rule as evaluation
 from tusk.data.records import SourceItem
-from tusk.data.sources.base import field, last_boxed, read_records
+from tusk.data.sources.base import field, read_records
 from tusk.errors import DataError
 from tusk.prompts import instruction_for
 from tusk.types import Problem, TrainingExample
