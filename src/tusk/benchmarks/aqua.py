@@ -8,9 +8,7 @@ Upstream: JSON lines (in a ``.json`` file) ``{"question", "options": ["A)21", ..
 from __future__ import annotations
 
 from tusk.benchmarks.base import Benchmark, pinned
-from tusk.benchmarks.readers import need, read_jsonl
-from tusk.errors import DataError, TuskError
-from tusk.prompts import split_choice
+from tusk.benchmarks.readers import check_choice_answer, need, read_jsonl
 from tusk.types import Problem
 
 
@@ -20,13 +18,8 @@ def read_aqua(files, name: str = "aqua") -> list[Problem]:
         for index, (where, record) in enumerate(read_jsonl(path, relpath)):
             options = need(record, "options", where, list)
             choices = tuple(str(o).strip() for o in options)
-            try:
-                letters = [split_choice(c)[0] for c in choices]
-            except TuskError as exc:
-                raise DataError(f"{where}: {exc}") from None
             gold = need(record, "correct", where).strip().upper()
-            if gold not in letters:
-                raise DataError(f"{where}: answer {gold!r} is not one of the options {letters}")
+            check_choice_answer(choices, gold, where, noun="options")
             problems.append(Problem(id=f"{name}/{index}", benchmark=name,
                                     question=need(record, "question", where).strip(), answer=gold,
                                     choices=choices, meta={"rationale": record.get("rationale", "")}))

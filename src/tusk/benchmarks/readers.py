@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tusk.errors import DataError
+from tusk.errors import DataError, TuskError
 
 _WS = re.compile(r"\s*")
 
@@ -121,6 +121,18 @@ def format_gold(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_gold(v) for v in value) + "]"
     return str(value).strip()
+
+
+def check_choice_answer(choices: tuple[str, ...], gold: str, where: str, noun: str = "choices") -> None:
+    """Every choice must carry a letter and the gold must be one of them; else DataError naming ``where``."""
+    from tusk.prompts import split_choice
+
+    try:
+        letters = [split_choice(c)[0] for c in choices]
+    except TuskError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    if gold not in letters:
+        raise DataError(f"{where}: answer {gold!r} is not one of the {noun} {letters}")
 
 
 def last_boxed(text: str) -> str | None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from importlib import resources
 
 from tusk.benchmarks.base import Benchmark
-from tusk.benchmarks.readers import need, read_jsonl
-from tusk.errors import DataError, TuskError
-from tusk.prompts import split_choice
+from tusk.benchmarks.readers import check_choice_answer, need, read_jsonl
+from tusk.errors import DataError
 from tusk.types import Problem
 
 RESOURCE = "resources/smoke.jsonl"
@@ -36,12 +35,7 @@ def read_smoke(files=(), name: str = "smoke") -> list[Problem]:
             choices = tuple(need(record, "choices", where, list)) if "choices" in record else ()
             gold = need(record, "answer", where).strip()
             if choices:
-                try:
-                    letters = [split_choice(c)[0] for c in choices]
-                except TuskError as exc:
-                    raise DataError(f"{where}: {exc}") from None
-                if gold not in letters:
-                    raise DataError(f"{where}: answer {gold!r} is not one of the choices {letters}")
+                check_choice_answer(choices, gold, where)
             problems.append(Problem(id=f"{name}/{ident}", benchmark=name,
                                     question=need(record, "question", where).strip(), answer=gold,
                                     choices=choices, meta={"topic": record.get("topic", "")}))
