@@ -47,6 +47,12 @@ def test_n_samples_at_temperature(smollm):
     assert len(generation.texts) == 3 and len(generation.finish_reasons) == 3
 
 
+def test_greedy_n_samples_are_decoded_once(smollm):
+    (one,) = smollm.generate([Request("a", "Once upon a time", SamplingParams(max_tokens=8))])
+    (three,) = smollm.generate([Request("b", "Once upon a time", SamplingParams(max_tokens=8, n=3))])
+    assert three.texts == one.texts * 3 and three.completion_tokens == 3 * one.completion_tokens
+
+
 def test_tusk_eval_runs_end_to_end_on_the_real_model(tmp_path):
     from tusk.cli import main
 

@@ -6,7 +6,7 @@ llama.cpp reuses the KV cache of the longest common prefix between consecutive p
 or chat header is evaluated once rather than per problem.  Greedy decoding (temperature 0) is deterministic.
 
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
-stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...``.
+stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated).
 Does not: run requests in parallel, or support prompts longer than the context window (those raise TuskError).
 """
 
@@ -105,7 +105,8 @@ class LlamaCppBackend(Backend):
         texts, reasons = [], []
         prompt_tokens = completion_tokens = 0
         start = time.perf_counter()
-        for i in range(sp.n):
+        draws = 1 if sp.greedy else sp.n  # greedy samples are identical: decode once, repeat
+        for i in range(draws):
             try:
                 out = self._llm.create_completion(
                     request.prompt,
@@ -122,13 +123,14 @@ class LlamaCppBackend(Backend):
             reasons.append(choice.get("finish_reason") or "stop")
             prompt_tokens = out["usage"]["prompt_tokens"]
             completion_tokens += out["usage"]["completion_tokens"]
+        repeat = sp.n // draws
         return Generation(
             request_id=request.id,
-            texts=tuple(texts),
+            texts=tuple(texts) * repeat,
             prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
+            completion_tokens=completion_tokens * repeat,
             seconds=time.perf_counter() - start,
-            finish_reasons=tuple(reasons),
+            finish_reasons=tuple(reasons) * repeat,
         )
 
     def close(self) -> None:
