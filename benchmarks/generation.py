@@ -7,13 +7,18 @@ on one loaded model:
 - (a) per-prompt ``model.generate``, one prompt at a time;
 - (b) MAmmoTH-style: fixed batches of 8 in input order, left padding, one ``generate`` per batch;
 - (c) tusk's ``HFBackend``: prompts sorted by length and bucketed, batch size from free memory on a GPU or
-  ``--batch-size``, per-row stopping.
+  ``--batch-size``, per-row stopping;
+- (c2) the same backend with ``cache="static"`` (a preallocated KV cache);
+- (c3) the same backend with ``cache="static", compile=True`` (``torch.compile`` of the decoding step), run
+  twice: the first run includes compilation, the second shows the compiled steady state.
 
-Reports generated tokens per second and the ratio of (c) to (a) and (b), and how many completions of (b)
-and (c) are identical (a sanity check: padding can flip a near-tie in fp32, rarely).
+(c2) and (c3) are separate backend instances loading the same weights; ``--skip-static`` leaves them out.
+Reports generated tokens per second, the ratio of (c) to each method and of each method to (b), and how
+many completions agree with (b) (a sanity check: padding or another kernel can flip a near-tie, rarely).
 
     python benchmarks/generation.py --data-dir ../shared/data                 # CPU: SmolLM2-135M GGUF
     python benchmarks/generation.py --data-dir ../shared/data --gpu-random-1b # GPU: Llama-shaped 1.1B, random
+    python benchmarks/generation.py --random-llama tiny --prompts 8 --tokens 8 # the random-model path, small
 
 Prints a table and writes JSON (``--json``, default benchmarks/results/generation.json).
 """
@@ -39,8 +44,21 @@ def gsm8k_prompts(data_dir: str | None, count: int) -> list[str]:
     return [build_prompt(p, "cot", "alpaca") for p in problems]
 
 
-def random_llama_1b(folder: Path, tokenizer_from: str) -> str:
-    """A TinyLlama-shaped (1.1B) Llama with random weights, saved with a real tokenizer."""
+# Llama shapes for --random-llama: "1b" is TinyLlama's (1.1B parameters); "tiny" exercises the same code
+# path in seconds on a CPU.
+RANDOM_SHAPES: dict[str, dict[str, int]] = {
+    "1b": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 22,
+        "num_attention_heads": 32,
+    },
+    "tiny": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4},
+}
+
+
+def random_llama(folder: Path, tokenizer_from: str, size: str = "1b") -> str:
+    """A Llama with random weights in one of :data:`RANDOM_SHAPES`, saved with a real tokenizer."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -49,11 +67,8 @@ def random_llama_1b(folder: Path, tokenizer_from: str) -> str:
     _, tokenizer = load_model_and_tokenizer(resolve_source(tokenizer_from), torch.float32, "cpu")
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=2048,
-        intermediate_size=5632,
-        num_hidden_layers=22,
-        num_attention_heads=32,
-        num_key_value_heads=4,
+        **RANDOM_SHAPES[size],
+        num_key_value_heads=4 if size == "1b" else 2,
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -67,7 +82,9 @@ def random_llama_1b(folder: Path, tokenizer_from: str) -> str:
     return str(folder)
 
 
-def baseline(lm: Any, tokenizer: Any, prompts: list[str], tokens: int, batch: int) -> tuple[list[str], float]:
+def baseline(
+    lm: Any, tokenizer: Any, prompts: list[str], tokens: int, batch: int
+) -> tuple[list[str], float, int]:
     """``model.generate`` over fixed batches in input order (batch=1 is per-prompt generation)."""
     import torch
 
@@ -88,7 +105,7 @@ def baseline(lm: Any, tokenizer: Any, prompts: list[str], tokens: int, batch: in
             )
         texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     _sync()
-    return texts, time.perf_counter() - began
+    return texts, time.perf_counter() - began, len(prompts) * tokens
 
 
 def tusk_backend(backend: Any, prompts: list[str], tokens: int) -> tuple[list[str], float, int]:
@@ -118,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default="smollm2-135m", help="hf target (default: the SmolLM2 GGUF)")
     parser.add_argument(
-        "--gpu-random-1b", action="store_true", help="use a random-weight Llama-shaped 1.1B model"
+        "--random-llama",
+        choices=sorted(RANDOM_SHAPES),
+        default=None,
+        help="use a Llama with random weights of this size (tokenizer from --model) instead of --model",
+    )
+    parser.add_argument(
+        "--gpu-random-1b", action="store_true", help="same as --random-llama 1b (the GPU benchmark)"
     )
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--tokens", type=int, default=48, help="new tokens per prompt (fixed)")
@@ -127,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     parser.add_argument("--skip-per-prompt", action="store_true", help="leave out (a), the slowest method")
+    parser.add_argument(
+        "--skip-static", action="store_true", help="leave out (c2) static cache and (c3) static + compiled"
+    )
+    parser.add_argument("--skip-compile", action="store_true", help="leave out (c3) static + compiled")
     parser.add_argument("--json", default="benchmarks/results/generation.json")
     args = parser.parse_args(argv)
+    size = "1b" if args.gpu_random_1b else args.random_llama
 
     import torch
     import transformers
@@ -139,50 +167,72 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console()
     prompts = gsm8k_prompts(args.data_dir, args.prompts)
+    rows: list[dict[str, Any]] = []
+    texts: dict[str, list[str]] = {}
+
+    def measure(key: str, method: str, run: Any, *run_args: Any, **extra: Any) -> None:
+        console.print(f"running {method} ...")
+        out, seconds, tokens = run(*run_args)
+        texts[key] = out
+        rows.append({"key": key, "method": method, "seconds": seconds, "tokens": tokens, **extra})
+
     with tempfile.TemporaryDirectory() as tmp:
-        target = random_llama_1b(Path(tmp), args.model) if args.gpu_random_1b else args.model
+        target = random_llama(Path(tmp), args.model, size) if size else args.model
         load_avg = os.getloadavg()
-        backend = HFBackend(target, batch_size=args.batch_size, ignore_eos=True, threads=args.threads)
+        options = {"batch_size": args.batch_size, "ignore_eos": True, "threads": args.threads}
+        backend = HFBackend(target, **options)
         lm, tok = backend.lm, backend.tokenizer
         console.print(
             f"model {target} on {backend.device} ({backend.dtype}); {len(prompts)} prompts x "
             f"{args.tokens} new tokens; load average {load_avg[0]:.1f}"
         )
         baseline(lm, tok, prompts[:2], 4, 2)  # warm-up: first-call allocations and kernel selection
-        rows: list[dict[str, Any]] = []
-        expected = len(prompts) * args.tokens
         if not args.skip_per_prompt:
-            _, seconds = baseline(lm, tok, prompts, args.tokens, 1)
-            rows.append({"method": "(a) per-prompt generate", "seconds": seconds, "tokens": expected})
-        b_texts, seconds = baseline(lm, tok, prompts, args.tokens, 8)
-        rows.append({"method": "(b) fixed batches of 8 (MAmmoTH)", "seconds": seconds, "tokens": expected})
-        c_texts, seconds, generated = tusk_backend(backend, prompts, args.tokens)
-        rows.append({"method": "(c) tusk hf backend", "seconds": seconds, "tokens": generated})
+            measure("a", "(a) per-prompt generate", baseline, lm, tok, prompts, args.tokens, 1)
+        measure("b", "(b) fixed batches of 8 (MAmmoTH)", baseline, lm, tok, prompts, args.tokens, 8)
+        measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, args.tokens)
+        backend.close()
+        lm = None  # free the first copy of the weights before loading the next contender
+        contenders = [] if args.skip_static else [("c2", "static", False)]
+        if not (args.skip_static or args.skip_compile):
+            contenders.append(("c3", "static", True))
+        for key, cache, compiled in contenders:
+            began = time.perf_counter()
+            other = HFBackend(target, cache=cache, compile=compiled, **options)
+            loaded = time.perf_counter() - began
+            label = f"({key}) tusk hf, {cache} cache" + (" + compiled" if compiled else "")
+            if compiled:
+                first = label + ", 1st run (compiles)"
+                measure(key + "-first", first, tusk_backend, other, prompts, args.tokens, load_seconds=loaded)
+                label += ", 2nd run"
+            else:
+                tusk_backend(other, prompts[:2], 4)  # the same warm-up as the others had
+            measure(key, label, tusk_backend, other, prompts, args.tokens, load_seconds=loaded)
+            other.close()
         load_after = os.getloadavg()
     for row in rows:
         row["tokens_per_s"] = row["tokens"] / row["seconds"]
-    rate = {r["method"][:3]: r["tokens_per_s"] for r in rows}
-    same = sum(x == y for x, y in zip(b_texts, c_texts))
+    rate = {r["key"]: r["tokens_per_s"] for r in rows}
+    agree = {key: sum(x == y for x, y in zip(texts["b"], out)) for key, out in texts.items() if key != "b"}
 
-    table = Table(title="greedy generation, same prompts, same model")
-    for column in ("method", "tokens", "seconds", "tokens/s", "(c) vs this"):
+    table = Table(title="greedy generation, same prompts, same weights")
+    for column in ("method", "tokens", "seconds", "tokens/s", "(c) vs this", "this vs (b)", "same as (b)"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for row in rows:
-        ratio = rate["(c)"] / row["tokens_per_s"]
         table.add_row(
             row["method"],
             str(row["tokens"]),
             f"{row['seconds']:.1f}",
             f"{row['tokens_per_s']:.1f}",
-            f"{ratio:.2f}x",
+            f"{rate['c'] / row['tokens_per_s']:.2f}x",
+            f"{row['tokens_per_s'] / rate['b']:.2f}x",
+            "-" if row["key"] == "b" else f"{agree[row['key']]}/{len(prompts)}",
         )
     console.print(table)
-    console.print(
-        f"identical completions (b) vs (c): {same}/{len(prompts)}; load average {load_after[0]:.1f}"
-    )
+    console.print(f"load average {load_avg[0]:.1f} at the start, {load_after[0]:.1f} at the end")
 
     result = {
-        "model": target if not args.gpu_random_1b else "random Llama-shaped 1.1B",
+        "model": target if not size else f"random Llama-shaped ({size})",
         "device": backend.device,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "dtype": str(backend.dtype),
@@ -191,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         "tusk_batch_size": args.batch_size or "auto",
         "torch_threads": torch.get_num_threads(),
         "rows": rows,
-        "identical_b_c": same,
+        "identical_b_c": agree["c"],
+        "identical_to_b": agree,
         "load_average": [load_avg[0], load_after[0]],
         "versions": {
             "torch": torch.__version__,

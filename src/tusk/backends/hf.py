@@ -13,8 +13,29 @@ What it guarantees:
 - bf16 on a GPU, fp32 on the CPU unless ``dtype`` says otherwise; the batch size is given (``batch_size``)
   or, on a GPU, chosen from free memory (halved and retried on out-of-memory).
 
-What it does not do: continuous batching (a batch runs until its longest row stops), static caches or
-compiled decoding (not measured faster here), multi-GPU sharding (use the ``vllm`` backend or Ray replicas).
+Decoding options (transformers' own mechanisms, nothing patched):
+
+- ``cache="dynamic"`` (default) or ``"static"``: a static KV cache is preallocated for the batch at the prompt
+  width plus the batch's largest ``max_tokens`` (GenerationConfig ``cache_implementation="static"``); left
+  padding works as with the dynamic cache (the attention mask covers the padded slots).  Greedy output on the
+  test model equals the dynamic cache's; on real weights it may differ in rare near-ties (other kernels).
+- ``compile=False`` (default) or ``True``: ``torch.compile`` of the decoding step through transformers'
+  ``compile_config`` (inductor, "reduce-overhead", i.e. CUDA graphs on a GPU).  Needs ``cache="static"``
+  (transformers compiles only with a static cache) and fails with a TuskError otherwise.  transformers
+  compiles only on accelerators by default; tusk also enables it on the CPU, where inductor needs a C++
+  compiler: without one, or if compilation fails, the backend raises a TuskError (no silent fallback).
+  The first batch of each new shape compiles (tens of seconds); later batches reuse the compiled step.
+  With ``compile=False`` transformers' automatic compilation of static caches is disabled, so the two
+  options stay independent.
+- Both are booleans/strings as a YAML config or ``--backend-option cache=static --backend-option
+  compile=true`` gives them; bad values raise a TuskError naming the option.  ``describe()`` reports them
+  only when they differ from the defaults, so identities (and generation-cache keys) of earlier default
+  runs are unchanged.
+- Measured (docs/BENCHMARKS.md, "Generation"): on the 2-core CPU with SmolLM2-135M, see the numbers there;
+  keep the defaults on a CPU unless a measurement on your machine says otherwise.  Not yet measured on a GPU.
+
+What it does not do: continuous batching (a batch runs until its longest row stops), multi-GPU sharding
+(use the ``vllm`` backend or Ray replicas).
 """
 
 from __future__ import annotations
@@ -36,6 +57,7 @@ log = logging.getLogger(__name__)
 
 CPU_BATCH_SIZE = 16
 MAX_BATCH_SIZE = 256
+CACHES = ("dynamic", "static")
 
 
 @dataclass(frozen=True)
@@ -61,9 +83,18 @@ class HFBackend(Backend):
         base_model: str | None = None,
         ignore_eos: bool = False,
         threads: int | None = None,
+        cache: str = "dynamic",
+        compile: bool | str = False,
         **unused: Any,
     ):
         super().__init__(model)
+        self.cache = _cache_option(cache)
+        self.compile = _bool_option("compile", compile)
+        if self.compile and self.cache != "static":
+            raise TuskError(
+                "hf backend: compile=true needs cache=static (transformers compiles decoding only with a "
+                "static cache)"
+            )
         if unused:
             log.debug("hf backend ignores options %s", sorted(unused))
         try:
@@ -76,6 +107,8 @@ class HFBackend(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.dtype = _torch_dtype(dtype, device)
+        if self.compile and not device.startswith("cuda"):
+            _require_cpp_compiler()
         self.source = resolve_source(model, base_model)
         started = time.perf_counter()
         self.lm, self.tokenizer = load_model_and_tokenizer(self.source, self.dtype, device)
@@ -97,6 +130,20 @@ class HFBackend(Backend):
         )
         if getattr(self.tokenizer, "chat_template", None):
             self.preferred_prompt = "chat"
+        self._decoding = self._decoding_settings()
+
+    def _decoding_settings(self) -> dict[str, Any]:
+        """GenerationConfig fields for the cache and compile options."""
+        if self.cache == "dynamic":
+            return {}
+        if not self.compile:
+            return {"cache_implementation": "static", "disable_compile": True}
+        from transformers import CompileConfig
+
+        compile_config = CompileConfig()
+        if not self.device.startswith("cuda"):
+            compile_config._compile_all_devices = True  # transformers' switch for compiling off accelerators
+        return {"cache_implementation": "static", "compile_config": compile_config}
 
     # -- Backend interface ---------------------------------------------------------------------------------
 
@@ -118,6 +165,9 @@ class HFBackend(Backend):
             "device": self.device.split(":")[0],
             "transformers": transformers.__version__,
             "torch": torch.__version__,
+            # only when not the defaults: identities of runs made before these options existed stay equal
+            **({"cache": self.cache} if self.cache != "dynamic" else {}),
+            **({"compile": True} if self.compile else {}),
         }
 
     def close(self) -> None:
@@ -233,7 +283,12 @@ class HFBackend(Backend):
             num_beams=1,
             pad_token_id=pad,
             eos_token_id=sorted(self.eos_ids) or None,
+            **self._decoding,
         )
+        if self.cache == "static" and not self.compile:
+            # uncompiled, a static cache sized for this batch only (transformers keeps the largest size seen
+            # so that compiled steps need not recompile; without compilation that only adds masked slots)
+            self.lm.__dict__.pop("_previous_max_cache_length", None)
         if not sampling.greedy:
             torch.manual_seed(sampling.seed * 1_000_003 + batch[0].index)
         try:
@@ -245,6 +300,9 @@ class HFBackend(Backend):
                     stopping_criteria=StoppingCriteriaList([stopper]),
                 )
         except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if self.compile and type(exc).__module__.startswith("torch._dynamo"):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise TuskError(f"hf backend: compile=true failed ({first}); use compile=false") from exc
             if "out of memory" in str(exc).lower():
                 if self.device.startswith("cuda"):
                     torch.cuda.empty_cache()
@@ -345,6 +403,41 @@ def _torch_dtype(name: str, device: str) -> Any:
     if not isinstance(dtype, torch.dtype):
         raise TuskError(f"hf backend: unknown dtype {name!r} (use auto, float32, bfloat16 or float16)")
     return dtype
+
+
+def _cache_option(value: Any) -> str:
+    name = str(value).strip().lower() if isinstance(value, str) else value
+    if name not in CACHES:
+        raise TuskError(f"hf backend: option cache={value!r} is not one of {', '.join(CACHES)}")
+    return name
+
+
+def _bool_option(option: str, value: Any) -> bool:
+    """A yes/no backend option as YAML or the CLI gives it: a bool, 0/1, or true/false/yes/no/on/off."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "yes", "on", "1"):
+            return True
+        if word in ("false", "no", "off", "0", ""):
+            return False
+    raise TuskError(f"hf backend: option {option}={value!r} is not a boolean (use true or false)")
+
+
+def _require_cpp_compiler() -> None:
+    """compile=true on the CPU: inductor builds C++; fail now, clearly, if it cannot find a compiler."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as exc:  # the lookup raises its own error types
+        raise TuskError(
+            f"hf backend: compile=true on the CPU needs a C++ compiler for torch inductor ({exc}); "
+            "install g++ or use compile=false"
+        ) from exc
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
