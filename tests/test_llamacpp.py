@@ -97,8 +97,17 @@ def test_killed_eval_resumes_without_redoing_samples(tmp_path, signal_name):
     if signal_name == "SIGINT":
         assert proc.returncode == 130
         assert json.loads((out / "summary.json").read_text())["complete"] is False
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(args, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     ids = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
     assert ids[: len(first)] == first and len(ids) == len(set(ids)) == 8
     assert json.loads((out / "summary.json").read_text())["benchmarks"]["smoke"]["n"] == 8
+
+
+@pytest.mark.parametrize("value", ["maybe", 2])
+def test_dequantize_must_be_a_yes_or_no(value):
+    from tusk.backends.llamacpp import LlamaCppBackend
+    from tusk.errors import TuskError
+
+    with pytest.raises(TuskError, match="dequantize must be true or false"):
+        LlamaCppBackend("smollm2-135m", dequantize=value)

@@ -5,6 +5,10 @@ cores), and in 5.x leaves a quantizer marker on the result that makes ``save_pre
 refuse it although its layers are plain ``Linear``.  :func:`gguf_to_hf` loads the file once, clears the
 marker, and saves model and tokenizer as a plain fp32 transformers folder in the tusk cache, named by the
 file's sha256 (a changed file converts again); later loads read that folder in about a second.
+
+:func:`dequantized_gguf` goes one step further for the ``llamacpp`` backend: it writes that folder back as an
+f32 GGUF file, so llama.cpp computes with exactly the weights transformers computes with (instead of
+quantised weights times 8-bit-quantised activations), and the two engines' greedy decoding agrees.
 """
 
 from __future__ import annotations
@@ -69,3 +73,35 @@ def gguf_to_hf(gguf: str | Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def dequantized_gguf(gguf: str | Path) -> Path:
+    """An f32 GGUF file with the weights transformers loads from ``gguf``, cached; ``gguf`` itself if it is f32.
+
+    Supported for the architectures :func:`tusk.train.gguf_export.export_gguf` writes (Llama, Qwen2); others
+    raise :class:`TuskError` naming the architecture.
+    """
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise TuskError(f"GGUF file {gguf} does not exist")
+    if _all_f32(gguf):
+        return gguf
+    target = cache_dir("gguf-f32") / f"{gguf.stem}-{verified_sha256(gguf)[:16]}.f32.gguf"
+    if target.is_file():
+        return target
+    from tusk.train.gguf_export import export_gguf
+
+    log.info("writing the f32 weights of %s to %s (once)", gguf.name, target)
+    return export_gguf(gguf_to_hf(gguf), target, dtype="f32")
+
+
+def _all_f32(gguf: Path) -> bool:
+    try:
+        from gguf import GGMLQuantizationType, GGUFReader
+    except ImportError as exc:
+        raise MissingExtraError("dequantising a GGUF model", "hf", exc) from exc
+    try:
+        reader = GGUFReader(str(gguf))
+    except (OSError, ValueError) as exc:
+        raise TuskError(f"cannot read GGUF file {gguf}: {exc}") from exc
+    return all(t.tensor_type == GGMLQuantizationType.F32 for t in reader.tensors)

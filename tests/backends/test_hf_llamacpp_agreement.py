@@ -8,6 +8,8 @@ compute the same function: feeding llama.cpp's greedy tokens through the hf mode
 pass), hf's own top token agrees with llama.cpp's at every position, except where hf's margin between the two
 is inside that noise; and on the completions that do agree, the extracted answers are the same.  Both engines
 run on one thread: on a shared 2-core machine that is faster than two (no spinning on a busy core).
+With ``dequantize=True`` the llamacpp backend computes on the dequantised weights and the two engines give the
+same answers outright: test_hf_llamacpp_exact.py.
 """
 
 from __future__ import annotations

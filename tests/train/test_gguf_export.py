@@ -112,3 +112,37 @@ def test_train_accepts_a_gguf_file_and_converts_it_once(tmp_path):
     assert resolve_model_dir(str(gguf_file)) == converted
     assert (Path(converted) / "config.json").stat().st_mtime_ns == first
     assert "quantization_config" not in json.loads((Path(converted) / "config.json").read_text())
+
+
+@pytest.mark.slow
+def test_dequantized_gguf_writes_the_f32_weights_once_and_keeps_f32_files(tmp_path, monkeypatch):
+    """The llamacpp backend's ``dequantize`` file: an f16 GGUF comes back as a cached f32 GGUF holding the
+    same values (and the tokenizer's chat template); an f32 GGUF is used as it is."""
+    import gguf
+    from transformers import AutoTokenizer
+
+    from tusk.gguf_convert import dequantized_gguf
+
+    monkeypatch.setenv("TUSK_CACHE_DIR", str(tmp_path / "cache"))
+    build_model_dir(tmp_path / "m", "llama", "byte", bos=True)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "m")
+    tokenizer.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+    tokenizer.save_pretrained(tmp_path / "m")
+    f32 = gguf_export.export_gguf(tmp_path / "m", tmp_path / "m32.gguf", "f32")
+    assert dequantized_gguf(f32) == f32
+    f16 = gguf_export.export_gguf(tmp_path / "m", tmp_path / "m16.gguf", "f16")
+    out = dequantized_gguf(f16)
+    assert out != f16 and (tmp_path / "cache") in out.parents
+    written = out.stat().st_mtime_ns
+    assert dequantized_gguf(f16) == out and out.stat().st_mtime_ns == written
+
+    source = {t.name: t for t in gguf.GGUFReader(str(f16)).tensors}
+    result = gguf.GGUFReader(str(out))
+    assert {t.tensor_type for t in result.tensors} == {gguf.GGMLQuantizationType.F32}
+    assert {t.name for t in result.tensors} == set(source)
+    halves = [t for t in result.tensors if source[t.name].tensor_type == gguf.GGMLQuantizationType.F16]
+    assert halves
+    for tensor in halves:
+        np.testing.assert_array_equal(np.asarray(tensor.data), np.asarray(source[tensor.name].data, np.float32))
+    template = result.fields["tokenizer.chat_template"]
+    assert bytes(template.parts[template.data[0]]).decode() == tokenizer.chat_template

@@ -5,6 +5,13 @@ several concurrent contexts).  Requests are ordered so that prompts sharing a pr
 llama.cpp reuses the KV cache of the longest common prefix between consecutive prompts, so the Alpaca preamble
 or chat header is evaluated once rather than per problem.  Greedy decoding (temperature 0) is deterministic.
 
+``dequantize=True`` runs llama.cpp on the model's weights dequantised to f32 (converted once and cached, see
+:func:`tusk.gguf_convert.dequantized_gguf`) with an f32 KV cache.  A quantised GGUF otherwise multiplies
+4-bit weights with 8-bit-quantised activations, while the ``hf`` backend computes in fp32 on the same
+dequantised weights, and greedy decoding parts where the top two tokens are nearly tied; with
+``dequantize=True`` both engines compute the same numbers up to summation order, and give the same greedy
+completions (tested on the smoke set with SmolLM2).  It costs memory (4 bytes per weight) and speed.
+
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
 stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated).
 Does not: run requests in parallel, or support prompts longer than the context window (those raise TuskError).
@@ -32,10 +39,18 @@ class LlamaCppBackend(Backend):
     kind = "llamacpp"
 
     def __init__(
-        self, target: str, n_ctx: int = 4096, threads: int | None = None, seed: int = 0, **options: Any
+        self,
+        target: str,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        dequantize: bool | str = False,
+        **options: Any,
     ):
         super().__init__(target)
         from tusk import models
+
+        self.dequantize = _flag(dequantize, "dequantize")
 
         try:
             import llama_cpp
@@ -50,16 +65,24 @@ class LlamaCppBackend(Backend):
             if not self.path.is_file():
                 raise TuskError(f"model file not found: {self.path}")
         self.n_ctx = n_ctx
+        exact: dict[str, Any] = {}
+        self.weights = self.path
+        if self.dequantize:
+            from tusk.gguf_convert import dequantized_gguf
+
+            self.weights = dequantized_gguf(self.path)
+            exact = {"type_k": llama_cpp.GGML_TYPE_F32, "type_v": llama_cpp.GGML_TYPE_F32, "flash_attn": False}
         # on a machine shared with other busy processes, one thread can be much faster than all cores
         threads = threads or options.get("n_threads") or len(os.sched_getaffinity(0))
-        log.info("loading %s with llama.cpp (%d threads, n_ctx=%d)", self.path.name, threads, n_ctx)
+        log.info("loading %s with llama.cpp (%d threads, n_ctx=%d)", self.weights.name, threads, n_ctx)
         self._llm = llama_cpp.Llama(
-            model_path=str(self.path),
+            model_path=str(self.weights),
             n_ctx=n_ctx,
             n_threads=threads,
             n_threads_batch=threads,
             seed=seed,
             verbose=False,
+            **exact,
         )
         self._version = getattr(llama_cpp, "__version__", "?")
         self._chat_formatter = self._make_chat_formatter()
@@ -93,6 +116,8 @@ class LlamaCppBackend(Backend):
         info = {"backend": self.kind, "model": self.model, "path": str(self.path), "llama_cpp": self._version}
         if self._builtin:
             info["sha256"] = self._builtin.sha256
+        if self.dequantize:
+            info["dequantize"] = True
         return info
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
@@ -137,3 +162,15 @@ class LlamaCppBackend(Backend):
         llm, self._llm = getattr(self, "_llm", None), None
         if llm is not None:
             llm.close()
+
+
+def _flag(value: bool | str, name: str) -> bool:
+    """A boolean backend option given as a bool or as text (true/false, yes/no, 1/0)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off", ""):
+        return False
+    raise TuskError(f"llamacpp backend option {name} must be true or false, got {value!r}")

@@ -4,7 +4,8 @@
 Covers the models tusk fine-tunes on small machines (SmolLM2 and other Llama-architecture models, Qwen2 /
 Qwen2.5): the weights are written as f32 or f16 (norms always f32), tensor names come from the ``gguf``
 package's name map, the query/key rows of Llama models are permuted into llama.cpp's rotary layout, and the
-tokenizer is written as a ``gpt2`` vocabulary with its merges, special tokens and pre-tokenizer name.
+tokenizer is written as a ``gpt2`` vocabulary with its merges, special tokens, pre-tokenizer name and chat
+template.
 
 Guarantees: an unsupported architecture or tokenizer raises :class:`tusk.errors.TuskError` naming it (no
 half-right file is written: the file appears only when complete).  Tested by loading the result in
@@ -167,3 +168,6 @@ def _add_tokenizer(writer: Any, gguf: Any, model_dir: Path, vocab_size: int) -> 
         writer.add_pad_token_id(tokenizer.pad_token_id)
     first = tokenizer("a")["input_ids"]
     writer.add_add_bos_token(bool(first) and first[0] == tokenizer.bos_token_id)
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, str) and template:
+        writer.add_chat_template(template)
