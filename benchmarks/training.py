@@ -8,8 +8,11 @@ random weights (``--size 1b``: TinyLlama's 1.1B shape; ``--size tiny`` for a CPU
 Contenders (same model, data, precision, gradient checkpointing, optimizer):
 - ``hf-trainer-padN``: the original recipe's setup: transformers Trainer, whole examples right-padded to the
   longest of each micro-batch of N, no packing.
-- ``tusk-packed``: :func:`tusk.train.loop.train`: each micro-batch's examples packed into one row (position ids
-  restart per example, attention kept within examples), loss on trained positions only.
+- ``tusk-packed``: :func:`tusk.train.loop.train`: each micro-batch's examples packed into rows of up to
+  ``--max-length`` tokens (position ids restart per example, attention kept within examples), loss on trained
+  positions only, fused AdamW on a GPU.  ``--tusk-variants`` adds ``tusk-packed-no-ckpt`` (no gradient
+  checkpointing: faster where memory allows, as it does for 1B on one GPU) and ``tusk-packed-no-ckpt-compiled``
+  (also ``compile: true``).
 
 Reported: real tokens/s (tokens that are not padding, prompt included), trained (target) tokens/s and MFU =
 6 x parameters x real tokens/s / peak FLOP/s (``--peak-tflops``, 989 = H100/H200 dense bf16).  The first
@@ -83,20 +86,30 @@ def build_model_dir(path: Path, size: str, tokenizer, max_length: int) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def run_tusk(model_dir: Path, data, args, out: Path) -> dict:
+# tusk's trainer in several settings: the contenders' common settings ("same"), then without gradient
+# checkpointing (memory permitting), then also with compiled decoder layers
+TUSK_VARIANTS = {
+    "same": ("tusk-packed", {}),
+    "no-ckpt": ("tusk-packed-no-ckpt", {"gradient_checkpointing": False}),
+    "compile": ("tusk-packed-no-ckpt-compiled", {"gradient_checkpointing": False, "compile": True}),
+}
+
+
+def run_tusk(model_dir: Path, data, args, out: Path, variant: str = "same") -> dict:
     from tusk.train.config import TrainConfig
     from tusk.train.loop import train
     from tusk.train.runlog import read_log
 
+    name, changes = TUSK_VARIANTS[variant]
+    settings = {"gradient_checkpointing": not args.no_checkpointing, **changes}
     config = TrainConfig(model=str(model_dir), out=str(out), method="full", max_steps=args.steps + args.warmup,
                          batch_size=args.tusk_batch, grad_accum=args.tusk_accum, max_length=args.max_length,
                          packing=True, precision=args.precision, attn_implementation=args.attn,
-                         gradient_checkpointing=not args.no_checkpointing, save_steps=-1, export="none",
-                         learning_rate=2e-5, warmup_ratio=0.03)
+                         save_steps=-1, export="none", learning_rate=2e-5, warmup_ratio=0.03, **settings)
     train(config, progress=False, encoded=data)
     steps = [r for r in read_log(out / "log.jsonl") if "loss" in r and "event" not in r][args.warmup:]
     seconds = sum(r["seconds"] for r in steps)
-    return {"name": "tusk-packed", "steps": len(steps), "seconds": seconds,
+    return {"name": name, "steps": len(steps), "seconds": seconds, **settings,
             "examples_per_step": args.tusk_batch,
             "real_tokens_per_s": sum(r["tokens"] for r in steps) / seconds,
             "target_tokens_per_s": sum(r["target_tokens"] for r in steps) / seconds,
@@ -171,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tusk-accum", type=int, default=2, help="tusk micro-batches per step")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--attn", default="sdpa", help="attention implementation for both contenders")
-    parser.add_argument("--no-checkpointing", action="store_true")
+    parser.add_argument("--no-checkpointing", action="store_true", help="no gradient checkpointing for any contender")
+    parser.add_argument("--tusk-variants", default="same,no-ckpt",
+                        help=f"tusk contenders, comma-separated, from {', '.join(TUSK_VARIANTS)}")
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default 989 on CUDA)")
     parser.add_argument("--device-note", default="", help="what machine this is, for the record")
     parser.add_argument("--json", default="benchmarks/results/training.json")
@@ -201,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_hf_trainer(work / "model", data, args, batch, work / f"hf{batch}", tokenizer.pad_token_id))
         if cuda:
             torch.cuda.empty_cache()
-    results.append(run_tusk(work / "model", data, args, work / "tusk"))
+    for variant in dict.fromkeys(v.strip() for v in args.tusk_variants.split(",") if v.strip()):
+        if variant not in TUSK_VARIANTS:
+            parser.error(f"--tusk-variants: unknown {variant!r} (choose from {', '.join(TUSK_VARIANTS)})")
+        if variant == "no-ckpt" and args.no_checkpointing:
+            continue  # the same run as "same"
+        results.append(run_tusk(work / "model", data, args, work / f"tusk-{variant}", variant))
+        if cuda:
+            torch.cuda.empty_cache()
     base = results[0]["real_tokens_per_s"]
     for r in results:
         r["speedup_vs_first"] = r["real_tokens_per_s"] / base
@@ -210,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"training throughput ({args.size}: {n_params / 1e6:.0f}M parameters, "
                         f"{'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'})")
     for column in ("contender", "examples/step", "steps", "real tok/s", "target tok/s", "vs first", "MFU"):
-        table.add_column(column, justify="right" if column != "contender" else "left")
+        table.add_column(column, justify="right" if column != "contender" else "left", no_wrap=column == "contender")
     for r in results:
         table.add_row(r["name"], str(r["examples_per_step"]), str(r["steps"]), f"{r['real_tokens_per_s']:,.0f}",
                       f"{r['target_tokens_per_s']:,.0f}", f"{r['speedup_vs_first']:.2f}x",

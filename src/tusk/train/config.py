@@ -93,6 +93,10 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass to save memory (slower)."""
 
+    compile: bool = False
+    """torch.compile each decoder layer (inductor, dynamic shapes, one compilation shared by all layers); the
+    first steps compile (seconds to minutes), later ones run the fused kernels."""
+
     lora_r: int = 16
     """LoRA rank (method=lora)."""
 

@@ -99,10 +99,16 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
     precision = _precision(config, cuda)
+    dynamo = None
+    if config.compile:
+        from accelerate.utils import TorchDynamoPlugin
+
+        dynamo = TorchDynamoPlugin(backend="inductor", dynamic=True, use_regional_compilation=True)
     accelerator = Accelerator(
         cpu=not cuda,
         mixed_precision="no" if precision == "fp32" else precision,
         gradient_accumulation_steps=config.grad_accum,
+        dynamo_plugin=dynamo,
     )
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     out = Path(config.out)
@@ -138,11 +144,16 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     if config.method == "lora":
         model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target_modules)
     trainable, n_params = count_parameters(model)
+    from accelerate.utils import DistributedType
+
+    # one fused kernel per step for all parameters on a GPU (DeepSpeed brings its own optimizer step)
+    fused = cuda and accelerator.distributed_type != DistributedType.DEEPSPEED
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,
         betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.weight_decay,
+        fused=fused or None,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup, config.lr_scheduler))
     model, optimizer = accelerator.prepare(model, optimizer)
