@@ -121,6 +121,44 @@ def tusk_backend(backend: Any, prompts: list[str], tokens: int) -> tuple[list[st
     return [gens[str(i)].text for i in range(len(prompts))], elapsed, generated
 
 
+def run_contender(
+    key: str,
+    label: str,
+    backend_class: Any,
+    target: str,
+    options: dict[str, Any],
+    cache: str,
+    compiled: bool,
+    prompts: list[str],
+    tokens: int,
+    measure: Any,
+) -> None:
+    """Load a backend with these cache/compile settings and measure it (compiled: twice, cold then warm)."""
+    began = time.perf_counter()
+    backend = backend_class(target, cache=cache, compile=compiled, **options)
+    loaded = time.perf_counter() - began
+    try:
+        if compiled:
+            first = label + ", 1st run (compiles)"
+            measure(key + "-first", first, tusk_backend, backend, prompts, tokens, load_seconds=loaded)
+            label += ", 2nd run"
+        else:
+            tusk_backend(backend, prompts[:2], 4)  # the same warm-up as the others had
+        measure(key, label, tusk_backend, backend, prompts, tokens, load_seconds=loaded)
+    finally:
+        backend.close()
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _sync() -> None:
     import torch
 
@@ -164,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     from tusk.backends.hf import HFBackend
+    from tusk.errors import TuskError
 
     console = Console()
     prompts = gsm8k_prompts(args.data_dir, args.prompts)
@@ -193,22 +232,26 @@ def main(argv: list[str] | None = None) -> int:
         measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, args.tokens)
         backend.close()
         lm = None  # free the first copy of the weights before loading the next contender
+        _free_memory()
         contenders = [] if args.skip_static else [("c2", "static", False)]
         if not (args.skip_static or args.skip_compile):
             contenders.append(("c3", "static", True))
+        failures: dict[str, str] = {}
         for key, cache, compiled in contenders:
-            began = time.perf_counter()
-            other = HFBackend(target, cache=cache, compile=compiled, **options)
-            loaded = time.perf_counter() - began
             label = f"({key}) tusk hf, {cache} cache" + (" + compiled" if compiled else "")
-            if compiled:
-                first = label + ", 1st run (compiles)"
-                measure(key + "-first", first, tusk_backend, other, prompts, args.tokens, load_seconds=loaded)
-                label += ", 2nd run"
-            else:
-                tusk_backend(other, prompts[:2], 4)  # the same warm-up as the others had
-            measure(key, label, tusk_backend, other, prompts, args.tokens, load_seconds=loaded)
-            other.close()
+            try:
+                run_contender(
+                    key, label, HFBackend, target, options, cache, compiled, prompts, args.tokens, measure
+                )
+            except (
+                TuskError,
+                RuntimeError,
+            ) as exc:  # report and go on: the other rows are still worth having
+                failures[key] = (
+                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                )
+                console.print(f"[red]{label} failed: {failures[key]}[/red]")
+            _free_memory()
         load_after = os.getloadavg()
     for row in rows:
         row["tokens_per_s"] = row["tokens"] / row["seconds"]
@@ -243,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "identical_b_c": agree["c"],
         "identical_to_b": agree,
+        "failed": failures,
         "load_average": [load_avg[0], load_after[0]],
         "versions": {
             "torch": torch.__version__,

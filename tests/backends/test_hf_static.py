@@ -89,10 +89,26 @@ def test_static_cache_with_n_and_sampling(dynamic, static):
 
 def test_describe_names_non_default_settings_only(dynamic, static):
     plain = dynamic.describe()
-    assert "cache" not in plain and "compile" not in plain  # identities of earlier default runs unchanged
+    # the keys every hf run had before these options existed: default runs keep their identity
+    assert set(plain) == {"backend", "model", "source", "weights", "dtype", "device", "transformers", "torch"}
     assert static.describe()["cache"] == "static" and "compile" not in static.describe()
     rest = {k: v for k, v in static.describe().items() if k != "cache"}
     assert rest == plain
+
+
+def test_generation_cache_keeps_static_and_dynamic_apart(dynamic, static, tmp_path):
+    from tusk.backends.cached import CachedBackend
+
+    requests = [Request(f"k{i}", p, SamplingParams(max_tokens=5)) for i, p in enumerate(PROMPTS[:3])]
+    first = CachedBackend(dynamic, tmp_path)
+    list(first.generate(requests))
+    assert (first.hits, first.misses) == (0, 3)
+    other = CachedBackend(static, tmp_path)
+    list(other.generate(requests))
+    assert (other.hits, other.misses) == (0, 3), "a static-cache run must not reuse dynamic-cache generations"
+    again = CachedBackend(dynamic, tmp_path)
+    list(again.generate(requests))
+    assert (again.hits, again.misses) == (3, 0)
 
 
 @pytest.mark.parametrize(
@@ -111,12 +127,26 @@ def test_bad_options_name_the_option(tiny_model_dir, options, message):
         HFBackend(str(tiny_model_dir), **options)
 
 
-def test_option_values_as_yaml_and_the_cli_give_them(tiny_model_dir):
-    from tusk.backends import load_backend
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["cache=static", "compile=false"], ("static", False)),
+        (["cache=STATIC", "compile=no"], ("static", False)),
+        (["cache=dynamic"], ("dynamic", False)),
+        (["cache=static", "compile=true"], ("static", True)),
+    ],
+)
+def test_backend_options_from_the_cli(tiny_model_dir, given, expected):
+    import argparse
 
-    with load_backend(f"hf:{tiny_model_dir}", cache="STATIC", compile="false") as b:
-        assert (b.cache, b.compile) == ("static", False)
-        assert b._decoding == {"cache_implementation": "static", "disable_compile": True}
+    from tusk.backends import load_backend
+    from tusk.commands.eval_cmd import _backend_options
+
+    options = _backend_options(argparse.Namespace(backend_option=given, threads=None))
+    with load_backend(f"hf:{tiny_model_dir}", **options) as b:
+        assert (b.cache, b.compile) == expected
+        if expected == ("static", False):  # transformers must not compile a static cache on its own
+            assert b._decoding == {"cache_implementation": "static", "disable_compile": True}
 
 
 def test_compile_without_a_cpp_compiler_fails_clearly(tiny_model_dir):

@@ -288,7 +288,8 @@ class HFBackend(Backend):
         if self.cache == "static" and not self.compile:
             # uncompiled, a static cache sized for this batch only (transformers keeps the largest size seen
             # so that compiled steps need not recompile; without compilation that only adds masked slots)
-            self.lm.__dict__.pop("_previous_max_cache_length", None)
+            model = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm  # PEFT
+            model.__dict__.pop("_previous_max_cache_length", None)
         if not sampling.greedy:
             torch.manual_seed(sampling.seed * 1_000_003 + batch[0].index)
         try:
@@ -300,13 +301,13 @@ class HFBackend(Backend):
                     stopping_criteria=StoppingCriteriaList([stopper]),
                 )
         except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
-            if self.compile and type(exc).__module__.startswith("torch._dynamo"):
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise TuskError(f"hf backend: compile=true failed ({first}); use compile=false") from exc
             if "out of memory" in str(exc).lower():
                 if self.device.startswith("cuda"):
                     torch.cuda.empty_cache()
                 raise _OutOfMemory from exc
+            if self.compile and type(exc).__module__.startswith("torch._dynamo"):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise TuskError(f"hf backend: compile=true failed ({first}); use compile=false") from exc
             raise
         generated = out[:, width:].tolist()
         results = []
