@@ -13,26 +13,25 @@ What it guarantees:
 - bf16 on a GPU, fp32 on the CPU unless ``dtype`` says otherwise; the batch size is given (``batch_size``)
   or, on a GPU, chosen from free memory (halved and retried on out-of-memory).
 
-Decoding options (transformers' own mechanisms, nothing patched):
+Decoding options (transformers' own mechanisms; YAML values or ``--backend-option cache=static
+--backend-option compile=true``; a bad value raises a TuskError naming the option):
 
-- ``cache="dynamic"`` (default) or ``"static"``: a static KV cache is preallocated for the batch at the prompt
-  width plus the batch's largest ``max_tokens`` (GenerationConfig ``cache_implementation="static"``); left
-  padding works as with the dynamic cache (the attention mask covers the padded slots).  Greedy output on the
-  test model equals the dynamic cache's; on real weights it may differ in rare near-ties (other kernels).
+- ``cache="dynamic"`` (default) or ``"static"``: GenerationConfig ``cache_implementation="static"``, a KV
+  cache preallocated per batch for its prompt width plus its largest ``max_tokens``; left padding is masked
+  as with the dynamic cache.  transformers' automatic compilation of static caches is turned off.
 - ``compile=False`` (default) or ``True``: ``torch.compile`` of the decoding step through transformers'
-  ``compile_config`` (inductor, "reduce-overhead", i.e. CUDA graphs on a GPU).  Needs ``cache="static"``
-  (transformers compiles only with a static cache) and fails with a TuskError otherwise.  transformers
-  compiles only on accelerators by default; tusk also enables it on the CPU, where inductor needs a C++
-  compiler: without one, or if compilation fails, the backend raises a TuskError (no silent fallback).
-  The first batch of each new shape compiles (tens of seconds); later batches reuse the compiled step.
-  With ``compile=False`` transformers' automatic compilation of static caches is disabled, so the two
-  options stay independent.
-- Both are booleans/strings as a YAML config or ``--backend-option cache=static --backend-option
-  compile=true`` gives them; bad values raise a TuskError naming the option.  ``describe()`` reports them
-  only when they differ from the defaults, so identities (and generation-cache keys) of earlier default
-  runs are unchanged.
-- Measured (docs/BENCHMARKS.md, "Generation"): on the 2-core CPU with SmolLM2-135M, see the numbers there;
-  keep the defaults on a CPU unless a measurement on your machine says otherwise.  Not yet measured on a GPU.
+  ``compile_config`` (inductor, "reduce-overhead": CUDA graphs on a GPU).  Needs ``cache="static"`` (a
+  TuskError otherwise).  tusk enables it on the CPU too, where inductor needs a C++ compiler: without one,
+  or when compilation fails, a TuskError says so (no silent fallback).  Each new batch shape compiles once
+  (about a minute for SmolLM2 on the CPU); the static cache then keeps the largest length seen, to avoid
+  recompiling.
+- ``describe()`` names them only when they differ from the defaults, so earlier default runs keep their
+  identity (and generation-cache keys); a static or compiled run gets keys of its own.
+- Measured (docs/BENCHMARKS.md, "Generation"; 2-core CPU, SmolLM2-135M fp32, greedy, 1 thread): static
+  cache 0.93-1.05x the dynamic cache's tokens/s, compiled static 0.75-0.87x once compiled, plus about a
+  minute of compilation; identical completions.  So on a CPU keep the defaults.  Both are meant for GPUs,
+  where they cut per-step overhead; not yet measured on a GPU here: measure
+  (``benchmarks/generation.py --gpu-random-1b``) before switching them on.
 
 What it does not do: continuous batching (a batch runs until its longest row stops), multi-GPU sharding
 (use the ``vllm`` backend or Ray replicas).
