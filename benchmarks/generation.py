@@ -1,7 +1,7 @@
 """Benchmark: tusk's hf backend against the two usual ways to generate with transformers.
 
 The same GSM8K test prompts (Alpaca CoT prompts, as MAmmoTH builds them), greedy, every row forced to the same
-number of new tokens (end-of-sequence suppressed, so each method does the same work), three ways in one run
+number of new tokens (end-of-sequence suppressed, so each method does the same work), several ways in one run
 on one loaded model:
 
 - (a) per-prompt ``model.generate``, one prompt at a time;
@@ -12,13 +12,16 @@ on one loaded model:
 - (c3) the same backend with ``cache="static", compile=True`` (``torch.compile`` of the decoding step), run
   twice: the first run includes compilation, the second shows the compiled steady state.
 
-(c2) and (c3) are separate backend instances loading the same weights; ``--skip-static`` leaves them out.
+(c2) and (c3) are separate backend instances loading the same weights; ``--skip-static`` leaves them out, and
+a contender that fails (say, no compiler for (c3)) is recorded under ``failed`` while the others still report.
+(a) runs last and the JSON is rewritten after every method, so a run stopped by a time limit keeps the rest.
 Reports generated tokens per second, the ratio of (c) to each method and of each method to (b), and how
 many completions agree with (b) (a sanity check: padding or another kernel can flip a near-tie, rarely).
 
     python benchmarks/generation.py --data-dir ../shared/data                 # CPU: SmolLM2-135M GGUF
     python benchmarks/generation.py --data-dir ../shared/data --gpu-random-1b # GPU: Llama-shaped 1.1B, random
     python benchmarks/generation.py --random-llama tiny --prompts 8 --tokens 8 # the random-model path, small
+    (--tokenizer DIR: the random model's tokenizer from a saved tokenizer folder instead of --model)
 
 Prints a table and writes JSON (``--json``, default benchmarks/results/generation.json).
 """
@@ -57,14 +60,23 @@ RANDOM_SHAPES: dict[str, dict[str, int]] = {
 }
 
 
-def random_llama(folder: Path, tokenizer_from: str, size: str = "1b") -> str:
-    """A Llama with random weights in one of :data:`RANDOM_SHAPES`, saved with a real tokenizer."""
+def random_llama(
+    folder: Path, tokenizer_from: str, size: str = "1b", tokenizer_dir: str | None = None
+) -> str:
+    """A Llama with random weights in one of :data:`RANDOM_SHAPES`, saved with a real tokenizer.
+
+    The tokenizer is read from ``tokenizer_dir`` (a saved transformers tokenizer) when given, else taken from
+    the model ``tokenizer_from`` (loading that model once).
+    """
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from tusk.backends.hf_load import load_model_and_tokenizer, resolve_source
 
-    _, tokenizer = load_model_and_tokenizer(resolve_source(tokenizer_from), torch.float32, "cpu")
+    if tokenizer_dir:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    else:
+        _, tokenizer = load_model_and_tokenizer(resolve_source(tokenizer_from), torch.float32, "cpu")
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         **RANDOM_SHAPES[size],
@@ -181,13 +193,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gpu-random-1b", action="store_true", help="same as --random-llama 1b (the GPU benchmark)"
     )
+    parser.add_argument(
+        "--tokenizer", default=None, help="a saved tokenizer folder for the random model (default: --model's)"
+    )
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--tokens", type=int, default=48, help="new tokens per prompt (fixed)")
     parser.add_argument("--batch-size", type=int, default=None, help="tusk's batch size (default: automatic)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
-    parser.add_argument("--skip-per-prompt", action="store_true", help="leave out (a), the slowest method")
+    parser.add_argument(
+        "--skip-per-prompt", action="store_true", help="leave out (a), the slowest method (it runs last)"
+    )
     parser.add_argument(
         "--skip-static", action="store_true", help="leave out (c2) static cache and (c3) static + compiled"
     )
@@ -208,16 +225,51 @@ def main(argv: list[str] | None = None) -> int:
     prompts = gsm8k_prompts(args.data_dir, args.prompts)
     rows: list[dict[str, Any]] = []
     texts: dict[str, list[str]] = {}
+    failures: dict[str, str] = {}
+    order = ["a", "b", "c", "c2-first", "c2", "c3-first", "c3"]
+    load_avg = os.getloadavg()
+
+    def result(backend: Any, target: str) -> dict[str, Any]:
+        ordered = sorted(rows, key=lambda r: order.index(r["key"]))
+        agree = {
+            r["key"]: sum(x == y for x, y in zip(texts["b"], texts[r["key"]]))
+            for r in ordered
+            if "b" in texts
+        }
+        return {
+            "model": target if not size else f"random Llama-shaped ({size})",
+            "device": backend.device,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "dtype": str(backend.dtype),
+            "prompts": len(prompts),
+            "new_tokens": args.tokens,
+            "tusk_batch_size": args.batch_size or "auto",
+            "torch_threads": torch.get_num_threads(),
+            "rows": ordered,
+            "identical_b_c": agree.get("c"),
+            "identical_to_b": {k: v for k, v in agree.items() if k != "b"},
+            "failed": failures,
+            "load_average": [load_avg[0], os.getloadavg()[0]],
+            "versions": {
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "python": sys.version.split()[0],
+            },
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        }
 
     def measure(key: str, method: str, run: Any, *run_args: Any, **extra: Any) -> None:
         console.print(f"running {method} ...")
         out, seconds, tokens = run(*run_args)
         texts[key] = out
         rows.append({"key": key, "method": method, "seconds": seconds, "tokens": tokens, **extra})
+        rows[-1]["tokens_per_s"] = tokens / seconds
+        # written after every method, so a run stopped by a time limit keeps what it measured
+        Path(args.json).write_text(json.dumps(result(backend, target), indent=2) + "\n")
 
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        target = random_llama(Path(tmp), args.model, size) if size else args.model
-        load_avg = os.getloadavg()
+        target = random_llama(Path(tmp), args.model, size, args.tokenizer) if size else args.model
         options = {"batch_size": args.batch_size, "ignore_eos": True, "threads": args.threads}
         backend = HFBackend(target, **options)
         lm, tok = backend.lm, backend.tokenizer
@@ -226,17 +278,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.tokens} new tokens; load average {load_avg[0]:.1f}"
         )
         baseline(lm, tok, prompts[:2], 4, 2)  # warm-up: first-call allocations and kernel selection
-        if not args.skip_per_prompt:
-            measure("a", "(a) per-prompt generate", baseline, lm, tok, prompts, args.tokens, 1)
         measure("b", "(b) fixed batches of 8 (MAmmoTH)", baseline, lm, tok, prompts, args.tokens, 8)
         measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, args.tokens)
-        backend.close()
-        lm = None  # free the first copy of the weights before loading the next contender
-        _free_memory()
         contenders = [] if args.skip_static else [("c2", "static", False)]
         if not (args.skip_static or args.skip_compile):
             contenders.append(("c3", "static", True))
-        failures: dict[str, str] = {}
         for key, cache, compiled in contenders:
             label = f"({key}) tusk hf, {cache} cache" + (" + compiled" if compiled else "")
             try:
@@ -252,16 +298,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 console.print(f"[red]{label} failed: {failures[key]}[/red]")
             _free_memory()
-        load_after = os.getloadavg()
-    for row in rows:
-        row["tokens_per_s"] = row["tokens"] / row["seconds"]
-    rate = {r["key"]: r["tokens_per_s"] for r in rows}
-    agree = {key: sum(x == y for x, y in zip(texts["b"], out)) for key, out in texts.items() if key != "b"}
+        if not args.skip_per_prompt:  # the slowest, so last: a time limit costs it, not the others
+            measure("a", "(a) per-prompt generate", baseline, lm, tok, prompts, args.tokens, 1)
+        final = result(backend, target)
+        backend.close()
+    Path(args.json).write_text(json.dumps(final, indent=2) + "\n")
 
+    rate = {r["key"]: r["tokens_per_s"] for r in final["rows"]}
     table = Table(title="greedy generation, same prompts, same weights")
     for column in ("method", "tokens", "seconds", "tokens/s", "(c) vs this", "this vs (b)", "same as (b)"):
         table.add_column(column, justify="left" if column == "method" else "right")
-    for row in rows:
+    for row in final["rows"]:
         table.add_row(
             row["method"],
             str(row["tokens"]),
@@ -269,34 +316,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['tokens_per_s']:.1f}",
             f"{rate['c'] / row['tokens_per_s']:.2f}x",
             f"{row['tokens_per_s'] / rate['b']:.2f}x",
-            "-" if row["key"] == "b" else f"{agree[row['key']]}/{len(prompts)}",
+            "-" if row["key"] == "b" else f"{final['identical_to_b'][row['key']]}/{len(prompts)}",
         )
     console.print(table)
-    console.print(f"load average {load_avg[0]:.1f} at the start, {load_after[0]:.1f} at the end")
-
-    result = {
-        "model": target if not size else f"random Llama-shaped ({size})",
-        "device": backend.device,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "dtype": str(backend.dtype),
-        "prompts": len(prompts),
-        "new_tokens": args.tokens,
-        "tusk_batch_size": args.batch_size or "auto",
-        "torch_threads": torch.get_num_threads(),
-        "rows": rows,
-        "identical_b_c": agree["c"],
-        "identical_to_b": agree,
-        "failed": failures,
-        "load_average": [load_avg[0], load_after[0]],
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": sys.version.split()[0],
-        },
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-    }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    for key, error in failures.items():
+        console.print(f"({key}) failed: {error}")
+    console.print(f"load average {load_avg[0]:.1f} at the start, {final['load_average'][1]:.1f} at the end")
     console.print(f"wrote {args.json}")
     return 0
 
