@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     from tusk.backends.hf import HFBackend
     from tusk.errors import TuskError
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # logs: no wrapped rows
     prompts = gsm8k_prompts(args.data_dir, args.prompts)
     rows: list[dict[str, Any]] = []
     texts: dict[str, list[str]] = {}
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     rate = {r["key"]: r["tokens_per_s"] for r in final["rows"]}
     table = Table(title="greedy generation, same prompts, same weights")
     for column in ("method", "tokens", "seconds", "tokens/s", "(c) vs this", "this vs (b)", "same as (b)"):
-        table.add_column(column, justify="left" if column == "method" else "right")
+        table.add_column(column, justify="left" if column == "method" else "right", no_wrap=column == "method")
     for row in final["rows"]:
         table.add_row(
             row["method"],

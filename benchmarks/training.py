@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(r["name"], str(r["examples_per_step"]), str(r["steps"]), f"{r['real_tokens_per_s']:,.0f}",
                       f"{r['target_tokens_per_s']:,.0f}", f"{r['speedup_vs_first']:.2f}x",
                       "-" if r["mfu"] is None else f"{r['mfu']:.3f}")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 150).print(table)  # logs: no wrapped rows
     record = {
         "size": args.size, "parameters": n_params, "device": torch.cuda.get_device_name() if cuda else "cpu",
         "device_note": args.device_note, "torch": torch.__version__, "precision": args.precision,

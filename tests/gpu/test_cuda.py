@@ -130,11 +130,23 @@ fsdp_config:
 """
 
 
-def test_fsdp_run_matches_the_plain_run_and_exports(tmp_path, device, tiny_llama):
-    """FSDP (full shard, one process per GPU, decoder layers wrapped) under ``accelerate launch``: the same
-    loss curve as a plain run in fp32, resumable sharded checkpoints, and a merged export that loads."""
-    if device != "cuda":
-        pytest.skip("accelerate runs FSDP on CUDA devices only")
+DEEPSPEED_CONFIG = """\
+compute_environment: LOCAL_MACHINE
+distributed_type: DEEPSPEED
+mixed_precision: 'no'
+num_machines: 1
+num_processes: 1
+machine_rank: 0
+use_cpu: false
+deepspeed_config:
+  deepspeed_config_file: {json}
+  zero3_init_flag: true
+"""
+
+
+def _launched_run_matches_the_plain_run(tmp_path, tiny_llama, launcher_config: str, name: str) -> None:
+    """Train under ``accelerate launch`` with ``launcher_config``: the same loss curve as a plain run in fp32,
+    sharded checkpoints written, and a merged export that the hf backend loads."""
     import torch
 
     from tusk.backends.hf import HFBackend
@@ -142,9 +154,9 @@ def test_fsdp_run_matches_the_plain_run_and_exports(tmp_path, device, tiny_llama
     from tusk.train.runlog import losses
 
     plain = train(_config(tmp_path, tiny_llama, "plain", precision="fp32", export="none"), progress=False)
-    config = tmp_path / "fsdp.yaml"
-    config.write_text(FSDP_CONFIG)
-    overrides = {"model": tiny_llama, "data": tmp_path / "train.json", "out": tmp_path / "fsdp",
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(launcher_config)
+    overrides = {"model": tiny_llama, "data": tmp_path / "train.json", "out": tmp_path / name,
                  "method": "full", "batch_size": 8, "grad_accum": 2, "max_steps": 12, "learning_rate": 1e-2,
                  "packing": True, "precision": "fp32", "export": "merged", "save_steps": 6}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
@@ -153,12 +165,32 @@ def test_fsdp_run_matches_the_plain_run_and_exports(tmp_path, device, tiny_llama
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
-    sharded = [loss for _, loss in losses(tmp_path / "fsdp" / "log.jsonl")]
+    sharded = [loss for _, loss in losses(tmp_path / name / "log.jsonl")]
     assert sharded == pytest.approx(list(plain.losses), rel=1e-3)
-    assert any((tmp_path / "fsdp").glob("checkpoint-*"))
-    with HFBackend(str(tmp_path / "fsdp" / "final"), device=device) as backend:
+    from tusk.train.checkpoint import list_checkpoints
+
+    assert [c.name for c in list_checkpoints(tmp_path / name)] == ["step-000006", "step-000012"]
+    with HFBackend(str(tmp_path / name / "final"), device="cuda") as backend:
         (gen,) = backend.generate([Request("a", "Question: 2 + 2?", SamplingParams(max_tokens=8))])
     assert gen.completion_tokens > 0
+
+
+def test_fsdp_run_matches_the_plain_run_and_exports(tmp_path, device, tiny_llama):
+    """FSDP: full shard, one process per GPU, decoder layers wrapped."""
+    if device != "cuda":
+        pytest.skip("accelerate runs FSDP on CUDA devices only")
+    _launched_run_matches_the_plain_run(tmp_path, tiny_llama, FSDP_CONFIG, "fsdp")
+
+
+def test_deepspeed_zero3_run_matches_the_plain_run_and_exports(tmp_path, device, tiny_llama):
+    """DeepSpeed ZeRO-3 with the shipped configs/accelerate/deepspeed_zero3.json."""
+    if device != "cuda":
+        pytest.skip("DeepSpeed runs on CUDA devices here")
+    pytest.importorskip("deepspeed", reason="deepspeed is not installed")
+    from pathlib import Path
+
+    shipped = Path(__file__).parents[2] / "configs" / "accelerate" / "deepspeed_zero3.json"
+    _launched_run_matches_the_plain_run(tmp_path, tiny_llama, DEEPSPEED_CONFIG.format(json=shipped), "zero3")
 
 
 def test_compiled_training_follows_the_eager_loss_curve(tmp_path, device, tiny_llama):
