@@ -109,5 +109,5 @@ def test_dequantize_must_be_a_yes_or_no(value):
     from tusk.backends.llamacpp import LlamaCppBackend
     from tusk.errors import TuskError
 
-    with pytest.raises(TuskError, match="dequantize must be true or false"):
+    with pytest.raises(TuskError, match="dequantize=.* is not a boolean"):
         LlamaCppBackend("smollm2-135m", dequantize=value)

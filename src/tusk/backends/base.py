@@ -11,6 +11,7 @@ import abc
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
+from tusk.errors import TuskError
 from tusk.types import Generation, Request
 
 PromptStyle = Literal["alpaca", "chat"]
@@ -50,3 +51,18 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def bool_option(backend: str, option: str, value: Any) -> bool:
+    """A yes/no backend option as YAML or the CLI gives it: a bool, 0/1, or true/false/yes/no/on/off."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "yes", "on", "1"):
+            return True
+        if word in ("false", "no", "off", "0", ""):
+            return False
+    raise TuskError(f"{backend} backend: option {option}={value!r} is not a boolean (use true or false)")

@@ -46,9 +46,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tusk.backends.base import Backend
+from tusk.backends.base import Backend, bool_option
 from tusk.backends.hf_load import fingerprint, load_model_and_tokenizer, resolve_source
-from tusk.backends.stopping import cut_at_stop
+from tusk.backends.stopping import RowStopper, cut_at_stop
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request, SamplingParams
 
@@ -88,7 +88,7 @@ class HFBackend(Backend):
     ):
         super().__init__(model)
         self.cache = _cache_option(cache)
-        self.compile = _bool_option("compile", compile)
+        self.compile = bool_option("hf", "compile", compile)
         if self.compile and self.cache != "static":
             raise TuskError(
                 "hf backend: compile=true needs cache=static (transformers compiles decoding only with a "
@@ -272,7 +272,7 @@ class HFBackend(Backend):
             mask[i, width - len(row.ids) :] = 1
         sampling = batch[0].sampling
         max_new = max(r.sampling.max_tokens for r in batch)
-        stopper = RowStopper(self.tokenizer, width, batch, self.eos_ids)
+        stopper = RowStopper(self.tokenizer, width, [row.sampling for row in batch], self.eos_ids)
         config = GenerationConfig(
             max_new_tokens=max_new,
             do_sample=not sampling.greedy,
@@ -317,50 +317,6 @@ class HFBackend(Backend):
             ended = stopped or stopper.reasons[i] == "stop"
             results.append((text, "stop" if ended else "length", length))
         return results
-
-
-class RowStopper:
-    """A stopping criterion that decides per row: end-of-sequence, a stop string, or the row's max tokens.
-
-    It records for each row how many tokens it had generated when it stopped (``lengths``) and why
-    (``reasons``: "stop" or "length").  Stop strings are searched in the decoded tail of each row, wide enough
-    to hold the longest stop string, so each step costs one small batched decode.
-    """
-
-    def __init__(self, tokenizer: Any, prompt_width: int, batch: Sequence[_Row], eos_ids: set[int]):
-        self.tokenizer = tokenizer
-        self.prompt_width = prompt_width
-        self.stops = [tuple(s for s in row.sampling.stop if s) for row in batch]
-        self.max_tokens = [row.sampling.max_tokens for row in batch]
-        self.eos_ids = eos_ids
-        self.window = max((len(s) for stops in self.stops for s in stops), default=0) + 3
-        self.lengths: list[int | None] = [None] * len(batch)
-        self.reasons: list[str | None] = [None] * len(batch)
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        generated = input_ids.shape[1] - self.prompt_width
-        last = input_ids[:, -1].tolist()
-        live = [i for i, length in enumerate(self.lengths) if length is None]
-        tails: dict[int, str] = {}
-        wants_text = [i for i in live if self.stops[i]]
-        if wants_text:
-            width = min(self.window, generated)
-            window = input_ids[wants_text, -width:].tolist()
-            decoded = self.tokenizer.batch_decode(window, skip_special_tokens=True)
-            tails = dict(zip(wants_text, decoded))
-        for i in live:
-            if last[i] in self.eos_ids or i in tails and any(s in tails[i] for s in self.stops[i]):
-                self._finish(i, generated, "stop")
-            elif generated >= self.max_tokens[i]:
-                self._finish(i, generated, "length")
-        done = [length is not None for length in self.lengths]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def _finish(self, row: int, generated: int, reason: str) -> None:
-        self.lengths[row] = generated
-        self.reasons[row] = reason
 
 
 class _OutOfMemory(Exception):
@@ -410,21 +366,6 @@ def _cache_option(value: Any) -> str:
     if name not in CACHES:
         raise TuskError(f"hf backend: option cache={value!r} is not one of {', '.join(CACHES)}")
     return name
-
-
-def _bool_option(option: str, value: Any) -> bool:
-    """A yes/no backend option as YAML or the CLI gives it: a bool, 0/1, or true/false/yes/no/on/off."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in ("true", "yes", "on", "1"):
-            return True
-        if word in ("false", "no", "off", "0", ""):
-            return False
-    raise TuskError(f"hf backend: option {option}={value!r} is not a boolean (use true or false)")
 
 
 def _require_cpp_compiler() -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tusk.backends.base import Backend
+from tusk.backends.base import Backend, bool_option
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request
 
@@ -50,7 +50,7 @@ class LlamaCppBackend(Backend):
         super().__init__(target)
         from tusk import models
 
-        self.dequantize = _flag(dequantize, "dequantize")
+        self.dequantize = bool_option("llamacpp", "dequantize", dequantize)
 
         try:
             import llama_cpp
@@ -163,14 +163,3 @@ class LlamaCppBackend(Backend):
         if llm is not None:
             llm.close()
 
-
-def _flag(value: bool | str, name: str) -> bool:
-    """A boolean backend option given as a bool or as text (true/false, yes/no, 1/0)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off", ""):
-        return False
-    raise TuskError(f"llamacpp backend option {name} must be true or false, got {value!r}")
