@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 
-from tusk_train_tiny import build_model_dir
+from tusk_train_tiny import build_model_dir, sharpen_model_dir
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +39,6 @@ def tiny_llama(tmp_path_factory) -> Path:
 def sharp_llama(tmp_path_factory) -> Path:
     """A tiny random Llama with weights scaled up: peaked next-token distributions, so greedy decoding does
     not hinge on near-ties and can be compared exactly across batch shapes."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     path = build_model_dir(tmp_path_factory.mktemp("sharp-llama"), "llama", "byte", bos=True)
-    model = AutoModelForCausalLM.from_pretrained(path)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "norm" not in name:
-                param.mul_(6)
-    model.save_pretrained(path)
+    sharpen_model_dir(path, 6)
     return path

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tusk_train_tiny import build_model_dir
+from tusk_train_tiny import build_model_dir, sharpen_model_dir
 
 from tusk.errors import TuskError
 from tusk.train import gguf_export
@@ -21,16 +21,8 @@ TEXTS = ["Below is an instruction that describes a task.\n\n### Response:$x = 2$
 def _sharpened(path, arch):
     """A tiny random model with weights scaled up so attention is far from uniform (a wrong rotary layout
     then changes the logits a lot)."""
-    from transformers import AutoModelForCausalLM
-
     build_model_dir(path, arch, "byte", bos=arch == "llama")
-    model = AutoModelForCausalLM.from_pretrained(path)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "norm" not in name:
-                param.mul_(8)
-    model.save_pretrained(path)
-    return model
+    return sharpen_model_dir(path, 8)
 
 
 def _llama_logits(path, ids):

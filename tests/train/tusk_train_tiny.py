@@ -4,6 +4,7 @@ tokenizers trained on the fly with ``tokenizers`` (no files from anywhere, well 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -89,5 +90,22 @@ def build_model_dir(path: Path, arch: str = "llama", tokenizer_kind: str = "byte
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def sharpen_model_dir(path: Path, factor: float) -> Any:
+    """Scale every weight but the norms of the model in ``path`` by ``factor`` (saved back; returned).
+
+    Random tiny models have nearly uniform attention and next-token distributions; scaled up, attention is
+    far from uniform and greedy choices are clear, so layouts can be told apart and decoding compared exactly.
+    """
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" not in name:
+                param.mul_(factor)
+    model.save_pretrained(path)
+    return model
 
 
