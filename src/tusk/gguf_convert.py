@@ -78,7 +78,7 @@ def gguf_to_hf(gguf: str | Path) -> Path:
 def dequantized_gguf(gguf: str | Path) -> Path:
     """An f32 GGUF file with the weights transformers loads from ``gguf``, cached; ``gguf`` itself if it is f32.
 
-    Supported for the architectures :func:`tusk.train.gguf_export.export_gguf` writes (Llama, Qwen2); others
+    Supported for the architectures :func:`tusk.gguf_export.export_gguf` writes (Llama, Qwen2); others
     raise :class:`TuskError` naming the architecture.
     """
     gguf = Path(gguf)
@@ -89,7 +89,7 @@ def dequantized_gguf(gguf: str | Path) -> Path:
     target = cache_dir("gguf-f32") / f"{gguf.stem}-{verified_sha256(gguf)[:16]}.f32.gguf"
     if target.is_file():
         return target
-    from tusk.train.gguf_export import export_gguf
+    from tusk.gguf_export import export_gguf
 
     log.info("writing the f32 weights of %s to %s (once)", gguf.name, target)
     return export_gguf(gguf_to_hf(gguf), target, dtype="f32")

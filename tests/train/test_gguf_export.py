@@ -10,7 +10,7 @@ import torch
 from tusk_train_tiny import build_model_dir, sharpen_model_dir
 
 from tusk.errors import TuskError
-from tusk.train import gguf_export
+from tusk import gguf_export
 
 llama_cpp = pytest.importorskip("llama_cpp")
 

@@ -232,7 +232,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     export_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     exported = ckpt.export_model(accelerator, model, tokenizer, out / "final", config.export, export_dtype)
     if config.export_gguf and exported is not None and main:
-        from tusk.train.gguf_export import export_gguf
+        from tusk.gguf_export import export_gguf
 
         gguf_path = export_gguf(exported, out / "final.gguf", config.export_gguf)
         runlog.write({"event": "export", "step": total, "path": str(gguf_path), "format": "gguf"})
