@@ -51,7 +51,6 @@ class LlamaCppBackend(Backend):
         from tusk import models
 
         self.dequantize = bool_option("llamacpp", "dequantize", dequantize)
-
         try:
             import llama_cpp
         except ImportError as exc:
@@ -162,4 +161,3 @@ class LlamaCppBackend(Backend):
         llm, self._llm = getattr(self, "_llm", None), None
         if llm is not None:
             llm.close()
-
