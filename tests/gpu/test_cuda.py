@@ -1,6 +1,7 @@
-"""What only a GPU exercises: the hf backend in bf16 with batches sized from free memory, the training loop in
-bf16 with packing, and FSDP under ``accelerate launch``.  Run them with ``pytest -m gpu tests/gpu`` (or
-``bash benchmarks/device_checks.sh``, which runs them with the GPU benchmarks)."""
+"""What only a GPU exercises: the hf backend in bf16 with batches sized from free memory, packed == unpacked
+loss on the device, the training loop in bf16 and compiled, and FSDP and DeepSpeed ZeRO-3 under
+``accelerate launch``.  Run them with ``pytest -m gpu tests/gpu`` (or ``bash benchmarks/device_checks.sh``,
+which runs them with the GPU benchmarks)."""
 
 from __future__ import annotations
 
