@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llama_shapes import LLAMA_SHAPES  # benchmarks/ is on sys.path when a benchmark runs as a script
+
 
 def gsm8k_prompts(data_dir: str | None, count: int) -> list[str]:
     from tusk.benchmarks.registry import load_problems
@@ -47,23 +49,10 @@ def gsm8k_prompts(data_dir: str | None, count: int) -> list[str]:
     return [build_prompt(p, "cot", "alpaca") for p in problems]
 
 
-# Llama shapes for --random-llama: "1b" is TinyLlama's (1.1B parameters); "tiny" exercises the same code
-# path in seconds on a CPU.
-RANDOM_SHAPES: dict[str, dict[str, int]] = {
-    "1b": {
-        "hidden_size": 2048,
-        "intermediate_size": 5632,
-        "num_hidden_layers": 22,
-        "num_attention_heads": 32,
-    },
-    "tiny": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4},
-}
-
-
 def random_llama(
     folder: Path, tokenizer_from: str, size: str = "1b", tokenizer_dir: str | None = None
 ) -> str:
-    """A Llama with random weights in one of :data:`RANDOM_SHAPES`, saved with a real tokenizer.
+    """A Llama with random weights in one of :data:`LLAMA_SHAPES`, saved with a real tokenizer.
 
     The tokenizer is read from ``tokenizer_dir`` (a saved transformers tokenizer) when given, else taken from
     the model ``tokenizer_from`` (loading that model once).
@@ -79,8 +68,7 @@ def random_llama(
         _, tokenizer = load_model_and_tokenizer(resolve_source(tokenizer_from), torch.float32, "cpu")
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        **RANDOM_SHAPES[size],
-        num_key_value_heads=4 if size == "1b" else 2,
+        **LLAMA_SHAPES[size],
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -186,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="smollm2-135m", help="hf target (default: the SmolLM2 GGUF)")
     parser.add_argument(
         "--random-llama",
-        choices=sorted(RANDOM_SHAPES),
+        choices=sorted(LLAMA_SHAPES),
         default=None,
         help="use a Llama with random weights of this size (tokenizer from --model) instead of --model",
     )
@@ -226,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     texts: dict[str, list[str]] = {}
     failures: dict[str, str] = {}
-    order = ["a", "b", "c", "c2-first", "c2", "c3-first", "c3"]
+    order = ["a", "b", "c", "c2", "c3-first", "c3"]
     load_avg = os.getloadavg()
 
     def result(backend: Any, target: str) -> dict[str, Any]:
@@ -289,13 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                 run_contender(
                     key, label, HFBackend, target, options, cache, compiled, prompts, args.tokens, measure
                 )
-            except (
-                TuskError,
-                RuntimeError,
-            ) as exc:  # report and go on: the other rows are still worth having
-                failures[key] = (
-                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                )
+            except (TuskError, RuntimeError) as exc:  # report and go on: the other rows are still worth having
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                failures[key] = f"{type(exc).__name__}: {first_line}"
                 console.print(f"[red]{label} failed: {failures[key]}[/red]")
             _free_memory()
         if not args.skip_per_prompt:  # the slowest, so last: a time limit costs it, not the others

@@ -34,13 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SIZES = {
-    # TinyLlama-1.1B's shape
-    "1b": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
-           "num_key_value_heads": 4},
-    "tiny": {"hidden_size": 128, "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4,
-             "num_key_value_heads": 2},
-}
+from llama_shapes import LLAMA_SHAPES  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 
 def read_texts(data_dir: Path, limit: int) -> list[tuple[str, str]]:
@@ -78,7 +72,7 @@ def build_model_dir(path: Path, size: str, tokenizer, max_length: int) -> int:
 
     config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=max(2048, max_length),
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, **SIZES[size])
+                         pad_token_id=tokenizer.pad_token_id, **LLAMA_SHAPES[size])
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(path)
@@ -174,7 +168,7 @@ def run_hf_trainer(model_dir: Path, data, args, batch: int, out: Path, pad: int)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("TUSK_DATA_DIR", "../shared/data"))
-    parser.add_argument("--size", choices=sorted(SIZES), default="1b")
+    parser.add_argument("--size", choices=sorted(LLAMA_SHAPES), default="1b")
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per contender")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--examples", type=int, default=8000, help="examples read (GSM8K+MATH interleaved)")

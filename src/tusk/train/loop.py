@@ -87,6 +87,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     require_inputs(config, need_data=encoded is None)
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import DistributedType, TorchDynamoPlugin
 
     from tusk.train import checkpoint as ckpt
     from tusk.train.collate import collate
@@ -101,8 +102,6 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     precision = _precision(config, cuda)
     dynamo = None
     if config.compile:
-        from accelerate.utils import TorchDynamoPlugin
-
         dynamo = TorchDynamoPlugin(backend="inductor", dynamic=True, use_regional_compilation=True)
     accelerator = Accelerator(
         cpu=not cuda,
@@ -144,8 +143,6 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     if config.method == "lora":
         model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target_modules)
     trainable, n_params = count_parameters(model)
-    from accelerate.utils import DistributedType
-
     # one fused kernel per step for all parameters on a GPU (DeepSpeed brings its own optimizer step)
     fused = cuda and accelerator.distributed_type != DistributedType.DEEPSPEED
     optimizer = torch.optim.AdamW(
