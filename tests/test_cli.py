@@ -9,7 +9,8 @@ from tusk.cli import COMMANDS, build_parser, main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tusk.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "tusk.cli", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_every_command_has_help(capsys):

@@ -67,14 +67,14 @@ def test_html_report_renders_in_a_real_browser(tmp_path):
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run(["chromium", *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+                         timeout=120, check=False).stdout
     assert "<table id=\"scores\">" in dom or "id=\"scores\"" in dom
     assert "66.7" in dom and "33.3" in dom  # GSM 4/6, SVAMP 1/3
     assert "&lt;b&gt;41&lt;/b&gt;" in dom and "<b>41</b>" not in dom
     assert dom.count("class=\"sample\"") == 4  # the wrong answers (2 GSM, 2 SVAMP), for inspection
     shot = tmp_path / "shot.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", report.as_uri()],
-                   capture_output=True, timeout=120)
+                   capture_output=True, timeout=120, check=True)
     from PIL import Image
 
     image = Image.open(shot).convert("L")

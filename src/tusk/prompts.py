@@ -37,7 +37,7 @@ CHAT_POT_SUFFIX = (
 
 PROMPT_STYLES = ("alpaca", "chat")
 
-_CHOICE = re.compile(r"^\s*\(?([A-Za-z])\s*[\)\.:]\s*(.*)$", re.S)
+_CHOICE = re.compile(r"^\s*\(?([A-Za-z])\s*[\)\.:]\s*(.*)$", re.DOTALL)
 
 
 def alpaca_prompt(instruction: str, input: str = "") -> str:

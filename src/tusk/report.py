@@ -190,11 +190,15 @@ def write_html(run_dirs: Sequence[str | Path], path: str | Path, examples: int =
     header, rows = table_rows(summaries)
     chart = base64.b64encode(_bar_chart_png(summaries)).decode()
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>tusk report</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
-        ".wrong{color:#a00}.right{color:#070}</style></head><body>",
+        (
+            "<!doctype html><html><head><meta charset='utf-8'><title>tusk report</title><style>"
+            "body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;"
+            "text-align:right}"
+            "td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;"
+            "padding:.5em}"
+            ".wrong{color:#a00}.right{color:#070}</style></head><body>"
+        ),
         "<h1>tusk evaluation report</h1>",
         "<table id='scores'><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>",
     ]

@@ -19,10 +19,13 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tusk.errors import DataError, TuskError
 from tusk.types import SampleRecord, to_dict
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class RunStore:
         self._samples_path = self.path / SAMPLES
         self._done: set[str] = set()
         self._repair_and_index()
-        self._fh = open(self._samples_path, "a", encoding="utf-8")
+        self._fh = open(self._samples_path, "a", encoding="utf-8")  # noqa: SIM115 - held until close()
 
     # -- config -------------------------------------------------------------------------------------
     def _check_config(self, identity: tuple[str, ...]) -> None:
@@ -113,7 +116,7 @@ class RunStore:
         if not self._fh.closed:
             self._fh.close()
 
-    def __enter__(self) -> RunStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

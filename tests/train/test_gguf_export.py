@@ -9,8 +9,8 @@ import pytest
 import torch
 from tusk_train_tiny import build_model_dir, sharpen_model_dir
 
-from tusk.errors import TuskError
 from tusk import gguf_export
+from tusk.errors import TuskError
 
 llama_cpp = pytest.importorskip("llama_cpp")
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tusk.errors import TuskError
 from tusk.types import Generation, Request
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 PromptStyle = Literal["alpaca", "chat"]
 
@@ -46,7 +49,7 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Release the model and any worker threads or connections."""
 
-    def __enter__(self) -> Backend:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
