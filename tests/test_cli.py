@@ -47,6 +47,22 @@ def test_ls(what, expected):
     assert result.returncode == 0 and expected in result.stdout
 
 
+def test_ls_backends_names_each_extra_and_what_is_missing(capsys, monkeypatch):
+    from tusk.backends import BACKENDS
+
+    assert main(["ls", "backends"]) == 0
+    out = capsys.readouterr().out
+    for name, info in BACKENDS.items():
+        if name != "scripted":
+            assert info.spec in out and f"tusk[{info.extra}]" in out  # brackets printed, not eaten as markup
+    assert "scripted" not in out
+    monkeypatch.setitem(BACKENDS, "vllm", BACKENDS["vllm"].__class__(
+        BACKENDS["vllm"].path, "vllm", ("nomod_tusk",), "vllm:DIR_OR_HUB_ID"))
+    assert main(["ls", "backends"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "vllm:" in line)
+    assert "needs nomod_tusk" in row
+
+
 def test_eval_cache_reuses_generations_across_runs(tmp_path):
     import json
 

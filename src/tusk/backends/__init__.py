@@ -9,21 +9,39 @@ Model specs (see DESIGN.md): ``llamacpp:PATH.gguf``, ``hf:PATH_OR_ID``, ``openai
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from tusk.backends.base import Backend
 from tusk.errors import MissingExtraError, TuskError
 
-# name -> ("module:Class", pip extra that provides its dependencies)
-BACKENDS: dict[str, tuple[str, str]] = {
-    "llamacpp": ("tusk.backends.llamacpp:LlamaCppBackend", "cpu"),
-    "hf": ("tusk.backends.hf:HFBackend", "hf"),
-    "openai": ("tusk.backends.openai:OpenAIBackend", "openai"),
-    "vllm": ("tusk.backends.vllm:VLLMBackend", "vllm"),
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Where a backend lives and what it needs: ``path`` is ``module:Class``; ``extra`` is the pip extra
+    that installs ``needs`` (top-level modules); ``spec`` shows the model spec form."""
+
+    path: str
+    extra: str
+    needs: tuple[str, ...]
+    spec: str
+
+    def missing(self) -> tuple[str, ...]:
+        """The modules of ``needs`` that cannot be found (checked without importing them)."""
+        return tuple(name for name in self.needs if importlib.util.find_spec(name) is None)
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    "llamacpp": BackendInfo("tusk.backends.llamacpp:LlamaCppBackend", "cpu", ("llama_cpp",),
+                            "llamacpp:PATH.gguf"),
+    "hf": BackendInfo("tusk.backends.hf:HFBackend", "hf", ("torch", "transformers"), "hf:DIR_OR_HUB_ID"),
+    "openai": BackendInfo("tusk.backends.openai:OpenAIBackend", "openai", ("httpx",), "openai:MODEL@URL"),
+    "vllm": BackendInfo("tusk.backends.vllm:VLLMBackend", "vllm", ("vllm",), "vllm:DIR_OR_HUB_ID"),
     # data-parallel replicas of another spec on a Ray cluster: ray:hf:/path, ray:vllm:org/model, ...
-    "ray": ("tusk.parallel.ray_backend:RayBackend", "ray"),
-    "scripted": ("tusk.backends.scripted:ScriptedBackend", ""),
+    "ray": BackendInfo("tusk.parallel.ray_backend:RayBackend", "ray", ("ray",), "ray:SPEC"),
+    # canned responses for tests and dry runs (not listed by `tusk ls backends`)
+    "scripted": BackendInfo("tusk.backends.scripted:ScriptedBackend", "", (), "scripted:TABLE.jsonl"),
 }
 
 
@@ -62,16 +80,16 @@ def parse_model_spec(spec: str) -> ModelSpec:
 def backend_class(name: str) -> type[Backend]:
     """Import and return the backend class registered under ``name``."""
     try:
-        path, extra = BACKENDS[name]
+        info = BACKENDS[name]
     except KeyError:
         raise TuskError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None
-    module_name, _, cls_name = path.partition(":")
+    module_name, _, cls_name = info.path.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         if exc.name and exc.name.startswith("tusk"):
             raise
-        raise MissingExtraError(f"the {name} backend", extra or "dev", exc) from exc
+        raise MissingExtraError(f"the {name} backend", info.extra or "dev", exc) from exc
     return getattr(module, cls_name)
 
 
