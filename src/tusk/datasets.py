@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from tusk.cache import cache_dir, verified_sha256
 from tusk.errors import DataError
+from tusk.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -288,39 +288,18 @@ def _copy_url(url: str, out, name: str, size: int) -> str:
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or size or 0)
-        progress, task = _progress(name, total)
-        try:
+        with _progress(name, total) as bar:
             while block := response.read(1 << 16):
                 digest.update(block)
                 out.write(block)
-                if progress is not None:
-                    progress.update(task, advance=len(block))
-        finally:
-            if progress is not None:
-                progress.stop()
+                bar.advance(len(block))
     return digest.hexdigest()
 
 
-def _progress(name: str, total: int):
-    """A rich download bar for big files on a terminal, else (None, None)."""
-    if total < _PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                        TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                        transient=True)
-    task = progress.add_task(f"download {name}", total=total)
-    progress.start()
-    return progress, task
+def _progress(name: str, total: int) -> ProgressBar:
+    """A download bar for big files (a live bar on a terminal, a line every 30 s in a log)."""
+    return ProgressBar(f"download {name}", total or None, as_bytes=True, transient=True,
+                       enabled=total >= _PROGRESS_MIN_BYTES)
 
 
 def _reason(exc: BaseException) -> str:

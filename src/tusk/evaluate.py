@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -28,6 +28,7 @@ from tusk.decoding import (
     vote,
 )
 from tusk.errors import TuskError
+from tusk.progress import ProgressBar
 from tusk.prompts import PROMPT_STYLES, build_prompt, stop_strings
 from tusk.store import RunStore
 from tusk.types import Generation, Mode, Prediction, Problem, Request, SampleRecord, SamplingParams
@@ -192,12 +193,16 @@ class _Runner:
         return build_prompt(problem, mode, self.style, chat=self.backend.chat_prompt)
 
     def run(self, problems: Sequence[Problem], progress: bool) -> None:
-        with _progress(len(problems), enabled=progress) as advance:
+        seen = correct = tokens = 0
+        with ProgressBar("eval", len(problems), unit="prob", enabled=progress and bool(problems)) as bar:
             size = max(1, self.config.chunk_size)
             for start in range(0, len(problems), size):
                 for record in self._chunk(problems[start : start + size]):
                     self.store.append(record)
-                    advance(record)
+                    correct += int(record.correct)
+                    tokens += record.completion_tokens
+                    seen += 1
+                    bar.advance(1, f"{tokens / max(bar.elapsed, 1e-9):,.0f} tok/s, acc {correct / seen:.1%}")
         self.finished = True
 
     def _generate(self, requests: list[Request]) -> Iterator[Generation]:
@@ -286,53 +291,3 @@ class _Runner:
             seconds=sum(g.seconds for g in generations),
             extra=extra,
         )
-
-
-class _progress:
-    """A rich progress bar (problems, rate, ETA, running accuracy); a no-op when disabled."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled and total > 0
-        self.correct = self.seen = self.tokens = 0
-
-    def __enter__(self) -> Callable[[SampleRecord], None]:
-        if not self.enabled:
-            return lambda record: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]eval"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("acc {task.fields[acc]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self._bar.__enter__()
-        self._task = self._bar.add_task("eval", total=self.total, rate="", acc="-")
-        self._start = time.perf_counter()
-        return self._advance
-
-    def _advance(self, record: SampleRecord) -> None:
-        self.seen += 1
-        self.correct += int(record.correct)
-        self.tokens += record.completion_tokens
-        elapsed = max(time.perf_counter() - self._start, 1e-9)
-        per_second = self.seen / elapsed
-        speed = f"{per_second:.2f} prob/s" if per_second >= 1 else f"{1 / per_second:.1f} s/prob"
-        rate = f"{speed} {self.tokens / elapsed:.0f} tok/s"
-        self._bar.update(self._task, advance=1, rate=rate, acc=f"{self.correct / self.seen:.1%}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)

@@ -199,11 +199,12 @@ def test_download_with_a_progress_bar_on_a_terminal(mirror, cache, monkeypatch):
     real = datasets._progress
 
     def spy(name, total):
-        bar, task = real(name, total)
-        bars.append((name, total, bar is not None))
-        return bar, task
+        bar = real(name, total)
+        bars.append(bar)
+        return bar
 
     monkeypatch.setattr(datasets, "_progress", spy)
     path = resolve_file("aqua/test.json", base_url=mirror.url)
     assert sha256(path) == DATA_FILES["aqua/test.json"].sha256
-    assert bars == [("aqua/test.json", DATA_FILES["aqua/test.json"].size, True)]
+    size = DATA_FILES["aqua/test.json"].size
+    assert [(b.label, b.total, b.enabled, b.done) for b in bars] == [("download aqua/test.json", size, True, size)]

@@ -155,3 +155,12 @@ def test_resuming_with_another_data_plan_is_refused(tmp_path, tiny_llama):
     train(_config(tmp_path, tiny_llama, "run", max_steps=2, save_steps=1), progress=False)
     with pytest.raises(TuskError, match="data plan changed"):
         train(_config(tmp_path, tiny_llama, "run", max_steps=2, save_steps=1, batch_size=3), progress=False)
+
+
+def test_progress_shows_step_loss_lr_and_rate_in_a_log(tmp_path, tiny_llama, monkeypatch, capsys):
+    monkeypatch.setenv("TUSK_PROGRESS_INTERVAL", "0")
+    result = train(_config(tmp_path, tiny_llama, "run", method="lora", max_steps=2), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: ")]
+    assert [line.split(",")[0] for line in lines] == ["train: 1/2 (50%)", "train: 2/2 (100%)"]
+    assert f"loss {result.losses[-1]:.4f}" in lines[-1] and "lr " in lines[-1] and "target tok/s" in lines[-1]
+    assert "step/s" in lines[-1] or "s/step" in lines[-1]

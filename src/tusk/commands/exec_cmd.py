@@ -60,6 +60,7 @@ def _programs(stream: IO[str], name: str, ids: collections.deque, problems: list
 def run(args: argparse.Namespace) -> int:
     from tusk.errors import DataError, TuskError
     from tusk.execution import ProgramPool, SandboxLimits
+    from tusk.progress import ProgressBar
 
     try:
         limits = SandboxLimits(timeout=args.timeout, memory_mb=args.memory, max_output=args.max_output)
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     counts: collections.Counter[str] = collections.Counter()
     out = sys.stdout
     try:
-        with ProgramPool(workers=args.workers, limits=limits) as pool, _progress() as advance:
+        bar = ProgressBar("programs", None, unit="prog", transient=True)
+        with ProgramPool(workers=args.workers, limits=limits) as pool, bar:
             for result in pool.map(_programs(stream, name, ids, problems)):
                 record = {
                     "id": ids.popleft(),
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
                 counts[result.status] += 1
-                advance()
+                bar.advance()
     except UnicodeDecodeError as exc:
         raise DataError(f"{name}: not UTF-8 text ({exc.reason})") from exc
     finally:
@@ -99,38 +101,6 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise DataError(problems[0])
     return 0
-
-
-class _progress:
-    """A rich progress line on stderr when it is a terminal; a no-op otherwise."""
-
-    def __enter__(self):
-        self._progress = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("programs"),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:.1f}/s"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("run", total=None, rate=0.0)
-        return self._advance
-
-    def _advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-            task = self._progress.tasks[0]
-            self._progress.update(self._task, rate=task.completed / max(task.elapsed or 1e-9, 1e-9))
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def _print_table(counts: collections.Counter[str]) -> None:

@@ -122,30 +122,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(records: list[dict[str, Any]]):
-    if not sys.stderr.isatty() or len(records) < 200:
-        yield from records
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
+    from tusk.progress import ProgressBar
 
-    class RateColumn(ProgressColumn):
-        def render(self, task) -> Text:
-            return Text(f"{task.speed or 0:.0f} grades/s")
-
-    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("grade", total=len(records))
+    with ProgressBar("grading", len(records), unit="grade", enabled=len(records) >= 200, transient=True) as bar:
         for record in records:
             yield record
-            progress.advance(task)
+            bar.advance()
 
 
 def _print_summary(totals: dict[str, list[int]], grader) -> None:

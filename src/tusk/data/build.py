@@ -30,11 +30,11 @@ from tusk.data.config import BuildConfig, ComponentConfig
 from tusk.data.decontaminate import evaluation_problems, find_contamination
 from tusk.data.dedup import deduplicate
 from tusk.data.mixture import choose, component_sizes, shuffled
-from tusk.data.progress import stage
 from tusk.data.records import Candidate, SourceItem
 from tusk.data.sources import SOURCES
 from tusk.data.synthesise import GenerationCache, synthesise
 from tusk.data.verify import Verdict, VerdictCache, verify
+from tusk.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ class _Builder:
         stats["teacher"] = backend.describe()
         stats["synthesis"] = {k: v for k, v in settings.__dict__.items()}
         cache = GenerationCache(self.work / f"synthesis-{_safe(component.name)}.jsonl")
-        with stage(f"synthesise {component.name}", len(items), self.progress) as advance:
-            return list(synthesise(items, settings, backend, component.name, cache, advance))
+        with ProgressBar(f"synthesise {component.name}", len(items), enabled=self.progress) as bar:
+            return list(synthesise(items, settings, backend, component.name, cache, bar.advance))
 
     def run(self) -> BuildResult:
         config = self.config
@@ -159,8 +159,8 @@ class _Builder:
                     for c in pool]
         if checked_idx:
             cache = VerdictCache(self.work / "verdicts.jsonl")
-            with stage("verify", len(checked_idx), self.progress) as advance:
-                results = verify([pool[i] for i in checked_idx], self.config.verify, cache, advance)
+            with ProgressBar("verify", len(checked_idx), enabled=self.progress) as bar:
+                results = verify([pool[i] for i in checked_idx], self.config.verify, cache, bar.advance)
             cache.close()
             for i, verdict in zip(checked_idx, results):
                 verdicts[i] = verdict
@@ -193,7 +193,7 @@ class _Builder:
         rows = []
         keep: set[int] = set()
         self.dedup_counts: Counter[str] = Counter()
-        with stage("deduplicate", None, self.progress):
+        with ProgressBar("deduplicate", None, enabled=self.progress):
             for mode in ("cot", "pot"):  # a question's CoT and PoT versions are never duplicates
                 idx = [i for i, c in enumerate(verified) if c.mode == mode]
                 result = deduplicate([verified[i].example.instruction for i in idx],
@@ -214,8 +214,8 @@ class _Builder:
         if settings is None:
             return survivors, []
         problems = evaluation_problems(settings.benchmarks, self.data_dir)
-        with stage("decontaminate", len(survivors), self.progress) as advance:
-            matches = find_contamination([c.problem.question for c in survivors], problems, settings, advance)
+        with ProgressBar("decontaminate", len(survivors), enabled=self.progress) as bar:
+            matches = find_contamination([c.problem.question for c in survivors], problems, settings, bar.advance)
         flagged = {m.index for m in matches}
         rows = []
         for m in matches:

@@ -89,13 +89,14 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, TorchDynamoPlugin
 
+    from tusk.progress import ProgressBar
     from tusk.train import checkpoint as ckpt
     from tusk.train.collate import collate
     from tusk.train.data import load_examples
     from tusk.train.loading import apply_lora, count_parameters, load_model, load_tokenizer, resolve_model_dir
     from tusk.train.masking import encode_examples
     from tusk.train.plan import DataPlan
-    from tusk.train.runlog import PLOT_NAME, Progress, RunLog, losses, plot_loss
+    from tusk.train.runlog import PLOT_NAME, RunLog, losses, plot_loss
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
@@ -181,7 +182,8 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
         log.info("%s; %d steps, %d trainable of %d parameters", data.stats.summary(), total, trainable, n_params)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    bar = Progress(total, start_step, enabled=progress and main)
+    bar = ProgressBar("train", total, done=start_step, unit="step", enabled=progress and main)
+    bar.start()
     model.train()
     try:
         for step in range(start_step, total):
@@ -205,7 +207,8 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
             loss = float(accelerator.reduce(loss_sum, "sum").item()) / max(1, step_plan.target_tokens)
             seconds = time.perf_counter() - t0
             rate = step_plan.target_tokens / seconds if seconds > 0 else 0.0
-            bar.update(loss, lr, rate)
+            shown = f"loss {loss:.4f}" if math.isfinite(loss) else "loss nan"
+            bar.advance(1, f"{shown}, lr {lr:.2e}, {rate:,.0f} target tok/s")
             done = step + 1
             if done % config.logging_steps == 0 or done == total:
                 runlog.write({

@@ -1,4 +1,4 @@
-"""What a training run shows and records: a rich progress bar, a JSONL log, and a loss-curve PNG.
+"""What a training run records: a JSONL log and a loss-curve PNG (progress: :mod:`tusk.progress`).
 
 The log (``OUT/log.jsonl``) holds one JSON object per logged step (``step``, ``loss``, ``lr``,
 ``grad_norm``, ``target_tokens``, ``tokens``, ``seconds``, ``target_tokens_per_s``, ``epoch``) plus
@@ -9,7 +9,6 @@ so the log always describes one continuous run.  Only the main process writes.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -74,43 +73,3 @@ def plot_loss(log_path: Path, png: Path, title: str = "training loss") -> Path |
     fig.savefig(png)
     plt.close(fig)
     return png
-
-
-class Progress:
-    """A rich progress bar with loss, learning rate and target tokens/s (a no-op when disabled)."""
-
-    def __init__(self, total: int, start: int, enabled: bool):
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import Progress as RichProgress
-
-        self._bar = RichProgress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self._task = self._bar.add_task("train", total=total, completed=start, stats="")
-        self._bar.start()
-
-    def update(self, loss: float, lr: float, tokens_per_s: float) -> None:
-        if self.enabled:
-            shown = f"loss {loss:.4f}" if math.isfinite(loss) else "loss nan"
-            stats = f"{shown}  lr {lr:.2e}  {tokens_per_s:,.0f} tgt tok/s"
-            self._bar.update(self._task, advance=1, stats=stats)
-
-    def close(self) -> None:
-        if self.enabled:
-            self._bar.stop()
