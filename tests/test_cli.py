@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -93,3 +94,32 @@ def test_backend_options_reach_the_backend_and_bad_ones_are_refused(tmp_path, mo
     assert _backend_options(args) == {"n_ctx": 8192, "dtype": "bf16", "ignore_eos": True, "threads": 1}
     with pytest.raises(TuskError, match="KEY=VALUE"):
         _backend_options(argparse.Namespace(backend_option=["n_ctx"], threads=None))
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_a_summary_of_exactly_what_was_stored(tmp_path):
+    import signal
+    import time
+
+    table = tmp_path / "slow.jsonl"
+    table.write_text(json.dumps({"match": "", "response": "```python\nimport time\ntime.sleep(0.3)\nprint(7)\n```"})
+                     + "\n")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tusk.cli", "eval", "--model", f"scripted:{table}", "--mode", "pot",
+               "--workers", "1", "--chunk-size", "1", "--limit", "30", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    samples = out / "samples.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not samples.exists() or samples.read_text().count("\n") < 2):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "tusk: terminated" in err and "Traceback" not in err
+    stored = samples.read_text().count("\n")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and 2 <= summary["benchmarks"]["smoke"]["n"] == stored < 30
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # resumes
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True and summary["benchmarks"]["smoke"]["n"] == 30
+    assert samples.read_text().count("\n") == 30

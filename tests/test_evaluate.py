@@ -88,6 +88,51 @@ def test_rerun_with_other_settings_is_refused(tmp_path, smoke):
 
     with pytest.raises(TuskError, match="other settings"):
         evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, max_tokens=7), backend, progress=False)
+    with pytest.raises(TuskError, match="timeout: 5.0 -> 0.5"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, timeout=0.5), backend, progress=False)
+    with pytest.raises(TuskError, match="result_options"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, backend_options={"n_ctx": 64}),
+                 backend, progress=False)
+    # thread counts do not change what is generated: a resume may use others
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=3, backend_options={"threads": 1}), backend,
+             progress=False)
+    assert len(list(read_samples(tmp_path))) == 3
+
+
+def test_a_replaced_model_file_is_not_resumed_into_the_same_run(tmp_path, smoke):
+    table = tmp_path / "answers.jsonl"
+    table.write_text(json.dumps({"match": "", "response": "The answer is 4."}) + "\n")
+
+    class Described(ScriptedBackend):
+        version = "1"
+
+        def describe(self):
+            return {**super().describe(), "size": table.stat().st_size, "llama_cpp": self.version}
+
+    backend = Described(str(table))
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=2), backend, progress=False)
+    backend.version = "2"  # a library upgrade alone does not block the resume
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=3), backend, progress=False)
+    table.write_text(json.dumps({"match": "", "response": "The answer is 5, from other weights."}) + "\n")
+    from tusk.errors import TuskError
+
+    with pytest.raises(TuskError, match="model_identity"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=4), Described(str(table)),
+                 progress=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"limit": -1}, "--limit must be at least 1"), ({"max_tokens": 0}, "--max-tokens"),
+    ({"temperature": -1.0}, "--temperature"), ({"top_p": 5.0}, "--top-p"), ({"timeout": 0.0}, "--timeout"),
+    ({"workers": 0}, "--workers"), ({"chunk_size": 0}, "--chunk-size"),
+])
+def test_settings_out_of_range_are_refused_before_anything_is_written(tmp_path, change, message):
+    from tusk.errors import TuskError
+
+    with pytest.raises(TuskError, match=message):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), **change),
+                 ScriptedBackend(responder=lambda r, i: "4"), progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def free_form(problems):
@@ -129,6 +174,11 @@ def test_hybrid_falls_back_to_cot_only_when_pot_gives_no_answer(tmp_path, smoke)
             assert len(row["generations"]) == 1
         else:
             assert len(row["generations"]) == 2 and "fallback_prompt" in row["extra"]
+    # why each fallback happened stays on record: the failed program and how it ran
+    failed = {behaviour[i]: ((rows[i]["program"] or "").strip(), rows[i]["execution_status"]) for i in rows}
+    assert failed[2] == ("print(1/0)", "error") and failed[3] == ("x = 1", "ok")
+    assert failed[4] == ("", None) and failed[5][1] == "timeout"
+    assert summary["benchmarks"]["smoke"]["execution"] == {"ok": 3, "error": 1, "timeout": 1}
     cot_requests = [r for r in backend.calls if "Let's write a program." not in r.prompt]
     assert len(cot_requests) == 4
 
@@ -178,3 +228,28 @@ def test_shards_merge_into_the_unsharded_result(tmp_path, smoke):
     assert merged["benchmarks"] == full["benchmarks"]
     ids = [r["id"] for r in read_samples(tmp_path / "merged")]
     assert sorted(ids) == sorted(p.id for p in smoke)
+    assert merged["complete"] is True
+
+
+def test_a_merge_says_when_it_is_partial_and_refuses_what_would_lose_data(tmp_path, smoke, caplog):
+    from tusk.errors import DataError, TuskError
+
+    backend = ScriptedBackend(responder=lambda r, i: answer_text(problem_for(r.prompt, smoke)))
+    for i in range(2):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / f"s{i}"), shard=(i, 3)), backend, progress=False)
+    merged = merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m")
+    assert merged["complete"] is False and "shards 2/3 are not among the runs" in caplog.text
+    with pytest.raises(TuskError, match="one of the runs being merged"):
+        merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "s1")
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "other"), shard=(0, 2)), backend, progress=False)
+    with pytest.raises(TuskError, match="different splits"):
+        merge_runs([tmp_path / "s0", tmp_path / "other"], tmp_path / "m2")
+    lines = (tmp_path / "s1/samples.jsonl").read_text().splitlines()
+    (tmp_path / "s1/samples.jsonl").write_text("\n".join([lines[0], "{oops", *lines[1:]]) + "\n")
+    with pytest.raises(DataError, match="line 2: corrupt"):
+        merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m3")
+    row = json.loads(lines[0])
+    del row["correct"]
+    (tmp_path / "s1/samples.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match="missing fields \\['correct'\\]"):
+        merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m4")

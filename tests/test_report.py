@@ -80,3 +80,29 @@ def test_html_report_renders_in_a_real_browser(tmp_path):
     image = Image.open(shot).convert("L")
     assert image.size == (1200, 900)
     assert image.getextrema()[0] < 100  # something dark (text, bars) was drawn on the white page
+
+
+def test_partial_runs_are_marked_and_bad_inputs_are_one_line_errors(tmp_path):
+    from tusk.errors import DataError, TuskError
+    from tusk.report import load_summary
+
+    records = rows_for("gsm8k", 4, 3)
+    make_run(tmp_path / "done", records, {"model": "m", "benchmarks": ["gsm8k"]})
+    (tmp_path / "killed").mkdir()  # a killed run: samples and config, no summary
+    (tmp_path / "killed/config.json").write_text(json.dumps({"model": "m", "benchmarks": ["gsm8k"]}))
+    (tmp_path / "killed/samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    summaries = [(name, load_summary(tmp_path / name)) for name in ("done", "killed")]
+    assert [row[0] for row in table_rows(summaries)[1]] == ["done", "killed (partial)"]
+    assert summaries[1][1]["benchmarks"]["gsm8k"]["n"] == 2
+    (tmp_path / "done/summary.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="not a tusk summary"):
+        load_summary(tmp_path / "done")
+    with pytest.raises(TuskError, match="not a run directory"):
+        load_summary(tmp_path / "nope")
+    bad = {k: v for k, v in records[0].items() if k != "correct"}
+    (tmp_path / "killed/samples.jsonl").write_text(json.dumps(bad) + "\n")
+    with pytest.raises(DataError, match="missing or invalid 'correct'"):
+        load_summary(tmp_path / "killed")
+    (tmp_path / "killed/samples.jsonl").write_text(json.dumps(records[0]) + "\n")
+    with pytest.raises(TuskError, match="cannot write the HTML report"):
+        write_html([tmp_path / "killed"], tmp_path / "no/such/dir/report.html")

@@ -47,10 +47,50 @@ def test_corruption_in_the_middle_is_an_error_naming_the_line(tmp_path):
 
 
 def test_a_run_with_other_settings_is_refused(tmp_path):
-    RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["a"]}, ("model", "mode")).close()
+    with RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["a"]}, ("model", "mode")) as store:
+        store.append(record(0))
     with pytest.raises(TuskError, match="mode: 'cot' -> 'pot'"):
         RunStore(tmp_path, {"model": "m", "mode": "pot"}, ("model", "mode"))
     # adding benchmarks to a run is allowed and accumulates in the config
     store = RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["b"]}, ("model", "mode"))
     store.close()
     assert json.loads((tmp_path / "config.json").read_text())["benchmarks"] == ["a", "b"]
+
+
+def test_a_run_without_samples_takes_new_settings_and_old_configs_lack_new_keys(tmp_path):
+    RunStore(tmp_path, {"model": "m", "mode": "cot"}, ("model", "mode")).close()  # crashed before a sample
+    with RunStore(tmp_path, {"model": "m2", "mode": "pot"}, ("model", "mode")) as store:
+        store.append(record(0))
+    assert json.loads((tmp_path / "config.json").read_text())["model"] == "m2"
+    # a key the saved run predates is not compared; one it has is
+    with RunStore(tmp_path, {"model": "m2", "mode": "pot", "timeout": 9}, ("model", "mode", "timeout")):
+        pass
+    with pytest.raises(TuskError, match="timeout: 9 -> 1"):
+        RunStore(tmp_path, {"model": "m2", "mode": "pot", "timeout": 1}, ("model", "mode", "timeout"))
+
+
+def test_one_process_at_a_time_writes_a_run_directory(tmp_path):
+    with RunStore(tmp_path, {"model": "m"}) as store:
+        store.append(record(0))
+        with pytest.raises(TuskError, match="in use by another tusk process"):
+            RunStore(tmp_path, {"model": "m"})
+    with RunStore(tmp_path, {"model": "m"}) as store:  # released on close
+        assert store.done_ids == {"b/0"}
+
+
+def test_an_open_run_has_no_summary_so_a_stale_one_never_outlives_new_samples(tmp_path):
+    with RunStore(tmp_path, {"model": "m"}) as store:
+        store.append(record(0))
+        store.write_summary({"n": 1})
+    assert (tmp_path / "summary.json").exists()
+    with RunStore(tmp_path, {"model": "m"}) as store:
+        assert not (tmp_path / "summary.json").exists()
+        store.append(record(1))
+
+
+def test_reading_samples_skips_a_torn_end_but_refuses_corruption_before_more_records(tmp_path):
+    (tmp_path / "samples.jsonl").write_text('{"id": "b/0"}\n{"id": "b/1"}\n{"id": "b/2", "be')
+    assert [r["id"] for r in read_samples(tmp_path)] == ["b/0", "b/1"]
+    (tmp_path / "samples.jsonl").write_text('{"id": "b/0"}\n[1, 2]\n{"id": "b/2"}\n')
+    with pytest.raises(DataError, match="samples.jsonl line 2: corrupt"):
+        list(read_samples(tmp_path))

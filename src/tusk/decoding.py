@@ -71,9 +71,11 @@ def needs_fallback(prediction: Prediction) -> bool:
     return prediction.answer is None or not prediction.answer.strip()
 
 
-def as_fallback(prediction: Prediction) -> Prediction:
-    """Mark a CoT prediction as the result of a hybrid fallback."""
-    return Prediction(prediction.mode, prediction.response, prediction.answer, fell_back=True)
+def as_fallback(prediction: Prediction, failed: Prediction | None = None) -> Prediction:
+    """Mark a CoT prediction as the result of a hybrid fallback, keeping the ``failed`` PoT attempt's program
+    and execution result (why it fell back)."""
+    return Prediction(prediction.mode, prediction.response, prediction.answer, fell_back=True,
+                      program=failed.program if failed else None, execution=failed.execution if failed else None)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 MODES = ("cot", "pot", "hybrid")
 #: config keys whose change would change the results: a run directory refuses to mix them
-IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader")
+IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
+                 "timeout", "result_options", "model_identity")
+#: backend options and description keys that do not change what a model generates
+_NEUTRAL_OPTIONS = frozenset({"threads", "n_threads"})
+_NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,18 @@ class EvalConfig:
             raise TuskError("--samples above 1 needs --temperature above 0 (greedy samples are identical)")
         if self.shard and not 0 <= self.shard[0] < self.shard[1]:
             raise TuskError(f"--shard {self.shard[0]}/{self.shard[1]}: need 0 <= i < n")
+        checks = [
+            (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
+            (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}"),
+            (self.temperature >= 0, f"--temperature must be 0 (greedy) or more, got {self.temperature}"),
+            (0 < self.top_p <= 1, f"--top-p must be in (0, 1], got {self.top_p}"),
+            (self.timeout > 0, f"--timeout must be above 0 seconds, got {self.timeout}"),
+            (self.workers is None or self.workers >= 1, f"--workers must be at least 1, got {self.workers}"),
+            (self.chunk_size >= 1, f"--chunk-size must be at least 1, got {self.chunk_size}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TuskError(message)
         return replace(self, model=self.model or DEFAULT_MODEL)
 
 
@@ -124,10 +140,14 @@ def evaluate(
             backend = stack.enter_context(load_backend(config.model, **config.backend_options))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
         run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style}
+        description = backend.describe()
         run_config.update(
             tusk_version=__version__,
-            backend=backend.describe(),
+            backend=description,
             grader_version=getattr(grader, "version", "?"),
+            # what a resumed run must share: the weights (not library versions) and result-changing options
+            model_identity={k: v for k, v in description.items() if k not in _NEUTRAL_DESCRIPTION},
+            result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
         )
         store = stack.enter_context(RunStore(config.out, run_config, IDENTITY_KEYS))
         pending = [p for p in pending if p.id not in store.done_ids]
@@ -236,8 +256,8 @@ class _Runner:
         pending = {p.id: (p, g, preds) for p, g, preds in retry}
         for generation in self._generate(cot_requests):
             problem, pot_generation, predictions = pending.pop(generation.request_id)
-            fallbacks = iter(as_fallback(p) for p in decode_cot(generation.texts, problem, self.grader))
-            merged = [next(fallbacks) if needs_fallback(pred) else pred for pred in predictions]
+            fallbacks = iter(decode_cot(generation.texts, problem, self.grader))
+            merged = [as_fallback(next(fallbacks), pred) if needs_fallback(pred) else pred for pred in predictions]
             yield self._record(
                 problem,
                 prompts[problem.id],

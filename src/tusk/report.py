@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tusk.errors import DataError, TuskError
 from tusk.store import SUMMARY, read_json, read_samples
 
 SHORT_NAMES = {
@@ -50,6 +51,7 @@ def summarize(records: Iterable[Mapping[str, Any]], config: Mapping[str, Any]) -
     statuses: dict[str, Counter] = defaultdict(Counter)
     tokens = Counter()
     for record in records:
+        _check_sample(record)
         t = totals[record["benchmark"]]
         t["n"] += 1
         t["correct"] += bool(record["correct"])
@@ -97,12 +99,27 @@ def summarize(records: Iterable[Mapping[str, Any]], config: Mapping[str, Any]) -
     }
 
 
+def _check_sample(record: Any) -> None:
+    if not isinstance(record, Mapping):
+        raise DataError(f"a sample record is {type(record).__name__}, not an object")
+    for key, kinds in (("benchmark", str), ("correct", (bool, int))):
+        if not isinstance(record.get(key), kinds):
+            raise DataError(f"sample {record.get('id')!r}: missing or invalid {key!r}")
+
+
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    """A run's summary: summary.json, or rebuilt from samples.jsonl when the run never wrote one."""
+    """A run's summary: summary.json, or rebuilt from samples.jsonl (marked incomplete) when the run has none
+    (it is running, or was killed)."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TuskError(f"{run_dir} is not a run directory")
     path = run_dir / SUMMARY
     if path.exists():
-        return read_json(path)
+        summary = read_json(path)
+        if not (isinstance(summary, dict) and isinstance(summary.get("benchmarks"), dict)
+                and isinstance(summary.get("averages"), dict)):
+            raise DataError(f"{path}: not a tusk summary (needs 'benchmarks' and 'averages' objects)")
+        return summary
     config = read_json(run_dir / "config.json")
     return summarize(read_samples(run_dir), {**config, "complete": False})
 
@@ -119,6 +136,8 @@ def table_rows(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list
     header = ["run", *(SHORT_NAMES.get(b, b) for b in names), "in-dom", "out-dom", "avg"]
     rows = []
     for label, summary in summaries:
+        if summary.get("complete") is False:
+            label = f"{label} (partial)"
         bench = summary["benchmarks"]
         cells = [_pct(bench[b]["accuracy"]) if b in bench else "-" for b in names]
         avg = summary["averages"]
@@ -223,5 +242,8 @@ def write_html(run_dirs: Sequence[str | Path], path: str | Path, examples: int =
             )
     parts.append("</body></html>")
     out = Path(path)
-    out.write_text("\n".join(parts), encoding="utf-8")
+    try:
+        out.write_text("\n".join(parts), encoding="utf-8")
+    except OSError as exc:
+        raise TuskError(f"cannot write the HTML report to {out}: {exc.strerror or exc}") from None
     return out

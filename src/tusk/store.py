@@ -9,7 +9,9 @@ Layout of ``RUN_DIR``::
 Guarantees: a finished sample is on disk before the next one starts, so a killed run loses at most the
 problems in flight; reopening the directory resumes (finished ids are skipped, never redone); a torn last line
 left by a crash is cut off before anything new is appended; a rerun whose settings would change the results
-(model, mode, grader, decoding) is refused instead of mixing incompatible samples.
+(model, mode, grader, decoding) is refused instead of mixing incompatible samples, unless no sample was stored
+yet; one process at a time writes a run directory (a lock file, ``.lock``); while a run is open its
+``summary.json`` is absent, so a summary on disk always describes the samples beside it.
 """
 
 from __future__ import annotations
@@ -40,12 +42,18 @@ class RunStore:
     def __init__(self, path: str | Path, config: Mapping[str, Any], identity: tuple[str, ...] = ()):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.config = dict(config)
-        self._check_config(identity)
-        self._samples_path = self.path / SAMPLES
-        self._done: set[str] = set()
-        self._repair_and_index()
-        self._fh = open(self._samples_path, "a", encoding="utf-8")  # noqa: SIM115 - held until close()
+        self._lock = _lock_run_dir(self.path)
+        try:
+            self.config = dict(config)
+            self._samples_path = self.path / SAMPLES
+            self._check_config(identity)
+            self._done: set[str] = set()
+            self._repair_and_index()
+            (self.path / SUMMARY).unlink(missing_ok=True)  # rewritten when the run ends or is interrupted
+            self._fh = open(self._samples_path, "a", encoding="utf-8")  # noqa: SIM115 - held until close()
+        except BaseException:
+            self._lock.close()
+            raise
 
     # -- config -------------------------------------------------------------------------------------
     def _check_config(self, identity: tuple[str, ...]) -> None:
@@ -55,7 +63,11 @@ class RunStore:
                 saved = json.loads(config_path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise DataError(f"{config_path}: not valid JSON ({exc})") from exc
-            changed = [k for k in identity if saved.get(k) != self.config.get(k)]
+            # keys a run saved before they existed are not compared
+            changed = [k for k in identity if k in saved and saved.get(k) != self.config.get(k)]
+            if changed and not self._has_samples():
+                log.info("%s: no samples stored yet; starting over with the new settings", self.path)
+                saved, changed = {}, []
             if changed:
                 diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {self.config.get(k)!r}" for k in changed)
                 raise TuskError(
@@ -71,23 +83,22 @@ class RunStore:
         _atomic_write_json(config_path, self.config)
 
     # -- samples ------------------------------------------------------------------------------------
+    def _has_samples(self) -> bool:
+        return self._samples_path.exists() and self._samples_path.stat().st_size > 0
+
     def _repair_and_index(self) -> None:
         if not self._samples_path.exists():
             return
         good_bytes = 0
         with open(self._samples_path, "rb") as fh:
             for number, raw in enumerate(fh, 1):
-                try:
-                    if not raw.endswith(b"\n"):
-                        raise ValueError("unterminated line")
-                    record = json.loads(raw)
-                    self._done.add(record["id"])
-                except (ValueError, KeyError, TypeError):
-                    rest = fh.read()
-                    if rest.strip():
-                        raise DataError(f"{self._samples_path} line {number}: corrupt sample record") from None
+                record = _sample(raw)
+                if record is None:
+                    if fh.read().strip():
+                        raise DataError(f"{self._samples_path} line {number}: corrupt sample record")
                     log.warning("%s: dropping a torn last line left by an interrupted run", self._samples_path)
                     break
+                self._done.add(record["id"])
                 good_bytes += len(raw)
         if good_bytes != self._samples_path.stat().st_size:
             os.truncate(self._samples_path, good_bytes)
@@ -115,6 +126,7 @@ class RunStore:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+        self._lock.close()
 
     def __enter__(self) -> Self:
         return self
@@ -124,18 +136,30 @@ class RunStore:
 
 
 def read_samples(run_dir: str | Path) -> Iterator[dict[str, Any]]:
-    """Every complete sample record of a run directory (a torn last line is skipped)."""
+    """Every complete sample record of a run directory.  A torn last line (a killed run) is skipped; a corrupt
+    line with records after it raises DataError naming it, rather than dropping what follows."""
     path = Path(run_dir) / SAMPLES
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            try:
-                yield json.loads(line)
-            except ValueError:
-                break
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            record = _sample(raw)
+            if record is None:
+                if fh.read().strip():
+                    raise DataError(f"{path} line {number}: corrupt sample record")
+                return
+            yield record
+
+
+def _sample(raw: bytes) -> dict[str, Any] | None:
+    """One complete line's sample record, or None for a torn or corrupt line."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
@@ -146,6 +170,31 @@ def read_json(path: str | Path) -> dict[str, Any]:
         raise TuskError(f"{path} not found") from None
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+class _RunLock:
+    """An exclusive, non-blocking lock on ``RUN_DIR/.lock`` (released on close or when the process dies)."""
+
+    def __init__(self, path: Path):
+        self._fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()  # closing the file releases the lock
+
+
+def _lock_run_dir(run_dir: Path) -> _RunLock:
+    lock = _RunLock(run_dir / ".lock")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return lock
+    try:
+        fcntl.flock(lock._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise TuskError(f"{run_dir} is in use by another tusk process; wait for it or use another --out") from None
+    return lock
 
 
 def _atomic_write_json(path: Path, value: Any) -> None:

@@ -112,7 +112,8 @@ class Prediction:
 
     ``mode`` is how the answer was produced; ``response`` the generated text (for PoT the generation that
     holds the program); ``program`` and ``execution`` are set for PoT; ``fell_back`` is True when hybrid
-    decoding fell back from PoT to CoT; ``answer`` is the extracted answer (None if nothing was found).
+    decoding fell back from PoT to CoT, and then ``program`` and ``execution`` are the failed PoT attempt's;
+    ``answer`` is the extracted answer (None if nothing was found).
     """
 
     mode: Mode
