@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 
+from tusk.errors import TuskError
 from tusk.types import Request, SamplingParams
 
-pytestmark = pytest.mark.slow
+pytest.importorskip("llama_cpp")
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +23,7 @@ def smollm():
     backend.close()
 
 
+@pytest.mark.slow
 def test_builtin_model_is_found_verified_and_uses_its_chat_template(smollm):
     assert smollm.describe()["sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert smollm.preferred_prompt == "chat"
@@ -27,6 +31,7 @@ def test_builtin_model_is_found_verified_and_uses_its_chat_template(smollm):
     assert "<|im_start|>user\nWhat is 2+3?<|im_end|>" in prompt and prompt.endswith("<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 def test_greedy_generation_is_deterministic_and_respects_limits(smollm):
     sampling = SamplingParams(max_tokens=12, stop=("\n\n",))
     prompts = ["Question: what is 7 times 6?\nAnswer:", "List three colours:"]
@@ -41,18 +46,21 @@ def test_greedy_generation_is_deterministic_and_respects_limits(smollm):
         assert generation.prompt_tokens > 0
 
 
+@pytest.mark.slow
 def test_n_samples_at_temperature(smollm):
     sampling = SamplingParams(max_tokens=8, temperature=1.0, n=3, seed=1)
     (generation,) = smollm.generate([Request("x", "Once upon a time", sampling)])
     assert len(generation.texts) == 3 and len(generation.finish_reasons) == 3
 
 
+@pytest.mark.slow
 def test_greedy_n_samples_are_decoded_once(smollm):
     (one,) = smollm.generate([Request("a", "Once upon a time", SamplingParams(max_tokens=8))])
     (three,) = smollm.generate([Request("b", "Once upon a time", SamplingParams(max_tokens=8, n=3))])
     assert three.texts == one.texts * 3 and three.completion_tokens == 3 * one.completion_tokens
 
 
+@pytest.mark.slow
 def test_tusk_eval_runs_end_to_end_on_the_real_model(tmp_path):
     from tusk.cli import main
 
@@ -71,6 +79,7 @@ def test_tusk_eval_runs_end_to_end_on_the_real_model(tmp_path):
     assert (out / "samples.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
 def test_killed_eval_resumes_without_redoing_samples(tmp_path, signal_name):
     import os
@@ -111,3 +120,88 @@ def test_dequantize_must_be_a_yes_or_no(value):
 
     with pytest.raises(TuskError, match="dequantize=.* is not a boolean"):
         LlamaCppBackend("smollm2-135m", dequantize=value)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"bogus": 1}, r"unknown option bogus; its options are n_ctx, threads, seed, dequantize, .*llama_cpp\.Llama\(\)"),
+        ({"bogus": 1, "n_gpu_layer": 9}, "unknown options bogus, n_gpu_layer;"),
+        ({"n_ctx": "abc"}, "option n_ctx='abc' is not an integer"),
+        ({"n_ctx": -5}, "option n_ctx=-5 must be at least 0"),
+        ({"threads": 1.5}, "option threads=1.5 is not an integer"),
+        ({"threads": 0}, "option threads=0 must be at least 1"),
+        ({"n_threads": "many"}, "option n_threads='many' is not an integer"),
+        ({"seed": True}, "option seed=True is not an integer"),
+        ({"dequantize": True, "flash_attn": True}, "dequantize=true sets flash_attn itself"),
+    ],
+)
+def test_bad_options_are_refused_before_loading(options, message):
+    from tusk.backends.llamacpp import LlamaCppBackend
+
+    with pytest.raises(TuskError, match=message):
+        LlamaCppBackend("smollm2-135m", **options)
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path):
+    from tusk.backends import load_backend
+
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(TuskError, match="notes.gguf is not a GGUF file"):
+        load_backend(f"llamacpp:{fake}")
+
+
+def test_eval_cli_names_an_unknown_backend_option_in_one_line(tmp_path, capsys):
+    from tusk.cli import main
+
+    args = ["eval", "--model", "smollm2-135m", "--benchmarks", "smoke", "--limit", "1", "--out", str(tmp_path),
+            "--no-progress", "--backend-option", "bogus=1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "unknown option bogus" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_llama_parameters_pass_through_and_the_context_window_is_enforced():
+    from tusk.backends import load_backend
+
+    # YAML-parsed --backend-option values: n_batch and n_gpu_layers are Llama() parameters, n_ctx is tusk's own
+    with load_backend("smollm2-135m", n_ctx=64, n_batch=16, n_gpu_layers=0, threads=1) as backend:
+        assert backend._llm.n_batch == 16 and backend.n_ctx == 64
+        long_prompt = "Question: what is 7 times 6? " * 10
+        tokens = backend.count_tokens(long_prompt)
+        assert tokens > 64
+        with pytest.raises(TuskError, match=f"request long: the prompt has {tokens} tokens.*n_ctx=64"):
+            list(backend.generate([Request("long", long_prompt, SamplingParams(max_tokens=4))]))
+        # a prompt that fits, asking for more tokens than the window has left, stops where the window is full
+        (gen,) = backend.generate([Request("fits", "Once upon a time", SamplingParams(max_tokens=200))])
+        assert gen.prompt_tokens == backend.count_tokens("Once upon a time")
+        assert gen.prompt_tokens + gen.completion_tokens <= 64 and gen.finish_reasons == ("length",)
+
+
+@pytest.mark.slow
+def test_weights_replaced_at_the_same_path_are_another_model(tmp_path):
+    from tusk import models
+    from tusk.backends import load_backend
+    from tusk.backends.cached import CachedBackend
+
+    path = tmp_path / "model.gguf"
+    shutil.copyfile(models.resolve_model_path("smollm2-135m"), path)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    requests = [Request("a", "Once upon a time", SamplingParams(max_tokens=4))]
+    cache = tmp_path / "cache"
+    with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as first:
+        before = first.inner.describe()
+        list(first.generate(requests))
+    assert before["size"] == path.stat().st_size and before["mtime_ns"] == 1_700_000_000_000_000_000
+    with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as same:
+        list(same.generate(requests))
+        assert same.hits == 1  # the same file: its generations are reused
+    # new weights at the same path (here the same bytes written again later): nothing cached may be reused
+    shutil.copyfile(models.resolve_model_path("smollm2-135m"), path)
+    os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as replaced:
+        assert replaced.inner.describe() != before
+        list(replaced.generate(requests))
+        assert replaced.hits == 0 and replaced.misses == 1

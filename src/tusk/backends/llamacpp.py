@@ -12,9 +12,19 @@ dequantised weights, and greedy decoding parts where the top two tokens are near
 ``dequantize=True`` both engines compute the same numbers up to summation order, and give the same greedy
 completions (tested on the smoke set with SmolLM2).  It costs memory (4 bytes per weight) and speed.
 
+Options: ``n_ctx`` (default 4096; 0 = the model's training context), ``threads`` (default: every core the
+process may use; ``n_threads`` is the same), ``seed``, ``dequantize``, and any parameter of
+``llama_cpp.Llama()`` (``n_gpu_layers`` for a GPU build, ``n_batch``, ``flash_attn``, ...), passed through
+unchanged.  Any other option, an integer option that is not an integer, or a file that is not GGUF raises
+TuskError before anything is loaded.  ``describe()`` identifies the weights by their pinned sha256 (built-in
+models) or by path, size and mtime, so weights replaced at the same path are another model to the generation
+cache and to run resume.
+
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
-stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated).
-Does not: run requests in parallel, or support prompts longer than the context window (those raise TuskError).
+stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated);
+a completion stops ("length") where the context window is full.  Does not: run requests in parallel, or
+support prompts that do not fit the context window (those raise TuskError naming the request, its token count
+and n_ctx).
 """
 
 from __future__ import annotations
@@ -50,11 +60,15 @@ class LlamaCppBackend(Backend):
         super().__init__(target)
         from tusk import models
 
+        n_ctx = int_option("n_ctx", n_ctx, minimum=0)
+        threads = None if threads is None else int_option("threads", threads, minimum=1)
+        seed = int_option("seed", seed)
         self.dequantize = bool_option("llamacpp", "dequantize", dequantize)
         try:
             import llama_cpp
         except ImportError as exc:
             raise MissingExtraError("the llamacpp backend", "cpu", exc) from exc
+        llama_options = llama_passthrough(llama_cpp.Llama, options)
         self._builtin = models.BUILTIN_MODELS.get(target)
         if self._builtin:
             self.path = models.resolve_model_path(target)
@@ -63,26 +77,37 @@ class LlamaCppBackend(Backend):
             self.path = Path(target).expanduser()
             if not self.path.is_file():
                 raise TuskError(f"model file not found: {self.path}")
-        self.n_ctx = n_ctx
-        exact: dict[str, Any] = {}
+        check_gguf(self.path)
+        stat = self.path.stat()
+        self._file_identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         self.weights = self.path
         if self.dequantize:
+            clash = sorted(set(llama_options) & set(_EXACT_SETTINGS))
+            if clash:
+                raise TuskError(
+                    f"llamacpp backend: dequantize=true sets {', '.join(clash)} itself; drop them"
+                )
             from tusk.gguf_convert import dequantized_gguf
 
             self.weights = dequantized_gguf(self.path)
-            exact = {"type_k": llama_cpp.GGML_TYPE_F32, "type_v": llama_cpp.GGML_TYPE_F32, "flash_attn": False}
+            f32 = llama_cpp.GGML_TYPE_F32
+            llama_options.update(type_k=f32, type_v=f32, flash_attn=False)
         # on a machine shared with other busy processes, one thread can be much faster than all cores
-        threads = threads or options.get("n_threads") or len(os.sched_getaffinity(0))
+        n_threads = llama_options.pop("n_threads", None)  # llama.cpp's name for ``threads``
+        if n_threads is not None:
+            n_threads = int_option("n_threads", n_threads, minimum=1)
+        threads = threads or n_threads or len(os.sched_getaffinity(0))
+        llama_options.setdefault("n_threads_batch", threads)
+        llama_options.setdefault("verbose", False)
         log.info("loading %s with llama.cpp (%d threads, n_ctx=%d)", self.weights.name, threads, n_ctx)
-        self._llm = llama_cpp.Llama(
-            model_path=str(self.weights),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            seed=seed,
-            verbose=False,
-            **exact,
-        )
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.weights), n_ctx=n_ctx, n_threads=threads, seed=seed, **llama_options
+            )
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TuskError(f"llamacpp backend: cannot load {self.weights}: {exc}") from exc
+        # llama.cpp pads the context it allocates, but llama-cpp-python keeps n_ctx tokens: the smaller counts
+        self.n_ctx = min(n_ctx, self._llm.n_ctx()) if n_ctx else self._llm.n_ctx()
         self._version = getattr(llama_cpp, "__version__", "?")
         self._chat_formatter = self._make_chat_formatter()
         if not self._builtin and self._chat_formatter is not None:
@@ -114,7 +139,9 @@ class LlamaCppBackend(Backend):
     def describe(self) -> dict[str, Any]:
         info = {"backend": self.kind, "model": self.model, "path": str(self.path), "llama_cpp": self._version}
         if self._builtin:
-            info["sha256"] = self._builtin.sha256
+            info["sha256"] = self._builtin.sha256  # checked when the model was resolved
+        else:  # weights replaced at the same path are another model (generation cache, run resume)
+            info.update(self._file_identity)
         if self.dequantize:
             info["dequantize"] = True
         return info
@@ -130,11 +157,17 @@ class LlamaCppBackend(Backend):
         prompt_tokens = completion_tokens = 0
         start = time.perf_counter()
         draws = 1 if sp.greedy else sp.n  # greedy samples are identical: decode once, repeat
+        room = self.n_ctx - self.count_tokens(request.prompt)
+        if room <= 0:
+            raise TuskError(
+                f"request {request.id}: the prompt has {self.n_ctx - room} tokens, which does not fit the "
+                f"context window of n_ctx={self.n_ctx} tokens (raise it with --backend-option n_ctx=N)"
+            )
         for i in range(draws):
             try:
                 out = self._llm.create_completion(
                     request.prompt,
-                    max_tokens=sp.max_tokens,
+                    max_tokens=min(sp.max_tokens, room),
                     temperature=sp.temperature,
                     top_p=sp.top_p,
                     stop=list(sp.stop) or None,
@@ -157,7 +190,56 @@ class LlamaCppBackend(Backend):
             finish_reasons=tuple(reasons) * repeat,
         )
 
+    def count_tokens(self, prompt: str) -> int:
+        """The prompt's length in tokens as llama-cpp-python counts it for a completion (BOS included)."""
+        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
     def close(self) -> None:
         llm, self._llm = getattr(self, "_llm", None), None
         if llm is not None:
             llm.close()
+
+
+#: options of LlamaCppBackend itself; any other option must be a parameter of ``llama_cpp.Llama()``
+OWN_OPTIONS = ("n_ctx", "threads", "seed", "dequantize")
+#: Llama() parameters the backend sets itself
+_RESERVED = frozenset({"self", "model_path", "kwargs"})
+#: what ``dequantize=true`` fixes so that llama.cpp computes in f32
+_EXACT_SETTINGS = ("type_k", "type_v", "flash_attn")
+
+
+def int_option(option: str, value: Any, minimum: int | None = None) -> int:
+    """An integer backend option (YAML gives ints; the digits of a string are accepted too)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TuskError(f"llamacpp backend: option {option}={value!r} is not an integer")
+    if minimum is not None and value < minimum:
+        raise TuskError(f"llamacpp backend: option {option}={value} must be at least {minimum}")
+    return value
+
+
+def llama_passthrough(llama_class: type, options: dict[str, Any]) -> dict[str, Any]:
+    """The options to hand to ``llama_class()`` unchanged; an option it does not take raises TuskError."""
+    import inspect
+
+    accepted = set(inspect.signature(llama_class.__init__).parameters) - _RESERVED
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise TuskError(
+            f"llamacpp backend: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"its options are {', '.join(OWN_OPTIONS)}, and any parameter of llama_cpp.Llama() "
+            "(n_gpu_layers, n_batch, n_ubatch, flash_attn, ...)"
+        )
+    return dict(options)
+
+
+def check_gguf(path: Path) -> None:
+    """Raise TuskError unless ``path`` starts with the GGUF magic bytes."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise TuskError(f"cannot read model file {path}: {exc}") from exc
+    if magic != b"GGUF":
+        raise TuskError(f"{path} is not a GGUF file (llama.cpp models are .gguf files)")
