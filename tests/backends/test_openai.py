@@ -116,6 +116,14 @@ def test_split_target(monkeypatch):
         split_target("@http://h/v1")
 
 
+@pytest.mark.parametrize("tail", ["notaurl", "localhost:8000/v1", "127.0.0.1:8000", "h.example/v1", "ftp://h/v1"])
+def test_a_url_without_its_scheme_is_an_error(tail):
+    with pytest.raises(TuskError, match=f"'{tail}' in 'm@{tail}' is not a URL: it must start with http://"):
+        split_target(f"m@{tail}")
+    with pytest.raises(TuskError, match="no URL after '@'"):
+        split_target("m@")
+
+
 def test_payload_mapping():
     greedy = completion_payload("m", Request("a", "p", SamplingParams(max_tokens=7, stop=tuple("abcde"))), 1)
     assert greedy == {
@@ -194,6 +202,37 @@ def test_unreachable_server_gives_one_clear_error():
     backend = OpenAIBackend("m@http://127.0.0.1:9/v1", max_retries=1, backoff=0.01)
     with backend, pytest.raises(TuskError, match="127.0.0.1:9/v1/completions: gave up after 2 tries"):
         list(backend.generate([Request("a", "x", SamplingParams())]))
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_server_at_all_fails_fast_naming_the_url():
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    backend = OpenAIBackend(f"m@{url}")  # the default retries: 8, backing off up to 30 s
+    with backend, pytest.raises(TuskError) as err:
+        list(backend.generate([Request("a", "x", SamplingParams())]))
+    assert f"{url}/completions: gave up after 5 tries" in str(err.value)
+    assert "no request has reached the server" in str(err.value)
+    assert backend.calls == 5  # four quick retries, not eight backed-off ones
+
+
+def test_a_server_that_has_answered_gets_the_full_retries_when_it_goes_away(server):
+    backend = _backend(server, max_retries=6)
+    with backend:
+        (first,) = backend.generate([Request("a", "up", SamplingParams())])
+        assert first.texts
+        server.shutdown()
+        server.server_close()  # the port now refuses connections, as while a server restarts
+        with pytest.raises(TuskError, match="gave up after 7 tries; last: ConnectError") as err:
+            list(backend.generate([Request("b", "down", SamplingParams())]))
+        assert "no request has reached" not in str(err.value)
+    assert backend.calls == 1 + 7
 
 
 def test_describe_hides_the_key(server, monkeypatch):

@@ -2,7 +2,8 @@
 
 Works with vLLM (``vllm serve``), SGLang, TGI, the llama.cpp server (``python -m llama_cpp.server``) and hosted
 APIs.  Target: ``MODEL@URL`` with URL the API root, e.g. ``qwen@http://127.0.0.1:8000/v1``; without ``@URL``
-the root comes from ``OPENAI_BASE_URL`` (default ``http://127.0.0.1:8000/v1``).  The API key, if any, comes
+the root comes from ``OPENAI_BASE_URL`` (default ``http://127.0.0.1:8000/v1``); text after the last ``@``
+that looks like a host or URL without ``http://`` or ``https://`` is an error.  The API key, if any, comes
 from the ``api_key`` option, ``TUSK_API_KEY`` or ``OPENAI_API_KEY``, and is sent as a bearer token.
 
 Guarantees:
@@ -11,6 +12,9 @@ Guarantees:
 - 429, 5xx, timeouts and connection errors are retried with exponential backoff and jitter (a server's
   ``Retry-After`` is honoured), up to ``max_retries`` times per HTTP call; other HTTP errors and exhausted
   retries raise :class:`~tusk.errors.TuskError` naming the URL and status, after cancelling what is queued;
+- until some call of the backend has had an answer from the server, a refused connection is retried only a
+  few times within about 3 s (no server there is the likely cause) before the error; after that, a refused
+  connection is a server restarting and gets the full retries;
 - every request is answered exactly once: a retried call replaces the failed one, nothing is yielded twice;
 - ``n`` samples: servers that return fewer choices than asked (the llama.cpp server returns one) are asked
   again for the rest, each call with its own seed; greedy requests are sent once and repeated;
@@ -25,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -40,12 +45,27 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 MAX_STOPS_SENT = 4
+#: a host name or address, optionally with a port and a path: what a URL without its scheme looks like
+_HOSTLIKE = re.compile(r"^\[?[\w.:-]+\]?(:\d+)?(/\S*)?$")
+#: pauses between the quick retries of a refused connection while no request has reached the server
+FIRST_CONTACT_DELAYS = (0.2, 0.4, 0.8, 1.6)
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """``MODEL@URL`` -> (model, url); the URL part is optional (``OPENAI_BASE_URL`` or the local default)."""
+    """``MODEL@URL`` -> (model, url); the URL part is optional (``OPENAI_BASE_URL`` or the local default).
+
+    Text after the last ``@`` that looks like a host or URL but does not start with http:// or https:// is
+    an error, not part of the model name (``m@localhost:8000/v1`` would otherwise go to the default URL).
+    """
     model, sep, url = target.rpartition("@")
-    if not sep or not url.startswith(("http://", "https://")):
+    if sep and not url:
+        raise TuskError(f"openai backend: no URL after '@' in {target!r} (use MODEL@http://host:port/v1)")
+    if sep and not url.startswith(("http://", "https://")) and (_HOSTLIKE.match(url) or "://" in url):
+        raise TuskError(
+            f"openai backend: {url!r} in {target!r} is not a URL: it must start with http:// or https:// "
+            "(use MODEL@http://host:port/v1)"
+        )
+    if not sep or not url.startswith(("http://", "https://")):  # an '@' that belongs to the model name
         model, url = target, os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL)
     if not model:
         raise TuskError(f"openai backend: no model name in {target!r} (use MODEL@http://host:port/v1)")
@@ -110,6 +130,8 @@ class OpenAIBackend(Backend):
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
         self._closing = threading.Event()
+        #: set once any HTTP call got an answer: until then a refused connection fails fast
+        self._reached = threading.Event()
         #: HTTP calls made, including retries (for tests and logs)
         self.calls = 0
         self.retries = 0
@@ -192,6 +214,7 @@ class OpenAIBackend(Backend):
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         import httpx
 
+        refused = 0  # connections refused before any call of this backend reached the server
         for attempt in range(self.max_retries + 1):
             if self._closing.is_set():
                 raise TuskError("openai backend closed while requests were in flight")
@@ -202,7 +225,17 @@ class OpenAIBackend(Backend):
                 response = self._client.post(self.url, json=body)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, httpx.ConnectError) and not self._reached.is_set():
+                    # nothing has ever answered: most likely no server there, so give up within seconds
+                    if attempt == self.max_retries or refused == len(FIRST_CONTACT_DELAYS):
+                        raise TuskError(
+                            f"{self.url}: gave up after {attempt + 1} tries; last: {problem}; no request has "
+                            f"reached the server at {self.base_url}: is it running, and is the URL right?"
+                        ) from None
+                    retry_after = FIRST_CONTACT_DELAYS[refused]
+                    refused += 1
             else:
+                self._reached.set()
                 if response.status_code == 200:
                     try:
                         return response.json()
