@@ -33,7 +33,7 @@ ROWS = [
         "benchmark": "theoremqa",
         "mode": "pot",
         "response": "[0.3333333333333333, 0.25]\n",
-        "gold": [0.333, 0.25],
+        "gold": "[0.333, 0.25]",
     },
     {"id": "s1", "benchmark": "svamp", "mode": "pot", "response": "", "gold": 51.0},
 ]
@@ -79,6 +79,31 @@ def test_grade_stdin_mammoth(monkeypatch, capsys):
             '{"id": 1, "benchmark": "aqua", "mode": "cot", "response": "1", "gold": "A", "choices": "A)1"}',
             "in.jsonl:6: field 'choices'",
         ),
+        # gold is the benchmark's answer: a string (or a number); anything else was graded as its repr
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "None", "gold": null}',
+            "in.jsonl:6: field 'gold' must be a string or a number, got null",
+        ),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "x", "gold": ["3"]}',
+            "in.jsonl:6: field 'gold' must be a string or a number, got a list",
+        ),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "x", "gold": true}',
+            "in.jsonl:6: field 'gold' must be a string or a number, got true",
+        ),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "x", "gold": {"a": 1}}',
+            "in.jsonl:6: field 'gold' must be a string or a number, got an object",
+        ),
+        (
+            '{"id": 1, "benchmark": "gsm8k", "mode": "cot", "response": "x", "gold": NaN}',
+            "in.jsonl:6: field 'gold' must be a finite number",
+        ),
+        (
+            '{"id": 1, "benchmark": 5, "mode": "cot", "response": "3", "gold": "3"}',
+            "in.jsonl:6: field 'benchmark' must be a string, got a number",
+        ),
     ],
 )
 def test_bad_line_names_the_line(tmp_path, capsys, bad, message):
@@ -86,6 +111,37 @@ def test_bad_line_names_the_line(tmp_path, capsys, bad, message):
     captured = capsys.readouterr()
     assert message in captured.err and captured.err.count("\n") == 1
     assert captured.out == ""  # nothing graded before the input is known to be good
+
+
+def test_numbers_as_gold_are_graded_as_written(tmp_path, capsys):
+    rows = [
+        {"id": "i", "benchmark": "gsm8k", "mode": "cot", "response": "The answer is 18.", "gold": 18},
+        {"id": "f", "benchmark": "svamp", "mode": "pot", "response": "2.5\n", "gold": 2.5},
+    ]
+    assert main(["grade", str(_write(tmp_path, rows))]) == 0
+    assert [json.loads(line)["correct"] for line in capsys.readouterr().out.splitlines()] == [True, True]
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path, capsys):
+    good = "\n".join(json.dumps(r) for r in ROWS[:2]) + "\n"
+    bad = b'{"id": "x", "benchmark": "gsm8k", "mode": "cot", "response": "caf\xe9", "gold": "1"}\n'
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(good.encode() + bad)
+    assert main(["grade", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert f"latin1.jsonl:3: not valid UTF-8 (byte 0xe9 at column {bad.index(0xE9) + 1})" in captured.err
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    # the same through a real pipe on stdin
+    proc = subprocess.run(
+        [sys.executable, "-m", "tusk.cli", "grade"],
+        input=good.encode() + bad,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stdout == b""
+    column = bad.index(0xE9) + 1
+    assert proc.stderr.decode().strip().endswith(f"<stdin>:3: not valid UTF-8 (byte 0xe9 at column {column})")
 
 
 def test_missing_file_and_help(tmp_path, capsys):

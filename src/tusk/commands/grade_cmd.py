@@ -3,13 +3,15 @@
 Input, one object per line: ``{"id", "benchmark", "mode": "cot"|"pot", "response", "gold", "choices"?}``
 (``response`` is the model's text in cot mode, the program's stdout in pot mode).  Output on stdout, one
 line per input line in the same order: ``{"id", "prediction", "correct", "rule"}``.  Every input line is
-checked before any grading starts; a bad line stops the command with an error naming the file and line.
+checked before any grading starts (UTF-8, a JSON object, ``benchmark`` a string, ``gold`` a string or a
+number, ...); a bad line stops the command with an error naming the file, line and field.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,13 +41,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", action="store_true", help="print accuracy per benchmark to stderr")
 
 
-def _read_lines(path: str) -> tuple[str, Iterable[str]]:
+def _load(path: str) -> list[dict[str, Any]]:
+    """Every record of the input, checked; the first bad line raises DataError naming the file and line."""
     if path == "-":
-        return "<stdin>", sys.stdin
+        stream = getattr(sys.stdin, "buffer", sys.stdin)  # bytes where there are any: decoded per line below
+        return _records("<stdin>", stream)
     p = Path(path)
     if not p.is_file():
         raise TuskError(f"no such file: {path}")
-    return str(p), p.open(encoding="utf-8")
+    try:
+        with p.open("rb") as handle:
+            return _records(str(p), handle)
+    except OSError as exc:
+        raise TuskError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _records(name: str, lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
+    records = []
+    for number, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{name}:{number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                ) from None
+        else:
+            line = raw
+        if line.strip():
+            records.append(_parse(name, number, line))
+    return records
 
 
 def _parse(name: str, number: int, line: str) -> dict[str, Any]:
@@ -59,14 +84,31 @@ def _parse(name: str, number: int, line: str) -> dict[str, Any]:
     for field in ("id", "benchmark", "mode", "response", "gold"):
         if field not in record:
             raise DataError(f"{where}: missing field {field!r}")
+    if not isinstance(record["benchmark"], str):
+        raise DataError(f"{where}: field 'benchmark' must be a string, got {_json_type(record['benchmark'])}")
     if record["mode"] not in _MODES:
         raise DataError(f"{where}: field 'mode' must be 'cot' or 'pot', got {record['mode']!r}")
     if record["response"] is not None and not isinstance(record["response"], str):
         raise DataError(f"{where}: field 'response' must be a string")
+    gold = record["gold"]
+    if isinstance(gold, bool) or not isinstance(gold, (str, int, float)):
+        raise DataError(f"{where}: field 'gold' must be a string or a number, got {_json_type(gold)}")
+    if isinstance(gold, float) and not math.isfinite(gold):
+        raise DataError(f"{where}: field 'gold' must be a finite number, got {gold}")
     choices = record.get("choices") or []
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise DataError(f"{where}: field 'choices' must be a list of strings")
     return record
+
+
+def _json_type(value: Any) -> str:
+    """How JSON spells the type of ``value`` (null, true, a list, ...), for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return json.dumps(value)
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _gold_text(gold: Any) -> str:
@@ -87,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
             raise TuskError("--timeout must be positive")
         if hasattr(grader, "timeout"):  # a grader of its own, not the shared instance
             grader = type(grader)(timeout=args.timeout)
-    name, lines = _read_lines(args.file)
-    records = [_parse(name, i, line) for i, line in enumerate(lines, 1) if line.strip()]
+    records = _load(args.file)
     totals: dict[str, list[int]] = {}
     out = sys.stdout
     for record in _progress(records):
