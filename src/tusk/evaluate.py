@@ -41,7 +41,15 @@ IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p"
                  "timeout", "result_options", "model_identity")
 #: backend options and description keys that do not change what a model generates
 _NEUTRAL_OPTIONS = frozenset({"threads", "n_threads"})
-_NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache"})
+_NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
+                                  "replicas", "tensor_parallel_size"})
+
+
+def _model_identity(description: Any) -> Any:
+    """A backend description without library versions and parallelism (nested descriptions too)."""
+    if isinstance(description, dict):
+        return {k: _model_identity(v) for k, v in description.items() if k not in _NEUTRAL_DESCRIPTION}
+    return description
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def evaluate(
             backend=description,
             grader_version=getattr(grader, "version", "?"),
             # what a resumed run must share: the weights (not library versions) and result-changing options
-            model_identity={k: v for k, v in description.items() if k not in _NEUTRAL_DESCRIPTION},
+            model_identity=_model_identity(description),
             result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
         )
         store = stack.enter_context(RunStore(config.out, run_config, IDENTITY_KEYS))
