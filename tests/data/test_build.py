@@ -190,7 +190,7 @@ def test_cli_build_and_stats(tmp_path, shared_data_dir):
     assert code == 0
     manifest, records = _check_manifest_matches_output(out)
     assert manifest["components"]["gsm8k/pot-synth"]["verification"]["passed"] == 1  # 72 is right for problem 0
-    assert manifest["output"]["parquet"] == "train.parquet"
+    assert manifest["output"]["parquet"]["path"] == "train.parquet"
     import pyarrow.parquet as pq
 
     assert pq.read_table(out / "train.parquet").num_rows == len(records)

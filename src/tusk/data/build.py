@@ -4,8 +4,9 @@ Pipeline: load each component's source -> synthesise rationales where the config
 PoT, grade against the gold) -> deduplicate -> decontaminate against the evaluation sets -> choose the
 mixture -> write.  Beside ``train.json`` the folder holds ``verification.jsonl`` (every checked example:
 kept or not, status, prediction, rule), ``dedup.jsonl`` and ``decontamination.jsonl`` (every drop and
-match, for review), and optionally ``hf/`` and ``train.parquet``.  ``manifest.json`` is written last: its
-counts are computed from exactly the records written, with the sha256 of every input and of ``train.json``.
+match, for review), and the ``hf/`` and ``train.parquet`` exports when asked for (removed when a rebuild does
+not ask for them).  ``manifest.json`` is written last: its counts are computed from exactly the records
+written, with the sha256 of every input (by absolute path), of ``train.json`` and of every export file.
 
 Resumable: teacher generations and verdicts are appended to ``.work/*.jsonl`` as they are made, so a build
 that is killed and run again with the same folder redoes only what is missing; final files are replaced
@@ -34,6 +35,7 @@ from tusk.data.records import Candidate, SourceItem
 from tusk.data.sources import SOURCES
 from tusk.data.synthesise import GenerationCache, synthesise
 from tusk.data.verify import Verdict, VerdictCache, verify
+from tusk.errors import DataError
 from tusk.progress import ProgressBar
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class _Builder:
         source = SOURCES[component.source]
         items: list[SourceItem] = []
         for path in source.resolve(component.files or None, self.data_dir):
+            path = Path(path).resolve()  # data check may run from another folder than the build
             key = str(path)
             if key not in self.inputs:
                 self.inputs[key] = {"source": source.name, "path": key, "bytes": path.stat().st_size,
@@ -245,17 +248,12 @@ class _Builder:
             chosen.extend(picked)
         return shuffled(chosen, self.config.seed) if self.config.mixture.shuffle else chosen
 
-    def export(self, records: list[dict[str, Any]]) -> dict[str, str]:
-        from tusk.data.export import export_hf, export_parquet
+    def export(self, records: list[dict[str, Any]]) -> dict[str, dict]:
+        from tusk.data.export import write_exports
 
-        exports = {}
-        if self.config.export.parquet:
-            exports["parquet"] = export_parquet(records, self.out / "train.parquet").name
-        if self.config.export.hf:
-            exports["hf"] = export_hf(records, self.out / "hf").name
-        return exports
+        return write_exports(records, self.out, parquet=self.config.export.parquet, hf=self.config.export.hf)
 
-    def manifest(self, records, chosen: list[Candidate], exports: dict[str, str], seconds: float) -> dict[str, Any]:
+    def manifest(self, records, chosen: list[Candidate], exports: dict[str, dict], seconds: float) -> dict[str, Any]:
         by_source = Counter(r["source"] for r in records)
         by_mode = Counter(r["mode"] for r in records)
         by_component = Counter(c.component for c in chosen)
@@ -310,5 +308,10 @@ def build_dataset(
 ) -> BuildResult:
     """Run the whole pipeline into ``out`` (created if needed; caches there are reused)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from exc
     return _Builder(config, out, data_dir, backend_factory, show_progress).run()
