@@ -81,11 +81,15 @@ def test_run_directory_and_export_load_as_a_plain_hf_model(tmp_path, tiny_llama,
 
 
 @pytest.mark.slow
-def test_adapter_export_loads_in_the_hf_backend(tmp_path, tiny_llama):
+def test_adapter_export_loads_in_the_hf_backend_from_any_directory(tmp_path, tiny_llama, monkeypatch):
     pytest.importorskip("peft")
     from tusk.backends.hf_load import resolve_source
 
-    train(_config(tmp_path, tiny_llama, "run", method="lora", export="adapter", max_steps=2), progress=False)
+    monkeypatch.chdir(tiny_llama.parent)  # the base model given as a relative path, as typed
+    train(_config(tmp_path, tiny_llama.name, "run", method="lora", export="adapter", max_steps=2), progress=False)
+    adapter = json.loads((tmp_path / "run/final/adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(tiny_llama)
+    monkeypatch.chdir(tmp_path)
     source = resolve_source(str(tmp_path / "run/final"))
     assert source.kind == "adapter" and source.base.kind == "dir"
 

@@ -50,8 +50,19 @@ def _sharded(accelerator: Any) -> bool:
     return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
+def read_state(path: Path) -> dict[str, Any]:
+    """The ``state.json`` of checkpoint ``path`` (step, data plan and settings identities)."""
+    if not (path / STATE).is_file():
+        raise TuskError(f"{path} is not a complete checkpoint (no {STATE})")
+    try:
+        return json.loads((path / STATE).read_text())
+    except ValueError as exc:
+        raise TuskError(f"{path / STATE}: not valid JSON ({exc})") from None
+
+
 def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, path: Path,
-                    state: dict[str, Any]) -> None:
+                    state: dict[str, Any], rng: dict[str, Any] | None = None) -> None:
+    """Write a full checkpoint; ``rng`` is this process's RNG state to record (default: the current one)."""
     import torch
 
     accelerator.wait_for_everyone()
@@ -67,7 +78,7 @@ def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
         torch.save(optimizer.state_dict(), path / "optimizer.pt")
     if accelerator.is_main_process:
         torch.save(scheduler.state_dict(), path / "scheduler.pt")
-    torch.save(_rng_state(), path / f"rng-{accelerator.process_index}.pt")
+    torch.save(rng if rng is not None else rng_state(), path / f"rng-{accelerator.process_index}.pt")
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (path / STATE).write_text(json.dumps(state, indent=1))
@@ -77,9 +88,7 @@ def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
 def load_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, path: Path) -> dict[str, Any]:
     import torch
 
-    if not (path / STATE).is_file():
-        raise TuskError(f"{path} is not a complete checkpoint (no {STATE})")
-    state = json.loads((path / STATE).read_text())
+    state = read_state(path)
     if _sharded(accelerator):
         accelerator.load_state(str(path))
     else:
@@ -108,7 +117,7 @@ def prune_checkpoints(out: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     import random
 
     import numpy as np

@@ -233,7 +233,10 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """``["lr=1e-4", "method=lora"]`` -> ``{"learning_rate": ...}``; ``-`` in keys may stand for ``_``."""
+    """``["learning-rate=1e-4", "method=lora"]`` -> ``{"learning_rate": "1e-4", "method": "lora"}``.
+
+    Keys are the config's field names (``-`` may stand for ``_``); values stay strings until
+    :func:`coerce` converts them, so an unknown key is reported there with the list of known ones."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -244,25 +247,52 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check values that types alone do not catch; return the config unchanged."""
+    """Check values that types alone do not catch (ranges, combinations, benchmark names) before any work
+    starts; return the config unchanged.  Every problem found is reported in one message."""
     problems = []
-    if config.batch_size < 1:
-        problems.append("batch_size must be at least 1")
-    if config.grad_accum < 1:
-        problems.append("grad_accum must be at least 1")
-    if config.max_length < 8:
-        problems.append("max_length must be at least 8")
-    if not 0.0 <= config.warmup_ratio < 1.0:
-        problems.append("warmup_ratio must be in [0, 1)")
+    at_least = {"batch_size": 1, "grad_accum": 1, "max_length": 8, "logging_steps": 1, "lora_r": 1, "lora_alpha": 1,
+                "max_steps": 0, "limit": 0, "save_steps": -1, "save_total_limit": 0, "eval_limit": 0,
+                "eval_max_tokens": 1}
+    for key, low in at_least.items():
+        if getattr(config, key) < low:
+            problems.append(f"{key} must be at least {low}, got {getattr(config, key)}")
+    for key in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
+        if not 0.0 <= getattr(config, key) < 1.0:
+            problems.append(f"{key} must be in [0, 1), got {getattr(config, key)}")
+    for key in ("weight_decay", "max_grad_norm", "epochs"):
+        if not getattr(config, key) >= 0:  # also catches nan
+            problems.append(f"{key} must not be negative, got {getattr(config, key)}")
     if config.epochs <= 0 and config.max_steps <= 0:
         problems.append("set epochs > 0 or max_steps > 0")
-    if config.learning_rate <= 0:
-        problems.append("learning_rate must be positive")
+    if not config.learning_rate > 0 or config.learning_rate == float("inf"):
+        problems.append(f"learning_rate must be positive, got {config.learning_rate}")
     if config.export_gguf and config.export != "merged":
         problems.append("export_gguf needs export=merged")
+    if config.export == "adapter" and config.method != "lora":
+        problems.append("export=adapter needs method=lora (full fine-tuning has no adapter; use export=merged)")
+    if config.method == "lora" and not [m for m in config.lora_target_modules.split(",") if m.strip()]:
+        problems.append("lora_target_modules is empty (name modules, or all-linear)")
+    problems += _unknown_benchmarks(config.eval_benchmarks)
     if problems:
         raise TuskError("bad training config: " + "; ".join(problems))
     return config
+
+
+def _unknown_benchmarks(names: str) -> list[str]:
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        return []
+    from tusk.benchmarks import BENCHMARKS, get_benchmark
+
+    unknown = []
+    for name in wanted:
+        try:
+            get_benchmark(name)
+        except TuskError:
+            unknown.append(name)
+    if not unknown:
+        return []
+    return [f"eval_benchmarks: unknown benchmark {', '.join(map(repr, unknown))} (known: {', '.join(BENCHMARKS)})"]
 
 
 def require_inputs(config: TrainConfig, need_data: bool = True) -> None:

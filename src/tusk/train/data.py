@@ -1,7 +1,8 @@
 """Read instruction-tuning records from disk into :class:`tusk.types.TrainingExample` objects.
 
 Formats: an Alpaca JSON list (``tusk data build``'s ``train.json``, extra keys such as ``source`` and
-``mode`` are kept), JSON Lines, Parquet, and HF datasets saved with ``save_to_disk`` (a folder).
+``mode`` are kept; a ``tusk data build`` output folder means its ``train.json``), JSON Lines, Parquet, and HF
+datasets saved with ``save_to_disk`` (a folder).  Text files must be UTF-8.
 Guarantees: every record has a non-empty string ``instruction`` and a string ``output``; a bad record
 raises :class:`tusk.errors.DataError` naming the file and record (line for JSONL).  Order is preserved.
 Does not: render prompts or tokenise (see :mod:`tusk.train.tokenize`); shuffle (the loop does, seeded).
@@ -10,6 +11,7 @@ Does not: render prompts or tokenise (see :mod:`tusk.train.tokenize`); shuffle (
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,16 +19,23 @@ from typing import Any
 from tusk.errors import DataError, MissingExtraError
 from tusk.types import TrainingExample
 
+log = logging.getLogger(__name__)
+
 _KNOWN = {"instruction", "input", "output", "mode", "source", "answer"}
+BUILD_OUTPUT = "train.json"  # what ``tusk data build`` writes into its output folder
 
 
-def load_examples(path: str | Path, limit: int = 0) -> tuple[TrainingExample, ...]:
-    """All records of ``path`` (or the first ``limit`` when ``limit > 0``) as training examples."""
+def load_examples(path: str | Path, limit: int = 0, progress: bool = True) -> tuple[TrainingExample, ...]:
+    """All records of ``path`` (or the first ``limit`` when ``limit > 0``) as training examples;
+    ``progress=False`` also silences the datasets library's bars while an HF dataset folder loads."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"training data {path} does not exist")
+    if path.is_dir() and (path / BUILD_OUTPUT).is_file():
+        log.info("%s is a tusk data build folder: training on %s", path, path / BUILD_OUTPUT)
+        path = path / BUILD_OUTPUT
     if path.is_dir():
-        records = _records_from_hf_dataset(path)
+        records = _records_from_hf_dataset(path, progress)
         where = "record"
     elif path.suffix == ".parquet":
         records = _records_from_parquet(path)
@@ -77,7 +86,13 @@ def to_example(record: Any, where: str) -> TrainingExample:
 
 
 def _records_from_json(path: Path) -> Iterable[tuple[int, Any]]:
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}: line {line}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                        "save the file as UTF-8") from None
     stripped = text.lstrip()
     if stripped and stripped[0] != "[":  # a .json file holding JSON lines
         return _records_from_jsonl(path)
@@ -92,8 +107,13 @@ def _records_from_json(path: Path) -> Iterable[tuple[int, Any]]:
 
 def _records_from_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: line {number}: not UTF-8 text ({exc.reason} at column {exc.start + 1}); "
+                                "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -115,15 +135,23 @@ def _records_from_parquet(path: Path) -> Iterable[tuple[int, Any]]:
     return enumerate(table.to_pylist())
 
 
-def _records_from_hf_dataset(path: Path) -> Iterable[tuple[int, Any]]:
+def _records_from_hf_dataset(path: Path, progress: bool = True) -> Iterable[tuple[int, Any]]:
     try:
         import datasets
     except ImportError as exc:
         raise MissingExtraError("reading an HF dataset folder", "train", exc) from None
+    from datasets.utils import logging as ds_logging
+
+    quiet = not progress and ds_logging.is_progress_bar_enabled()
+    if quiet:
+        ds_logging.disable_progress_bar()
     try:
         loaded = datasets.load_from_disk(str(path))
     except Exception as exc:  # noqa: BLE001 - datasets raises several types for a wrong folder
         raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from None
+    finally:
+        if quiet:
+            ds_logging.enable_progress_bar()
     if isinstance(loaded, datasets.DatasetDict):
         if "train" not in loaded:
             raise DataError(f"{path}: dataset has no 'train' split (splits: {', '.join(loaded)})")

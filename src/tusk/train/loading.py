@@ -30,20 +30,32 @@ def require_hf() -> None:
 
 
 def resolve_model_dir(spec: str) -> str:
-    """An HF folder or hub id for ``spec`` (converting a GGUF file or built-in model on first use)."""
+    """An HF folder (as an absolute path) or hub id for ``spec``, converting a GGUF file or built-in model
+    on first use.  Absolute, so what records the base model (a LoRA adapter's config, the run log) works from
+    any directory."""
     from tusk.models import BUILTIN_MODELS, resolve_model_path
 
     spec = spec.removeprefix("hf:")
     if spec in BUILTIN_MODELS:
-        return str(gguf_to_hf(resolve_model_path(spec)))
+        return str(Path(gguf_to_hf(resolve_model_path(spec))).absolute())
     path = Path(spec.removeprefix("llamacpp:")).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise TuskError(f"model file {path} does not exist")
-        return str(gguf_to_hf(path))
-    if path.exists() and not (path / "config.json").is_file():
-        raise TuskError(f"{path} is not an HF model folder (no config.json)")
-    return str(path) if path.exists() else spec
+        return str(Path(gguf_to_hf(path)).absolute())
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise TuskError(f"{path} is not an HF model folder (no config.json)")
+        return str(path.absolute())
+    if _looks_like_path(spec):
+        raise TuskError(f"model folder {path} does not exist")
+    return spec
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` can only be a local path: a hub id is ``name`` or ``owner/name``."""
+    return (spec.startswith(("/", "./", "../", "~", ".\\")) or spec in (".", "..") or "\\" in spec
+            or spec.count("/") > 1 or spec.endswith("/"))
 
 
 def load_tokenizer(model_dir: str) -> Any:
@@ -51,7 +63,7 @@ def load_tokenizer(model_dir: str) -> Any:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: huggingface_hub's check of a malformed repo id
         raise TuskError(f"cannot load a tokenizer from {model_dir}: {exc}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise TuskError(f"{model_dir}: training needs a fast tokenizer (tokenizer.json)")
@@ -75,6 +87,7 @@ def load_model(model_dir: str, dtype: Any, attn_implementation: str) -> Any:
 
 
 def apply_lora(model: Any, r: int, alpha: int, dropout: float, targets: str) -> Any:
+    """Wrap ``model`` with LoRA adapters on ``targets`` (checked against the model's module names first)."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
@@ -82,8 +95,26 @@ def apply_lora(model: Any, r: int, alpha: int, dropout: float, targets: str) -> 
     modules: Any = "all-linear" if targets.strip() == "all-linear" else [
         name.strip() for name in targets.split(",") if name.strip()
     ]
+    if modules != "all-linear":
+        check_target_modules(model, modules)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:  # e.g. a target that is not a layer type LoRA supports
+        raise TuskError(f"lora_target_modules={targets!r}: {exc}") from None
+
+
+def check_target_modules(model: Any, targets: list[str]) -> None:
+    """Every LoRA target must name modules of ``model`` (by last name(s), as peft matches them)."""
+    import torch
+
+    names = [name for name, _ in model.named_modules() if name]
+    unknown = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if not targets or unknown:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        what = f"no module named {', '.join(unknown)}" if unknown else "no modules given"
+        raise TuskError(f"lora_target_modules: {what} in this model; its linear layers: {', '.join(linear)} "
+                        "(or use all-linear)")
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

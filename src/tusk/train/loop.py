@@ -96,6 +96,7 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     from tusk.train.loading import apply_lora, count_parameters, load_model, load_tokenizer, resolve_model_dir
     from tusk.train.masking import encode_examples
     from tusk.train.plan import DataPlan
+    from tusk.train.resume import check_resume, data_digest, deferred_interrupts, settings_identity
     from tusk.train.runlog import PLOT_NAME, RunLog, losses, plot_loss
 
     started = time.perf_counter()
@@ -114,11 +115,12 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     out = Path(config.out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        save_config(config, out / "config.yaml")
     torch.manual_seed(config.seed)
+    resume_path = _resume_path(config, out)
+    resume_state = ckpt.read_state(resume_path) if resume_path is not None else None
 
     if encoded is None:  # bad data fails before any model is loaded
-        examples = load_examples(config.data, config.limit)
+        examples = load_examples(config.data, config.limit, progress=progress and main)
     with accelerator.main_process_first():  # converts a GGUF once, on the main process
         model_dir = resolve_model_dir(config.model)
     tokenizer = load_tokenizer(model_dir)
@@ -135,8 +137,26 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     )
     total = plan.total_steps(config.epochs, config.max_steps)
     warmup = math.ceil(config.warmup_ratio * total)
+    # what fixes the data order, and what changes the optimisation: a checkpoint resumes only if both match
+    plan_identity = {"batch_size": config.batch_size, "seed": config.seed,
+                     "examples": len(data), "target_tokens": int(data.stats.target_tokens), "total_steps": total,
+                     "data_digest": data_digest(data)}
+    settings = settings_identity(config, precision, model_dir)
+    if resume_path is not None:
+        check_resume(resume_path, resume_state or {}, plan_identity, settings)
+    if main:  # only now: a refused resume leaves the run's recorded config as it was
+        save_config(config, out / "config.yaml")
 
-    model = load_model(model_dir, torch.float32, config.attn_implementation)
+    from transformers.utils import logging as hf_logging
+
+    quiet = not (progress and main) and hf_logging.is_progress_bar_enabled()
+    if quiet:  # transformers' own weight-loading bar follows --no-progress too
+        hf_logging.disable_progress_bar()
+    try:
+        model = load_model(model_dir, torch.float32, config.attn_implementation)
+    finally:
+        if quiet:
+            hf_logging.enable_progress_bar()
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if config.method == "lora":
@@ -156,21 +176,11 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup, config.lr_scheduler))
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    # what fixes the data order: resuming with any of these changed would silently train on other batches
-    plan_identity = {"batch_size": config.batch_size, "seed": config.seed,
-                     "examples": len(data), "target_tokens": int(data.stats.target_tokens), "total_steps": total}
     runlog = RunLog(out, enabled=main)
     start_step, resumed_from = 0, 0
-    resume_path = _resume_path(config, out)
     if resume_path is not None:
         state = ckpt.load_checkpoint(accelerator, model, optimizer, scheduler, resume_path)
         start_step = resumed_from = int(state["step"])
-        changed = {k: v for k, v in state.get("plan", {}).items() if plan_identity.get(k) != v}
-        if changed:
-            from tusk.errors import TuskError
-
-            raise TuskError(f"cannot resume from {resume_path}: the data plan changed ({', '.join(changed)}); "
-                            "use a new out directory or resume=never")
         runlog.truncate_after(start_step)
         log.info("resumed from %s at step %d", resume_path, start_step)
     else:
@@ -185,6 +195,8 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     bar = ProgressBar("train", total, done=start_step, unit="step", enabled=progress and main)
     bar.start()
     model.train()
+    finished = saved = start_step  # the last whole optimizer step, and the last one checkpointed
+    rng = ckpt.rng_state() if world == 1 else None  # RNG state right after step `finished`
     try:
         for step in range(start_step, total):
             t0 = time.perf_counter()
@@ -197,35 +209,46 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
                     summed = _summed_loss(model, batch, accelerator.device)
                     accelerator.backward(summed * scale)
                     loss_sum += summed.detach().double()
-            grad_norm = None
-            if config.max_grad_norm > 0:
-                grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            lr = scheduler.get_last_lr()[0]
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss = float(accelerator.reduce(loss_sum, "sum").item()) / max(1, step_plan.target_tokens)
-            seconds = time.perf_counter() - t0
-            rate = step_plan.target_tokens / seconds if seconds > 0 else 0.0
+            done = step + 1
+            with deferred_interrupts():  # an interrupt lands before or after the whole update, never inside
+                grad_norm = None
+                if config.max_grad_norm > 0:
+                    grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                lr = scheduler.get_last_lr()[0]
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                loss = float(accelerator.reduce(loss_sum, "sum").item()) / max(1, step_plan.target_tokens)
+                seconds = time.perf_counter() - t0
+                rate = step_plan.target_tokens / seconds if seconds > 0 else 0.0
+                if done % config.logging_steps == 0 or done == total:
+                    runlog.write({
+                        "step": done, "epoch": step_plan.epoch, "loss": loss, "lr": lr,
+                        "grad_norm": None if grad_norm is None else float(grad_norm),
+                        "target_tokens": step_plan.target_tokens, "tokens": step_plan.tokens,
+                        "seconds": round(seconds, 4), "target_tokens_per_s": round(rate, 1),
+                    })
+                finished = done
+                if world == 1:
+                    rng = ckpt.rng_state()
             shown = f"loss {loss:.4f}" if math.isfinite(loss) else "loss nan"
             bar.advance(1, f"{shown}, lr {lr:.2e}, {rate:,.0f} target tok/s")
-            done = step + 1
-            if done % config.logging_steps == 0 or done == total:
-                runlog.write({
-                    "step": done, "epoch": step_plan.epoch, "loss": loss, "lr": lr,
-                    "grad_norm": None if grad_norm is None else float(grad_norm),
-                    "target_tokens": step_plan.target_tokens, "tokens": step_plan.tokens,
-                    "seconds": round(seconds, 4), "target_tokens_per_s": round(rate, 1),
-                })
             if config.save_steps >= 0 and ((config.save_steps and done % config.save_steps == 0) or done == total):
                 path = ckpt.checkpoint_dir(out, done)
                 ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
-                                     {"step": done, "total_steps": total, "loss": loss, "plan": plan_identity})
+                                     {"step": done, "total_steps": total, "loss": loss, "plan": plan_identity,
+                                      "settings": settings})
+                saved = done
                 runlog.write({"event": "checkpoint", "step": done, "path": str(path)})
                 if main:
                     ckpt.prune_checkpoints(out, config.save_total_limit)
                 if eval_hook is not None and done != total:
                     _run_eval(eval_hook, accelerator, model, tokenizer, out, done, runlog, precision)
+    except KeyboardInterrupt:
+        bar.close()
+        _save_on_interrupt(accelerator, model, optimizer, scheduler, out, runlog, config,
+                           finished, saved, rng, {"total_steps": total, "plan": plan_identity, "settings": settings})
+        raise
     finally:
         bar.close()
 
@@ -290,6 +313,33 @@ def _probe_logits_to_keep() -> None:
         _BOOL_KEEP = True
     except ImportError:
         _BOOL_KEEP = False
+
+
+def _save_on_interrupt(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, out: Path, runlog: Any,
+                       config: TrainConfig, finished: int, saved: int, rng: Any, identity: dict[str, Any]) -> None:
+    """On Ctrl-C / SIGTERM: checkpoint the last whole step (one process), or say where a rerun resumes."""
+    from tusk.train import checkpoint as ckpt
+    from tusk.train.resume import deferred_interrupts
+
+    if accelerator.num_processes > 1:
+        # the other processes may not have been interrupted: a collective save could hang, so none is tried
+        last = ckpt.latest_checkpoint(out)
+        if accelerator.is_main_process:
+            log.warning("interrupted after step %d; not saving in a multi-process run: a rerun resumes from %s",
+                        finished, last if last is not None else "the start (no checkpoint yet)")
+        return
+    if finished == saved:
+        last = ckpt.latest_checkpoint(out)
+        log.warning("interrupted after step %d; a rerun resumes from %s", finished,
+                    last if last is not None else "the start (no step finished)")
+        return
+    path = ckpt.checkpoint_dir(out, finished)
+    with deferred_interrupts(deliver=False):  # a second Ctrl-C must not leave a half-written checkpoint
+        ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
+                             {"step": finished, "interrupted": True, **identity}, rng=rng)
+        runlog.write({"event": "checkpoint", "step": finished, "path": str(path), "reason": "interrupt"})
+        ckpt.prune_checkpoints(out, config.save_total_limit)
+    log.warning("interrupted: saved step %d to %s; rerun the same command to resume", finished, path)
 
 
 def _resume_path(config: TrainConfig, out: Path) -> Path | None:
