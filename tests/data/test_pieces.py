@@ -104,19 +104,21 @@ def test_synthesis_prefill_stop_template_and_cache(tmp_path):
         teacher="t", k=2, prompt="alpaca", template="Q: {question}\nA:", prefill="```python\n", stop=("```",)
     )
     cache = GenerationCache(tmp_path / "gen.jsonl")
-    found = list(synthesise(items, settings, backend, "mine/pot", cache))
+    found = list(synthesise(items, settings, backend, "mine/pot", cache, source="gsm8k"))
     assert [c.key for c in found] == ["mine/pot/p/0#0", "mine/pot/p/0#1", "mine/pot/p/1#0", "mine/pot/p/1#1",
                                       "mine/pot/p/2#0", "mine/pot/p/2#1"]
     assert backend.calls[0].prompt == "Q: What is 0 + 1?\nA:```python\n"
     assert backend.calls[0].sampling.n == 2 and "```" in backend.calls[0].sampling.stop
     assert found[1].example.output.strip() == "print(1 + 1)"  # prefill + completion, fence closed, program only
     assert found[0].example.instruction == "What is 0 + 1? Let's write a program."
+    assert {c.example.source for c in found} == {"gsm8k"}  # the data source, not the component's name
     again = ScriptedBackend(responder=lambda request, n: "unused")
-    assert list(synthesise(items, settings, again, "mine/pot", GenerationCache(tmp_path / "gen.jsonl"))) == found
+    assert list(synthesise(items, settings, again, "mine/pot", GenerationCache(tmp_path / "gen.jsonl"),
+                           source="gsm8k")) == found
     assert again.calls == []
     with pytest.raises(Exception, match="placeholder"):
         bad = SynthesisSettings(teacher="t", template="{nope}", prompt="alpaca")
-        list(synthesise(items, bad, again, "x/pot"))
+        list(synthesise(items, bad, again, "x/pot", source="gsm8k"))
 
 
 @pytest.mark.slow

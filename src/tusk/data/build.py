@@ -124,7 +124,8 @@ class _Builder:
         stats["synthesis"] = {k: v for k, v in settings.__dict__.items()}
         cache = GenerationCache(self.work / f"synthesis-{_safe(component.name)}.jsonl")
         with ProgressBar(f"synthesise {component.name}", len(items), enabled=self.progress) as bar:
-            return list(synthesise(items, settings, backend, component.name, cache, bar.advance))
+            return list(synthesise(items, settings, backend, component.name, cache, bar.advance,
+                                       source=component.source))
 
     def run(self) -> BuildResult:
         config = self.config
@@ -274,6 +275,8 @@ class _Builder:
             "config": self.config.raw,
             "config_sha256": self.config.sha256,
             "records": len(records),
+            "mixture": {"total": self.config.mixture.total, "reached": len(records),
+                        "shuffle": self.config.mixture.shuffle},
             "output": {"train.json": {"sha256": sha256_file(self.out / "train.json"), "records": len(records)},
                        **{k: v for k, v in exports.items()}},
             "counts": {

@@ -120,7 +120,8 @@ def with_prefill(prefill: str, text: str) -> str:
     return full
 
 
-def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: Mode) -> list[Candidate]:
+def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: Mode, *, source: str) -> list[Candidate]:
+    """One candidate per text; ``source`` is the data source the problem came from (the record's ``source``)."""
     from tusk.programs import extract_program
     from tusk.prompts import instruction_for
 
@@ -131,7 +132,7 @@ def to_candidates(item: SourceItem, texts: Sequence[str], component: str, mode: 
             instruction=instruction_for(item.problem, mode),
             output=output,
             mode=mode,
-            source=component.split("/")[0],
+            source=source,
             answer=item.problem.answer or None,
             provenance={"problem": item.problem.id, "sample": index, "origin": "synthetic"},
         )
@@ -146,8 +147,13 @@ def synthesise(
     component: str,
     cache: GenerationCache | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    source: str,
 ) -> Iterator[Candidate]:
-    """Candidates for every item (``k`` each), in item order; cached generations are reused."""
+    """Candidates for every item (``k`` each), in item order; cached generations are reused.
+
+    ``component`` names the candidates (keys); ``source`` (the component's data source, e.g. ``gsm8k``) is
+    what their training records carry as ``source``."""
     from tusk.prompts import stop_strings
 
     cache = cache or GenerationCache(None)
@@ -184,12 +190,13 @@ def synthesise(
             if progress:
                 progress(1)
         while next_index < len(items) and next_index in texts_for:
-            yield from _candidates(items[next_index], texts_for[next_index], component, settings)
+            yield from _candidates(items[next_index], texts_for[next_index], component, settings, source)
             next_index += 1
     while next_index < len(items):
-        yield from _candidates(items[next_index], texts_for[next_index], component, settings)
+        yield from _candidates(items[next_index], texts_for[next_index], component, settings, source)
         next_index += 1
 
 
-def _candidates(item: SourceItem, texts: Sequence[str], component: str, settings: SynthesisSettings):
-    return to_candidates(item, [with_prefill(settings.prefill, t) for t in texts], component, settings.mode)
+def _candidates(item: SourceItem, texts: Sequence[str], component: str, settings: SynthesisSettings, source: str):
+    texts = [with_prefill(settings.prefill, t) for t in texts]
+    return to_candidates(item, texts, component, settings.mode, source=source)
