@@ -216,3 +216,24 @@ def test_camel_parser(tmp_path):
     path.write_text(json.dumps({"message_1": "no answer"}))
     with pytest.raises(DataError, match="missing field 'message_2'"):
         list(get_source("camel").load([str(path)]))
+
+
+def test_ls_sources_shows_files_modes_and_urls_in_80_columns(capsys):
+    from tusk.cli import main
+    from tusk.data.sources import SOURCES
+
+    assert main(["ls", "sources"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for line in lines:  # only a URL too long for 80 columns may pass them, and it is never broken
+        assert len(line) <= 80 or (line.lstrip().startswith("url: ") and len(line.split("url: ", 1)[1]) > 70)
+    for name, source in SOURCES.items():
+        block = out.split("\n\n")[list(SOURCES).index(name)]
+        assert block.startswith(name + " ")
+        for file in source.files:
+            assert file in block
+        assert ("rationales: " + (", ".join(source.modes) or "none")) in block
+        if source.url:
+            assert any(line.strip() == f"url: {source.url}" for line in block.splitlines())
+        else:
+            assert "url:" not in block

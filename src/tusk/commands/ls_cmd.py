@@ -1,4 +1,4 @@
-"""``tusk ls``: list benchmarks, built-in models, backends or data sources."""
+"""``tusk ls``: list benchmarks, built-in models, backends or data sources (with their files and URLs)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,33 @@ def run(args: argparse.Namespace) -> int:
                 status = f"needs {', '.join(missing)}" if missing else "ready"
                 add_row(name, info.spec, f"tusk[{info.extra}]", status)
     else:
-        from tusk.data.sources import SOURCES
-
-        table.add_column("source")
-        table.add_column("description")
-        for name, source in SOURCES.items():
-            add_row(name, getattr(source, "description", ""))
+        print(sources_text())
+        return 0
     Console().print(table)
     return 0
+
+
+def sources_text(width: int = 80) -> str:
+    """Each data source as a block: name and description, then its rationale modes and default files, then
+    the URL to download it from (on a line of its own, never broken, so it can be copied)."""
+    import textwrap
+
+    from tusk.data.sources import SOURCES
+
+    indent = " " * (max(len(name) for name in SOURCES) + 2)
+    blocks = []
+    for name, source in SOURCES.items():
+        modes = ", ".join(source.modes) or "none (synthesise them)"
+        files = ", ".join(source.files) or "none (list yours under files:)"
+        lines = textwrap.wrap(source.description, width, initial_indent=name.ljust(len(indent)),
+                              subsequent_indent=indent)
+        lines += textwrap.wrap(f"rationales: {modes}; licence: {source.licence}", width, initial_indent=indent,
+                               subsequent_indent=indent + "  ")
+        lines += textwrap.wrap(f"files: {files}", width, initial_indent=indent, subsequent_indent=indent + "  ",
+                               break_long_words=False, break_on_hyphens=False)
+        if source.url:
+            lines.append(f"{indent}url: {source.url}" if len(indent) + 5 + len(source.url) <= width
+                         else f"  url: {source.url}")
+        blocks.append("\n".join(lines))
+    note = "files are read from --data-dir or TUSK_DATA_DIR (download them from the url)"
+    return "\n\n".join(blocks + [note])
