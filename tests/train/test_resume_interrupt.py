@@ -38,11 +38,11 @@ def test_check_resume_names_each_changed_key_old_and_new(tmp_path):
     check_resume(tmp_path, state, {"seed": 1, "total_steps": 8}, {"learning_rate": 0.003, "lr_scheduler": "cosine"})
     with pytest.raises(TuskError) as err:
         check_resume(tmp_path, state, {"seed": 1, "total_steps": 8}, {"learning_rate": 0.5, "lr_scheduler": "linear"})
-    assert "learning_rate 0.003 -> 0.5" in str(err.value) and "lr_scheduler 'cosine' -> 'linear'" in str(err.value)
+    assert "learning_rate: 0.003 -> 0.5" in str(err.value) and "lr_scheduler: 'cosine' -> 'linear'" in str(err.value)
     assert "\n" not in str(err.value)
     # a checkpoint written before a key existed is not compared on it
     check_resume(tmp_path, {"plan": {"seed": 1}}, {"seed": 1, "data_digest": "x"}, {"learning_rate": 9.0})
-    with pytest.raises(TuskError, match=r"data plan changed \(total_steps 8 -> 12\).*cannot be extended"):
+    with pytest.raises(TuskError, match=r"data plan changed \(total_steps: 8 -> 12\).*cannot be extended"):
         check_resume(tmp_path / "checkpoints" / "step-000008", state, {"seed": 1, "total_steps": 12},
                      state["settings"])
 
@@ -52,15 +52,15 @@ def test_resuming_with_other_optimisation_settings_is_refused_and_harmless_ones_
     train(_config(tmp_path, tiny_qwen, "run"), progress=False)
     shutil.rmtree(tmp_path / "run/checkpoints/step-000004")
     recorded = (tmp_path / "run/config.yaml").read_text()
-    for change, shown in [({"learning_rate": 0.5}, "learning_rate 0.003 -> 0.5"),
-                          ({"weight_decay": 0.1}, "weight_decay 0.0 -> 0.1"),
-                          ({"lora_r": 4}, "lora_r 16 -> 4"),
-                          ({"max_grad_norm": 0.0}, "max_grad_norm 1.0 -> 0.0"),
-                          ({"method": "full"}, "method 'lora' -> 'full'")]:
+    for change, shown in [({"learning_rate": 0.5}, "learning_rate: 0.003 -> 0.5"),
+                          ({"weight_decay": 0.1}, "weight_decay: 0.0 -> 0.1"),
+                          ({"lora_r": 4}, "lora_r: 16 -> 4"),
+                          ({"max_grad_norm": 0.0}, "max_grad_norm: 1.0 -> 0.0"),
+                          ({"method": "full"}, "method: 'lora' -> 'full'")]:
         with pytest.raises(TuskError, match="training settings changed") as err:
             train(_config(tmp_path, tiny_qwen, "run", **change), progress=False)
         assert shown in str(err.value)
-    with pytest.raises(TuskError, match=r"total_steps 4 -> 6\).*cannot be extended"):
+    with pytest.raises(TuskError, match=r"total_steps: 4 -> 6\).*cannot be extended"):
         train(_config(tmp_path, tiny_qwen, "run", max_steps=6), progress=False)
     assert (tmp_path / "run/config.yaml").read_text() == recorded  # a refused resume records nothing
     resumed = train(_config(tmp_path, tiny_qwen, "run", logging_steps=2, save_steps=1, grad_accum=1),
@@ -82,7 +82,6 @@ def _interrupt_at(monkeypatch, call: int, sig=signal.SIGINT):
     monkeypatch.setattr(loop, "_summed_loss", summed)
 
 
-@pytest.mark.slow
 def test_ctrl_c_checkpoints_the_last_whole_step_and_the_rerun_continues_exactly(tmp_path, tiny_qwen, monkeypatch):
     # dropout on, so the resumed run matches only if the RNG state of the step boundary was saved
     settings = {"max_steps": 6, "save_steps": 0, "lora_dropout": 0.1}
@@ -104,7 +103,6 @@ def test_ctrl_c_checkpoints_the_last_whole_step_and_the_rerun_continues_exactly(
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-@pytest.mark.slow
 def test_sigterm_through_the_cli_handler_also_checkpoints(tmp_path, tiny_qwen, monkeypatch):
     from tusk.cli import Terminated, _terminate
 
@@ -116,6 +114,10 @@ def test_sigterm_through_the_cli_handler_also_checkpoints(tmp_path, tiny_qwen, m
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert [p.name for p in list_checkpoints(tmp_path / "cut")] == ["step-000001"]
+    _interrupt_at(monkeypatch, call=3)
+    with pytest.raises(KeyboardInterrupt):  # save_steps -1: no checkpoints, not even on an interrupt
+        train(_config(tmp_path, tiny_qwen, "never", save_steps=-1), progress=False)
+    assert list_checkpoints(tmp_path / "never") == []
 
 
 def test_an_interrupt_inside_a_deferred_block_arrives_when_it_ends():

@@ -116,14 +116,16 @@ class TrainConfig:
     """Use only the first N records of the data (0: all); for demos and smoke runs."""
 
     save_steps: int = 0
-    """Save a full checkpoint every N optimizer steps (0: only at the end; -1: never, e.g. for benchmarks)."""
+    """Save a full checkpoint every N optimizer steps (0: only at the end; -1: never, e.g. for benchmarks).
+    Unless -1, a one-process run interrupted by Ctrl-C or SIGTERM also saves its last finished step."""
 
     save_total_limit: int = 2
     """Keep at most this many step checkpoints (oldest removed first; 0 keeps all)."""
 
     resume: str = "auto"
     """auto: continue from the newest checkpoint in the run directory if there is one; never; or a
-    checkpoint folder."""
+    checkpoint folder. Resuming with other data or optimisation settings (learning rate, schedule, LoRA shape,
+    max_steps, ...) is refused, naming each changed key."""
 
     logging_steps: int = 1
     """Write a log line every N optimizer steps."""

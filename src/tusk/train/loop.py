@@ -328,7 +328,7 @@ def _save_on_interrupt(accelerator: Any, model: Any, optimizer: Any, scheduler: 
             log.warning("interrupted after step %d; not saving in a multi-process run: a rerun resumes from %s",
                         finished, last if last is not None else "the start (no checkpoint yet)")
         return
-    if finished == saved:
+    if finished == saved or config.save_steps < 0:  # save_steps -1: no checkpoints at all
         last = ckpt.latest_checkpoint(out)
         log.warning("interrupted after step %d; a rerun resumes from %s", finished,
                     last if last is not None else "the start (no step finished)")

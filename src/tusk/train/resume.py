@@ -52,8 +52,8 @@ def settings_identity(config: Any, precision: str, model_dir: str) -> dict[str, 
 
 
 def changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """``key old -> new`` for each key of ``saved`` whose value differs (keys a checkpoint lacks are skipped)."""
-    return [f"{key} {saved[key]!r} -> {current.get(key)!r}" for key in saved
+    """``key: old -> new`` for each key of ``saved`` whose value differs (keys a checkpoint lacks are skipped)."""
+    return [f"{key}: {saved[key]!r} -> {current.get(key)!r}" for key in saved
             if key in current and saved[key] != current[key]]
 
 
@@ -69,7 +69,7 @@ def check_resume(path: Path, state: Mapping[str, Any], plan: Mapping[str, Any], 
     if setting_changes:
         parts.append(f"the training settings changed ({', '.join(setting_changes)})")
     advice = "put them back, use a new --out, or --resume never to start over"
-    if any(c.startswith("total_steps ") for c in plan_changes):
+    if any(c.startswith("total_steps:") for c in plan_changes):
         advice = ("the learning-rate schedule (warmup, then decay to 0) is laid out over the total number of "
                   "steps, so a run cannot be extended or shortened in place; to train further, start a new run "
                   f"from its exported model (--model {path.parent.parent / 'final'} --out NEW), or start over "
