@@ -1,7 +1,9 @@
 """``tusk data stats``: what a built dataset contains: a mixture table, length distributions, PNG plots.
 
-Lengths are counted in tokens of a tokenizer when one is given (a Hugging Face tokenizer folder or name
-that is available offline), else in whitespace-separated words (named as such in every table and plot).
+Lengths are counted in tokens of a tokenizer when one is given (a built-in model or ``.gguf`` vocabulary, a
+Hugging Face tokenizer folder, or a hub name already in the local cache: the network is never used), else in
+whitespace-separated words (named as such in every table and plot).  A tokenizer that cannot be found and a
+plot folder that cannot be written are one-line :class:`~tusk.errors.DataError` errors.
 Plots are drawn with matplotlib's Agg backend (no display needed).
 """
 
@@ -72,6 +74,8 @@ def token_counter(tokenizer: str | None) -> tuple[Callable[[list[str]], list[int
         return (lambda texts: [len(t.split()) for t in texts]), "words"
     from tusk import models
 
+    if tokenizer.endswith(".gguf") and not Path(tokenizer).is_file():
+        raise DataError(f"--tokenizer {tokenizer}: no such GGUF file")
     if tokenizer in models.BUILTIN_MODELS or tokenizer.endswith(".gguf"):
         try:
             import llama_cpp
@@ -88,7 +92,14 @@ def token_counter(tokenizer: str | None) -> tuple[Callable[[list[str]], list[int
         from transformers import AutoTokenizer
     except ImportError as exc:
         raise MissingExtraError("token counts with a tokenizer", "hf", exc) from exc
-    tok = AutoTokenizer.from_pretrained(tokenizer)
+    try:  # never the network: a folder, or a tokenizer already in the local Hugging Face cache
+        tok = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"--tokenizer {tokenizer}: not a built-in model, a .gguf file, a tokenizer folder or a Hugging Face "
+            f"tokenizer in the local cache (looked up offline only): {first}"
+        ) from exc
     return (lambda texts: [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]), "tokens"
 
 
@@ -111,12 +122,20 @@ def dataset_stats(
 
 
 def plot_lengths(lengths: dict[str, dict[str, list[int]]], unit: str, folder: Path) -> list[Path]:
+    """Write the length histograms and the mixture bar chart as PNGs into ``folder`` (created if needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return _draw(plt, lengths, unit, folder)
+    except OSError as exc:
+        raise DataError(f"cannot write plots to {folder}: {exc.strerror or exc}") from exc
+
+
+def _draw(plt, lengths: dict[str, dict[str, list[int]]], unit: str, folder: Path) -> list[Path]:
     written = []
     for part in ("instruction", "output"):
         fig, ax = plt.subplots(figsize=(8, 4.5))
