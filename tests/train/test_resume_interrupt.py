@@ -140,3 +140,18 @@ def test_an_interrupt_inside_a_deferred_block_arrives_when_it_ends():
             os.kill(os.getpid(), signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_multi_process_run_saves_nothing_on_interrupt_and_names_the_resume_point(tmp_path, caplog):
+    """No collective save is tried (the other ranks may not have been interrupted): the accelerator stand-in
+    has no save methods, so any attempt would fail."""
+    from types import SimpleNamespace
+
+    (tmp_path / "checkpoints/step-000004").mkdir(parents=True)
+    (tmp_path / "checkpoints/step-000004/state.json").write_text("{}")
+    accelerator = SimpleNamespace(num_processes=2, is_main_process=True)
+    with caplog.at_level("WARNING", logger="tusk.train.loop"):
+        loop._save_on_interrupt(accelerator, None, None, None, tmp_path, None, TrainConfig(), finished=6, saved=4,
+                                rng=None, identity={})
+    assert "not saving in a multi-process run" in caplog.text and "step-000004" in caplog.text
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-000004"]
