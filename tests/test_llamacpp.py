@@ -169,6 +169,8 @@ def test_llama_parameters_pass_through_and_the_context_window_is_enforced():
     # YAML-parsed --backend-option values: n_batch and n_gpu_layers are Llama() parameters, n_ctx is tusk's own
     with load_backend("smollm2-135m", n_ctx=64, n_batch=16, n_gpu_layers=0, threads=1) as backend:
         assert backend._llm.n_batch == 16 and backend.n_ctx == 64
+        # options that may change llama.cpp's numbers identify the run (generation cache, resume)
+        assert backend.describe()["llama_options"] == {"n_batch": 16, "n_gpu_layers": 0}
         long_prompt = "Question: what is 7 times 6? " * 10
         tokens = backend.count_tokens(long_prompt)
         assert tokens > 64

@@ -18,7 +18,7 @@ process may use; ``n_threads`` is the same), ``seed``, ``dequantize``, and any p
 unchanged.  Any other option, an integer option that is not an integer, or a file that is not GGUF raises
 TuskError before anything is loaded.  ``describe()`` identifies the weights by their pinned sha256 (built-in
 models) or by path, size and mtime, so weights replaced at the same path are another model to the generation
-cache and to run resume.
+cache and to run resume; Llama() options given (other than thread counts) are part of it too.
 
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
 stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated);
@@ -69,6 +69,8 @@ class LlamaCppBackend(Backend):
         except ImportError as exc:
             raise MissingExtraError("the llamacpp backend", "cpu", exc) from exc
         llama_options = llama_passthrough(llama_cpp.Llama, options)
+        # what the user asked llama.cpp for may change its numbers (type_k, flash_attn, a GPU): part of identity
+        self._llama_options = {k: v for k, v in llama_options.items() if k not in _NEUTRAL_LLAMA_OPTIONS}
         self._builtin = models.BUILTIN_MODELS.get(target)
         if self._builtin:
             self.path = models.resolve_model_path(target)
@@ -144,6 +146,8 @@ class LlamaCppBackend(Backend):
             info.update(self._file_identity)
         if self.dequantize:
             info["dequantize"] = True
+        if self._llama_options:
+            info["llama_options"] = dict(sorted(self._llama_options.items()))
         return info
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
@@ -204,6 +208,8 @@ class LlamaCppBackend(Backend):
 OWN_OPTIONS = ("n_ctx", "threads", "seed", "dequantize")
 #: Llama() parameters the backend sets itself
 _RESERVED = frozenset({"self", "model_path", "kwargs"})
+#: Llama() parameters that do not change what is generated (left out of ``describe()``)
+_NEUTRAL_LLAMA_OPTIONS = frozenset({"n_threads", "n_threads_batch", "verbose"})
 #: what ``dequantize=true`` fixes so that llama.cpp computes in f32
 _EXACT_SETTINGS = ("type_k", "type_v", "flash_attn")
 
