@@ -145,3 +145,26 @@ def test_cache_key_ignores_where_the_teacher_file_lies():
 
     assert teacher_identity(Located("/a/m.gguf")) == teacher_identity(Located("/b/m.gguf"))
     assert teacher_identity(Located("/a/m.gguf"))["sha256"] == "abc"
+
+
+def test_verdicts_reach_the_disk_after_every_chunk(tmp_path):
+    """A build killed mid-verification keeps every finished chunk's verdicts; the rerun runs only the rest."""
+    candidates = [_pot(f"print({n} * 2)", str(2 * n)) for n in range(5)]
+    settings = VerifySettings(timeout=5.0, workers=1, chunk=2)
+    path = tmp_path / "v.jsonl"
+    on_disk = []
+
+    def progress(n):
+        on_disk.append(len(path.read_text().splitlines()) if path.exists() else 0)
+        if len(on_disk) == 2:
+            raise KeyboardInterrupt  # killed while the third chunk is still to run
+
+    cache = VerdictCache(path)  # deliberately never closed: the file must not depend on it
+    with pytest.raises(KeyboardInterrupt):
+        verify(candidates, settings, cache, progress)
+    assert on_disk == [2, 4]
+    ran = []
+    again = verify(candidates, settings, VerdictCache(path), ran.append)
+    assert [v.reason for v in again] == ["kept"] * 5
+    assert ran == [4, 1]  # four answered from the file, one program run
+    assert len(path.read_text().splitlines()) == 5

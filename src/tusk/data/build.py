@@ -163,9 +163,11 @@ class _Builder:
                     for c in pool]
         if checked_idx:
             cache = VerdictCache(self.work / "verdicts.jsonl")
-            with ProgressBar("verify", len(checked_idx), enabled=self.progress) as bar:
-                results = verify([pool[i] for i in checked_idx], self.config.verify, cache, bar.advance)
-            cache.close()
+            try:
+                with ProgressBar("verify", len(checked_idx), enabled=self.progress) as bar:
+                    results = verify([pool[i] for i in checked_idx], self.config.verify, cache, bar.advance)
+            finally:
+                cache.close()
             for i, verdict in zip(checked_idx, results):
                 verdicts[i] = verdict
         for component in self.config.components:

@@ -9,7 +9,8 @@ without a gold answer (published MathInstruct) can only be checked to run and pr
 
 Every example gets a :class:`Verdict`: kept or not, the execution status, the prediction and the grader's
 rule, so a dropped example always says why.  Verdicts are cached by content (program or text, gold,
-choices, grader and its version, time limit) in an append-only JSONL file: a rerun only runs what is new.
+choices, grader and its version, time limit) in an append-only JSONL file, flushed to disk after every chunk
+of programs: a rerun, even after a build killed mid-verification, only runs what is new.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,8 +91,10 @@ class VerdictCache:
         self._fh.write(json.dumps({"key": key, **asdict(verdict)}) + "\n")
 
     def flush(self) -> None:
+        """Make every verdict put so far durable (a build killed afterwards reuses them)."""
         if self._fh:
             self._fh.flush()
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if self._fh:
@@ -140,12 +144,17 @@ def verify(
         done += 1
     if progress and done:
         progress(done)
-    if to_run:
-        # the generator first: zip then drains it, so its last progress update runs and its pool closes
-        for verdict, i in zip(_run_programs([candidates[i] for i in to_run], grader, settings, progress), to_run):
+    cache.flush()
+    position = 0
+    for chunk in _run_programs([candidates[i] for i in to_run], grader, settings):
+        for verdict in chunk:
+            i = to_run[position]
             verdicts[i] = verdict
             cache.put(keys[i], verdict)
-    cache.flush()
+            position += 1
+        cache.flush()  # each chunk is on disk before the next one runs
+        if progress:
+            progress(len(chunk))
     return [v for v in verdicts if v is not None]
 
 
@@ -180,16 +189,15 @@ def _judge_program(grader, candidate: Candidate, result, tolerance: float = 0.0)
     return Verdict(kept=bool(grade.correct), rule=grade.rule, **common)
 
 
-def _run_programs(
-    candidates: Sequence[Candidate], grader, settings: VerifySettings, progress: Callable[[int], None] | None
-) -> Iterator[Verdict]:
+def _run_programs(candidates: Sequence[Candidate], grader, settings: VerifySettings) -> Iterator[list[Verdict]]:
+    """The verdicts of ``settings.chunk`` programs at a time, in order (nothing is started when there are none)."""
+    if not candidates:
+        return
     from tusk.execution import ProgramPool, SandboxLimits
 
     limits = SandboxLimits(timeout=settings.timeout, memory_mb=settings.memory_mb)
     with ProgramPool(workers=settings.workers, limits=limits) as pool:
         for start in range(0, len(candidates), settings.chunk):
             part = candidates[start : start + settings.chunk]
-            for candidate, result in zip(part, pool.map([c.example.output for c in part])):
-                yield _judge_program(grader, candidate, result, settings.choice_tolerance)
-            if progress:
-                progress(len(part))
+            results = pool.map([c.example.output for c in part])
+            yield [_judge_program(grader, c, r, settings.choice_tolerance) for c, r in zip(part, results)]
