@@ -144,6 +144,8 @@ def test_bad_targets(tmp_path):
         HFBackend("./no/such/model")
     with pytest.raises(TuskError, match="unknown dtype"):
         HFBackend("./no/such/model", dtype="float7")
+    with pytest.raises(TuskError, match="unknown option n_gpu_layers; its options are device, dtype"):
+        HFBackend("./no/such/model", n_gpu_layers=9)  # refused before anything loads
 
 
 def test_peft_adapter_on_its_base(tiny_model_dir, tmp_path, backend):

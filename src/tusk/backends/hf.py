@@ -95,7 +95,8 @@ class HFBackend(Backend):
                 "static cache)"
             )
         if unused:
-            log.debug("hf backend ignores options %s", sorted(unused))
+            known = "device, dtype, batch_size, base_model, ignore_eos, threads, cache, compile"
+            raise TuskError(f"hf backend: unknown option {', '.join(sorted(unused))}; its options are {known}")
         try:
             import torch
         except ImportError as exc:
