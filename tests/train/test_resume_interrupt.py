@@ -122,10 +122,9 @@ def test_sigterm_through_the_cli_handler_also_checkpoints(tmp_path, tiny_qwen, m
 
 def test_an_interrupt_inside_a_deferred_block_arrives_when_it_ends():
     reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupts():
-            os.kill(os.getpid(), signal.SIGINT)
-            reached.append("after the signal")
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        reached.append("after the signal")
     assert reached == ["after the signal"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

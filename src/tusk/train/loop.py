@@ -9,7 +9,10 @@ over the whole global batch: the result does not depend on how the batch is spli
 devices.  The vocabulary projection runs on trained positions only (``logits_to_keep``).
 
 Guarantees: a run resumed from a checkpoint sees the same data in the same order and, on the same
-hardware, reproduces the loss curve; the run directory holds ``config.yaml`` (resolved config),
+hardware, reproduces the loss curve; resuming with other data or optimisation settings is refused (see
+:mod:`tusk.train.resume`); Ctrl-C / SIGTERM in a one-process run checkpoints the last whole step before the
+interrupt propagates (a multi-process run saves nothing then and names the last periodic checkpoint); the
+run directory holds ``config.yaml`` (resolved config),
 ``log.jsonl``, ``loss.png``, ``checkpoints/`` and ``final/`` (export).
 Does not: build the training data (``tusk data build``) or run a full evaluation (the optional hook runs a
 small one per checkpoint).

@@ -23,7 +23,10 @@ import signal
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from tusk.errors import TuskError
 
@@ -96,7 +99,7 @@ class deferred_interrupts:
         if self.pending is None:
             self.pending = signum
 
-    def __enter__(self) -> deferred_interrupts:
+    def __enter__(self) -> Self:
         self.pending = None
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
@@ -104,7 +107,7 @@ class deferred_interrupts:
                     self._previous[sig] = signal.signal(sig, self._hold)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         previous, self._previous = self._previous, {}
         for sig, handler in previous.items():
             signal.signal(sig, handler)
