@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from tusk.errors import TuskError
+
 
 def cache_dir(*parts: str) -> Path:
     """The cache folder (or a subfolder of it), created on first use."""
@@ -17,7 +19,11 @@ def cache_dir(*parts: str) -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = (Path(xdg) if xdg else Path.home() / ".cache") / "tusk"
     path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TuskError(f"cannot use the cache folder {path} ({exc.strerror or exc}); set TUSK_CACHE_DIR to a "
+                        "writable folder") from None
     return path
 
 

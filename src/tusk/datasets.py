@@ -230,6 +230,7 @@ def resolve_file(
         if candidate.is_file():
             return candidate
         source = "--data-dir" if data_dir is not None else DATA_DIR_ENV
+        _warn_missing_folder(source, Path(folder).expanduser())
         looked.append(f"{source} {candidate}")
     else:
         looked.append(f"no --data-dir and {DATA_DIR_ENV} not set")
@@ -266,10 +267,15 @@ def fetch(url: str, target: Path, sha256: str, *, relpath: str = "", size: int =
     """Download ``url`` to ``target`` atomically, refusing bytes whose sha256 is not ``sha256``."""
     name = relpath or target.name
     where = f"; looked in: {'; '.join(looked)}" if looked else ""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise DataError(f"{name}: cannot write into the cache folder {target.parent} ({exc.strerror or exc}); "
+                        f"set TUSK_CACHE_DIR to a writable folder, or {HINT}") from None
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o644)  # a shared cache stays readable to its other users (mkstemp makes 0600)
         with os.fdopen(fd, "wb") as out:
             digest = _copy_url(url, out, name, size)
         if digest != sha256:
@@ -312,12 +318,21 @@ def _reason(exc: BaseException) -> str:
 
 def _remove(path: Path) -> None:
     try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    stamp = path.with_name(path.name + ".sha256.json")
-    if stamp.exists():
-        stamp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".sha256.json").unlink(missing_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot remove {path} from the cache ({exc.strerror or exc}); set TUSK_CACHE_DIR to "
+                        "a writable folder") from None
+
+
+_WARNED: set[Path] = set()
+
+
+def _warn_missing_folder(source: str, folder: Path) -> None:
+    """Say once per folder that a data folder given does not exist (a typo would otherwise go unnoticed)."""
+    if folder not in _WARNED and not folder.is_dir():
+        _WARNED.add(folder)
+        log.warning("%s %s does not exist; looking in the cache and downloading instead", source, folder)
 
 
 def _truthy(value: str | None) -> bool:

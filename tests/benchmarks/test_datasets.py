@@ -208,3 +208,22 @@ def test_download_with_a_progress_bar_on_a_terminal(mirror, cache, monkeypatch):
     assert sha256(path) == DATA_FILES["aqua/test.json"].sha256
     size = DATA_FILES["aqua/test.json"].size
     assert [(b.label, b.total, b.enabled, b.done) for b in bars] == [("download aqua/test.json", size, True, size)]
+
+
+def test_cache_problems_are_one_line_errors_and_downloads_are_readable_by_others(mirror, cache, monkeypatch,
+                                                                                tmp_path, caplog):
+    import os
+
+    from tusk.errors import TuskError
+
+    path = resolve_file("sat/sat.json", base_url=mirror.url)
+    assert os.stat(path).st_mode & 0o777 == 0o644  # a shared cache stays readable
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TUSK_CACHE_DIR", str(blocker))
+    with pytest.raises(TuskError, match="set TUSK_CACHE_DIR to a writable folder"):
+        resolve_file("sat/sat.json", base_url=mirror.url)
+    monkeypatch.setenv("TUSK_CACHE_DIR", str(cache.parent))
+    missing = tmp_path / "typo-dir"
+    assert resolve_file("sat/sat.json", data_dir=missing, base_url=mirror.url) == path
+    assert f"--data-dir {missing} does not exist" in caplog.text
