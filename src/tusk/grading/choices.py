@@ -1,7 +1,9 @@
 """Multiple choice: the options of a problem, the gold letter, and the letter an answer names.
 
 An answer names a letter in its usual forms: ``B``, ``(B)``, ``(b)``, ``B)``, ``B.``, ``B: 30``, ``(B) 30``,
-``option B``, ``\\boxed{B}``, ``\\text{(B)}``.  Two different letters in one answer name no single option.
+``option B``, ``\\boxed{B}``, ``\\text{(B)}``.  A letter that opens the answer (``B, since (A) is too
+big``) is the choice and later mentions are its explanation; otherwise two different letters in one answer
+(``A or B``) name no single option.
 Options come from ``Problem.choices`` or, when the loader left them in the question text, from its
 ``Answer Choices: (A) ... (B) ...`` line or TheoremQA's ``(a) ... (b) ...`` list.
 
@@ -19,7 +21,20 @@ from tusk.types import Problem
 
 _GOLD_LETTER = re.compile(r"^\s*\(?([A-Za-z])\)?\s*$")
 _WHOLE_LETTER = re.compile(r"^\s*(?:option|choice)?\s*\(?([A-Za-z])\)?\s*[.):]?\s*$", re.IGNORECASE)
-_LEADING_LETTER = re.compile(r"^\s*(?:option|choice)?\s*(?:\(([A-Za-z])\)|([A-Z])[.):])\s+\S", re.IGNORECASE)
+_LEADING_LETTER = re.compile(
+    r"^\s*(?:(?:option|choice)\s*)?(?:\(([A-Za-z])\)|([A-Za-z])(?=[.):,;!?]|\s|$))(?!\s*[=+*/^<>-])",
+    re.IGNORECASE,
+)
+# a second letter right after the first ("A or B", "(B), (D)", "C/D") names two options
+_LETTER_LIST = re.compile(
+    r"^\s*[.)]?\s*(?:,|;|/|&|\bor\b|\band\b)\s*(?:(?:option|choice)\s*)?\(?([A-Za-z])(?![\w'])",
+    re.IGNORECASE,
+)
+# words after a leading "A" that make it the option, not the article ("A because ...", not "A train ...")
+_AFTER_LETTER = frozenset(
+    "because since as rather not instead is was which that so but or and with being seems would "
+    "should must only here holds".split()
+)
 _PAREN_LETTER = re.compile(r"\(([A-Za-z])\)")
 _NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.IGNORECASE)
 _BARE_UPPER = re.compile(r"(?<![\w\\'])([A-Z])(?![\w'])")
@@ -82,13 +97,32 @@ def letters_named(answer: str, valid: str, option_texts: dict[str, str] | None =
     if m and m.group(1).upper() in valid and (m.group(1).isupper() or "(" in s or len(s.strip(" .):")) == 1):
         return [m.group(1).upper()]
     m = _LEADING_LETTER.match(s)
-    if m:
+    if m and _leading_is_letter(s, m):
         letter = (m.group(1) or m.group(2)).upper()
         if letter in valid:
-            rest = s[m.end() - 1 :]
-            others = [x for x in _scan(rest, valid) if x != letter]
-            return [letter] + others
+            # the letter that opens the answer is the choice; later mentions explain it ("B, since (A) is
+            # too big"), unless a second letter follows at once ("A or B")
+            more = _LETTER_LIST.match(s[m.end() :])
+            if more and more.group(1).upper() in valid and more.group(1).upper() != letter:
+                if more.group(1).isupper() or more.group(0).rstrip().endswith(")") or "(" in more.group(0):
+                    return [letter, more.group(1).upper()]
+            return [letter]
     return _scan(s, valid)
+
+
+def _leading_is_letter(s: str, m: re.Match[str]) -> bool:
+    """Whether the letter opening ``s`` is an option: ``(b)``, ``b)``, ``B,``, ``B because``; not ``a``
+    as a word, nor the article in ``A train leaves ...``."""
+    if m.group(1):
+        return True
+    letter = m.group(2)
+    after = s[m.end() :]
+    if letter.islower():
+        return bool(after) and after[0] in ".):" and (len(after) == 1 or after[1].isspace())
+    word = re.match(r"\s+([A-Za-z]+)", after)
+    if word and word.group(1)[0].islower() and word.group(1) not in _AFTER_LETTER:
+        return False  # "A train ...", "I think ..."
+    return True
 
 
 def _scan(s: str, valid: str) -> list[str]:
