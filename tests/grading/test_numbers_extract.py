@@ -93,6 +93,23 @@ def test_numbers_equal(gold, pred, rounding, expected):
         ("70 thousand dollars", "70000"),
         ("2x", "2x"),
         ("\\text{18 eggs}", "18"),
+        ("12 feet squared", "12"),
+        ("twenty dollars", "20"),
+        ("12 hundred", "1200"),
+        ("one hundred", "100"),
+        ("five thousand", "5000"),
+        ("12 percent", "12%"),
+        ("12 people", "12"),
+        ("45 minutes", "45"),
+        # a tail holding a number or quantity word changes the value: it is not a unit
+        ("12 and a half", "12 and a half"),
+        ("12 squared", "12 squared"),
+        ("12 dozen eggs", "12 dozen eggs"),
+        ("twenty five dollars", "20 five dollars"),
+        ("two thirds", "2 thirds"),
+        ("3 quarters of an hour", "3 quarters of an hour"),
+        ("Error: 18 is not valid", "Error: 18 is not valid"),
+        ("ValueError: 18", "ValueError: 18"),
     ],
 )
 def test_strip_units(text, expected):
@@ -178,6 +195,13 @@ def test_last_boxed_keeps_nested_braces():
         ("30", []),
         ("b", ["B"]),
         ("F", []),
+        ("C, since (A) is too big", ["C"]),
+        ("B because option A is too small", ["B"]),
+        ("D, not (A)", ["D"]),
+        ("(A) because option B is too large", ["A"]),
+        ("A or B", ["A", "B"]),
+        ("C/D", ["C", "D"]),
+        ("A train covers 110 km, so (B)", ["B"]),
     ],
 )
 def test_letters_named(answer, letters):

@@ -27,6 +27,8 @@ _UNIT_TAIL = re.compile(
 )  # unambiguous: no backtracking blow-up
 _VARIABLE_TAIL = re.compile(r"^\s*[xyznkabt]\s*$")
 _LABEL = re.compile(r"^[A-Za-z][\w '()-]{0,40}:\s*(?=\S)")
+_ERROR_LABEL = re.compile(r"error|exception|warning|traceback|fail|invalid", re.IGNORECASE)
+_PERCENT_WORD = re.compile(r"^\s*(?:percent|per\s*cent)\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|₹|\bUSD\b|\bRs\.?\s*|\bINR\b", re.IGNORECASE)
 _BOLD = re.compile(r"(?:(?<=^)|(?<=[\s:(]))(\*\*|__)([^*_\n]+?)\1(?=$|[\s.,;:!?)])")
 _IN_SET = re.compile(r"^[A-Za-z]\s*(?:\\in|∈)\s*")
@@ -99,9 +101,10 @@ def clean_answer(text: str) -> str:
     return s
 
 
-_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+_SCALES = {"hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9}
 _SCALE = re.compile(
-    r"^([+-]?\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion)\b(?:\s+[A-Za-z]+)*$", re.IGNORECASE
+    r"^([+-]?\d[\d,]*(?:\.\d+)?)\s*(hundred|thousand|million|billion)\b(?P<rest>(?:\s+[A-Za-z]+)*)$",
+    re.IGNORECASE,
 )
 _NUMBER_WORDS = {
     w: str(i)
@@ -133,11 +136,37 @@ _NUMBER_WORDS = {
 }
 
 
+# words that change or qualify the number before them, so a tail holding one is not a unit ("12 and a
+# half", "12 squared", "two thirds", "18 is not valid")
+_NOT_UNIT_WORDS = frozenset(
+    (
+        "thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions "
+        "billion billions trillion dozen dozens score half halves third thirds quarter quarters fourth "
+        "fourths fifth fifths sixth sixths seventh sevenths eighth eighths ninth ninths tenth tenths "
+        "hundredth hundredths thousandth thousandths square-root factorial percent "
+        "and or plus minus point is are was were not no nor"
+    ).split()
+)
+
+
+def _unit_tail(rest: str) -> bool:
+    """Whether ``rest`` (what follows a number) is only unit, currency or object words (``dollars``,
+    ``km/h``, ``eggs``, ``adult tickets``), so the number alone is the answer."""
+    if not _UNIT_TAIL.match(rest):
+        return False
+    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", rest.lower())
+    if words and words[0] in ("squared", "cubed"):  # "12 squared" is 144; "12 feet squared" is an area
+        return False
+    return not any(w in _NOT_UNIT_WORDS or w in _NUMBER_WORDS for w in words)
+
+
 def strip_units(text: str) -> str:
     """Remove what surrounds a number: ``"x = \\$1,000 dollars"`` -> ``"1,000"``; ``"30^\\circ"`` -> ``"30"``.
 
     Only for golds that are plain numbers: ``"5 apples and 6 pears"`` keeps its words (two numbers, so it
-    cannot be read as one).
+    cannot be read as one), and so does a tail that changes the value (``"12 and a half"``, ``"12 squared"``,
+    ``"two thirds"``, ``"12 dozen"``); ``hundred`` / ``thousand`` / ``million`` / ``billion`` multiply
+    (``"12 hundred"`` -> ``"1200"``), ``percent`` reads as ``%``.  Error labels (``"Error: 18 ..."``) stay.
     """
     s = clean_answer(text)
     s = _LEFT_EQ.sub("", s)
@@ -147,20 +176,30 @@ def strip_units(text: str) -> str:
     s = re.sub(
         r"^(?:about|approximately|approx\.?|roughly|around|=|≈|\\approx)\s*", "", s, flags=re.IGNORECASE
     )
-    s = _LABEL.sub("", s)
+    label = _LABEL.match(s)
+    if label and not _ERROR_LABEL.search(label.group(0)):  # "Total: 18", not "Error: 18 is not valid"
+        s = s[label.end() :]
+    head = s.split(" ", 1)
+    if head[0].lower() in _NUMBER_WORDS:  # "twenty dollars" -> "20 dollars"; "two thirds" keeps its tail
+        s = _NUMBER_WORDS[head[0].lower()] + (" " + head[1] if len(head) > 1 else "")
     scaled = _SCALE.match(s)
-    if scaled:
+    if scaled and (not scaled.group("rest") or _unit_tail(scaled.group("rest"))):
         from fractions import Fraction
 
         value = Fraction(scaled.group(1).replace(",", "")) * _SCALES[scaled.group(2).lower()]
-        s = str(value.numerator) if value.denominator == 1 else scaled.group(0)
-    head = s.split(" ", 1)
-    if head[0].lower() in _NUMBER_WORDS and (len(head) == 1 or _UNIT_TAIL.match(head[1])):
-        return _NUMBER_WORDS[head[0].lower()]
+        if value.denominator == 1:
+            return str(value.numerator)
     s = re.sub(r"\s*\([a-z][a-z -]*\)$", "", s)  # "5 (five)"
     if re.fullmatch(r"[+-]?[\d,.]+!", s):  # "18!" at the end of a sentence is an exclamation
         s = s[:-1]
     m = _NUM_HEAD.match(s)
-    if m and _UNIT_TAIL.match(m.group("rest")) and not _VARIABLE_TAIL.match(m.group("rest")):
-        s = m.group("num")
+    if m:
+        rest = m.group("rest")
+        percent = _PERCENT_WORD.match(rest)
+        if percent and "%" not in m.group("num"):  # "12 percent" reads as "12%"
+            rest = rest[percent.end() :]
+            if not rest.strip() or _unit_tail(rest):
+                return m.group("num").strip() + "%"
+        if _unit_tail(rest) and not _VARIABLE_TAIL.match(rest):
+            s = m.group("num")
     return s.strip().rstrip(".").strip()
