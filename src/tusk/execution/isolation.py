@@ -1,7 +1,7 @@
 """Which kernel mechanisms confine a program, probed once per warm worker and applied in every child.
 
 ``prepare_worker(root)`` runs first in a fresh worker, before it imports anything heavy: it moves the
-worker into new network and mount namespaces (so no child has any network, not even loopback) and
+worker into new network, IPC and mount namespaces (so no child has any network, not even loopback) and
 mounts a small tmpfs over ``root`` (programs' files live in memory, capped, and vanish with the worker);
 as root it also makes the interpreter reachable for ``nobody`` (``_expose_interpreter``).
 
@@ -88,7 +88,7 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
         if not active:
             warnings.append(f"sandbox: {name} unavailable: {detail}")
 
-    flags = _linux.CLONE_NEWNET | _linux.CLONE_NEWNS
+    flags = _linux.CLONE_NEWNET | _linux.CLONE_NEWNS | _linux.CLONE_NEWIPC
     try:
         if os.geteuid() == 0:
             _linux.unshare(flags)
@@ -103,6 +103,7 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
                 with open(f"/proc/self/{name}", "w") as fh:
                     fh.write(text)
         note("network_namespace", True, "empty network namespace: no interfaces, loopback down")
+        report["ipc_namespace"] = {"active": True, "detail": "private System V IPC and POSIX queue namespace"}
         namespaces = True
     except OSError as exc:
         note(

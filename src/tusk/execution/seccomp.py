@@ -6,7 +6,10 @@ itself (kill/tkill/tgkill with another pid, sigqueue, pidfd signals); socket(2) 
 cross-process memory access; changing credentials; namespaces, mounts, chroot; io_uring (it would bypass
 the filter), bpf, perf, keyrings, userfaultfd, modules, kexec, reboot, swap, handle-based opens;
 prlimit64 on another process; changing modes, owners, times or extended attributes of any file
-(Landlock does not cover metadata, and a uid-0 program would own the host's files).  clone3 answers
+(Landlock does not cover metadata, and a uid-0 program would own the host's files); System V IPC
+(shm*, sem*, msg*) and POSIX message queues (their objects outlive the program and hold memory that
+RLIMIT_AS does not count); inotify and fanotify (events name files Landlock hides); memfd_create and
+memfd_secret (memory outside RLIMIT_AS).  clone3 answers
 ENOSYS so the C library falls back to clone, where the CLONE_THREAD check applies (threads stay
 allowed).  A foreign system-call ABI (x32 or another
 architecture) kills the process.
@@ -118,6 +121,33 @@ _X86_64_DENY = {
     "removexattr": 197,
     "lremovexattr": 198,
     "fremovexattr": 199,
+    # System V and POSIX IPC: objects outlive the program, hold memory outside RLIMIT_AS, carry state
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
+    # file-system watches report names that Landlock hides
+    "inotify_init": 253,
+    "inotify_add_watch": 254,
+    "inotify_init1": 294,
+    "fanotify_init": 300,
+    "fanotify_mark": 301,
+    # anonymous files: memory beyond RLIMIT_AS
+    "memfd_create": 319,
+    "memfd_secret": 447,
 }
 _X86_64_SPECIAL = {"clone": 56, "clone3": 435, "kill": 62, "tkill": 200, "tgkill": 234, "prlimit64": 302}
 
