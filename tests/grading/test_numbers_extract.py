@@ -146,6 +146,15 @@ def test_clean_answer(text, expected):
         ("", None),
         ("no numbers at all", None),
         ("The answer is $1.5$. It is", "$1.5$"),
+        # no marker: a number inside a fraction, exponent or subscript is not "the last number"
+        ("So the probability is $\\frac{3}{2}$", "\\frac{3}{2}"),
+        ("So she has x^5", "x^5"),
+        ("so the total is 2^{10}.", "2^{10}"),
+        ("We get $x^2 + 1$.", "x^2 + 1"),
+        ("We get $x = 4$.", "4"),
+        ("So $5 + 3 = 8$.", "8"),
+        ("The temperature dropped to \u221210 degrees", "-10"),
+        ("We get x = \u22125", "-5"),
     ],
 )
 def test_extract_cot(text, expected):

@@ -6,7 +6,8 @@ option is", "####") or the last ``\\boxed{}`` (nested braces), whichever comes l
 a ``\\boxed{}`` takes the boxed content.  The span runs to the end of its sentence (a full stop after
 ``Rs``, ``in``, ``ft`` and similar abbreviations does not end it), markdown bold around it is dropped.
 Without a marker or box: for multiple choice the last letter written as an option (``(B)``,
-``option B``), then the last number; otherwise the last number.
+``option B``), then the last number; otherwise the last number (Unicode minus read as ``-``; a number
+inside a fraction, exponent or subscript gives the whole term: ``\\frac{3}{2}``, ``x^5``).
 
 For PoT stdout: the stripped output when it is one line; otherwise an answer marker if printed, else the
 last non-empty line.
@@ -134,8 +135,43 @@ def extract_cot(text: str, multiple_choice: bool = False) -> str | None:
         letters = [next(g for g in m.groups() if g) for m in _LETTER_AT_END.finditer(text)]
         if letters:
             return f"({letters[-1].upper()})"
-    numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
+    return last_number(text)
+
+
+def last_number(text: str) -> str | None:
+    """The last number of ``text``; when the text ends with a math span holding it, that span (its last
+    ``=`` side: ``$x = -5$`` -> ``-5``, ``$x^2 + 1$`` -> ``x^2 + 1``); when that number sits inside a fraction, an exponent or a subscript
+    (``$\\frac{3}{2}$``, ``x^5``, ``a_{10}``), the whole term around it (``\\frac{3}{2}``, ``x^5``)."""
+    text = text.replace("\u2212", "-")  # Unicode minus
+    last = None
+    for last in _NUMBER.finditer(text):
+        pass
+    if last is None:
+        return None
+    start, end = last.span()
+    span = _final_math_span(text)
+    if span and span[0] <= start and end <= span[1]:  # "... is $x^2 + 1$." -> "x^2 + 1"
+        side = text[span[0] : span[1]].split("=")[-1].strip()
+        if side:
+            return side
+    before = text[max(0, start - 8) : start].rstrip()
+    after = text[end : end + 1]
+    if not (before.endswith(("^", "_", "{", "^{", "_{", "\\frac")) or after == "}"):
+        return last.group(0)
+    # the enclosing term: the run of non-space text around the number, math delimiters and trailing
+    # punctuation removed
+    left = start
+    while left > 0 and not text[left - 1].isspace():
+        left -= 1
+    right = end
+    while right < len(text) and not text[right].isspace():
+        right += 1
+    term = text[left:right].strip("$").rstrip(".,;:!?").strip("$")
+    for opener in ("\\(", "\\["):
+        term = term[len(opener) :] if term.startswith(opener) else term
+    for closer in ("\\)", "\\]"):
+        term = term[: -len(closer)] if term.endswith(closer) else term
+    return term or None
 
 
 def extract_pot(stdout: str, multiple_choice: bool = False) -> str | None:
@@ -162,3 +198,17 @@ def extract_answer(response: str, mode: Mode, multiple_choice: bool = False) -> 
     if mode == "pot":
         return extract_pot(response, multiple_choice)
     return extract_cot(response, multiple_choice)
+
+
+def _final_math_span(text: str) -> tuple[int, int] | None:
+    """Start and end of the content of the inline math (``$...$`` or ``\\(...\\)``) that ends ``text``
+    (trailing punctuation aside), or None."""
+    stop = len(text.rstrip().rstrip(".,;:!?").rstrip())
+    if text[:stop].endswith("\\)"):
+        opener = text.rfind("\\(", 0, stop - 2)
+        return (opener + 2, stop - 2) if opener >= 0 else None
+    if stop >= 2 and text[stop - 1] == "$" and text[stop - 2] not in "\\$":
+        opener = text.rfind("$", 0, stop - 1)
+        if opener >= 0 and (opener == 0 or text[opener - 1] not in "\\$"):
+            return opener + 1, stop - 1
+    return None
