@@ -54,6 +54,7 @@ def _texts():
     texts = [p * n for p in PIECES for n in (60, 1500)]
     texts += ["".join(rng.choice(PIECES) for _ in range(rng.randint(5, 200))) for _ in range(60)]
     texts += ["The answer is " + "9" * 5000, "1e999999999", "1/0", "0/0", "\\frac{1}{0}", "-" * 300 + "5"]
+    texts += ["The answer is 1e400.", str(2**1100), "inf", "-inf", "nan", "The answer is 1e-400"]
     return texts
 
 

@@ -138,6 +138,23 @@ def test_mammoth_reproduces_the_paper_rules():
     assert m.grade("The answer is (c).", _p(benchmark="theoremqa", answer="(c)"), "cot").rule == "option_in"
 
 
+@pytest.mark.parametrize(
+    "response, mode",
+    [
+        ("The answer is 1e400.", "cot"),
+        ("The answer is -1e400.", "cot"),
+        (str(2**1100), "pot"),
+        ("inf", "pot"),
+        ("The answer is \\boxed{1e999}", "cot"),
+    ],
+)
+@pytest.mark.parametrize("gold", ["5", "\\frac{1}{2}"])
+def test_mammoth_reads_a_number_too_large_for_a_float_as_not_a_number(response, mode, gold):
+    for benchmark in ("math", "theoremqa"):
+        g = get_grader("mammoth").grade(response, _p(benchmark=benchmark, answer=gold), mode)
+        assert (g.correct, g.rule) == (False, "not_a_number")
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -16,7 +16,8 @@ Rules (PAPER.md "Grading in the original code"):
 Known difference: the paper's code asked the model again for "the closest option" when a multiple-choice
 response named no letter; a grader cannot call a model, so such answers are wrong here.
 
-Guarantees: pure Python, no sympy, never raises.  Does not: judge equivalence beyond these rules (that is
+Guarantees: pure Python, no sympy, never raises (a value too large for a float, ``1e400``, is not a
+number).  Does not: judge equivalence beyond these rules (that is
 what ``strict`` is for); ``equivalent`` compares cleaned answers as strings.
 """
 
@@ -179,7 +180,15 @@ class MammothGrader:
                     **{**base, "normalized_gold": ngold},
                 )
             p, g = _to_number(npred), _to_number(ngold)
-            if p is not None and g is not None and not math.isnan(p):
+            if p is not None and g is not None and not (math.isfinite(p) and math.isfinite(g)):
+                # 1e400 or 2**1100 read as a float is inf: not a number (round(inf) would raise)
+                return Grade(
+                    correct=False,
+                    rule="not_a_number",
+                    normalized_prediction=npred,
+                    **{**base, "normalized_gold": ngold},
+                )
+            if p is not None and g is not None:
                 if g == int(g) and re.fullmatch(r"-?\d+", ngold.replace(",", "")):
                     ok = round(p) == int(g)
                     rule = "round_int"
