@@ -260,3 +260,21 @@ def test_python_answers_are_never_evaluated_as_code(tmp_path, checker, payload):
     grade = get_grader("strict").grade(text + "\n", _p(benchmark="deepmind", answer="x + 1"), "pot")
     assert not grade.correct
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "answer, ok, rule",
+    [
+        ("15 + 9 = 24 people", False, "result_number_mismatch"),  # a sum holding the gold
+        ("15 * 2", False, "not_a_number"),
+        ("x = 15 + 9", False, None),
+        ("x = 15, y = 9", True, "first_value_exact"),
+        ("(15, 9)", True, "first_value_exact"),
+        ("15 cats and 9 dogs", True, None),
+        ("24 - 9 = 15 cats", True, "result_exact"),
+    ],
+)
+def test_simuleq_first_value_only_for_lists_of_values(answer, ok, rule):
+    problem = _p(benchmark="simuleq", answer="15")
+    g = get_grader("strict").judge(answer, problem)
+    assert g.correct is ok and (rule is None or g.rule == rule), g

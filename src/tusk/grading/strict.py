@@ -19,7 +19,8 @@ once); two different letters are wrong.
 Benchmark rules (:mod:`tusk.grading.profiles`): rounded decimal golds (NumGLUE, SimulEq, TheoremQA) accept
 a prediction that rounds to them, DeepMind golds are exact; MATH brackets are interval ends; DeepMind
 factor lists are unordered; SimulEq golds are the first unknown asked, read by its label when the answer
-labels its values (``9 poets and 15 novelists``).  A question that asks to *factor* needs a factored answer.
+labels its values (``9 poets and 15 novelists``), else the first value of a list of values (``x = 15, y = 9``;
+never of arithmetic such as ``15 + 9 = 24``).  A question that asks to *factor* needs a factored answer.
 Answers that would make sympy explode (power towers) are refused first (:mod:`tusk.grading.guards`).
 
 Guarantees: never raises on any response; predictions longer than ``max_answer_chars`` are judged wrong
@@ -45,6 +46,9 @@ from tusk.types import Grade, Mode, Problem
 MAX_ANSWER_CHARS = 400
 _NUMBER_IN_TEXT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _BASE = re.compile(r"(\w+)_\{?(\d+)\}?")
+_ARITHMETIC = re.compile(
+    r"(?=.*(?:[+*/×÷-]|\\times|\\cdot|\\div))(?:[\d\s.,+*/×÷()%$-]|\\times|\\cdot|\\div|\\\$)+"
+)
 _SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi")
 
 
@@ -208,7 +212,7 @@ class StrictGrader:
 
     def _against_number(self, gn: Number, p: str, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
         pn = parse_number(strip_units(p))
-        if pn is None and prof.first_value:
+        if pn is None and prof.first_value and _is_value_list(p):
             first = _NUMBER_IN_TEXT.search(p)
             pn = parse_number(first.group(0)) if first else None
             if pn is not None:
@@ -220,6 +224,9 @@ class StrictGrader:
         ps = shape_of(p)
         if ps.kind == "eq" and is_variable(ps.items[0]):
             return self._against_number(gn, ps.items[1], prof, rounding, symbolic)
+        if ps.kind == "eq" and _ARITHMETIC.fullmatch(ps.items[0]):  # "24 - 9 = 15 cats": the result
+            v = self._against_number(gn, ps.items[1], prof, rounding, symbolic)
+            return Verdict(v.ok, f"result_{v.rule}", v.timed_out)
         if ps.kind == "seq" and len(ps.items) == 1:
             return self._against_number(gn, ps.items[0], prof, rounding, symbolic)
         if too_heavy(p):
@@ -393,6 +400,27 @@ def first_asked_value(answer: str, question: str) -> str:
     stem = asked.group(1).lower()[:5]
     hits = [num for num, word in pairs if word.lower()[:5] == stem]
     return hits[0] if len(hits) == 1 else answer
+
+
+_LIST_SPLIT = re.compile(r"\s*(?:[,;]|\band\b)\s*")
+_LIST_ITEM = re.compile(
+    r"(?:[A-Za-z][\w ]{0,30}?\s*[=:]\s*)?\$?[+-]?\d[\d,]*(?:\.\d+)?(?:\s*[A-Za-z][A-Za-z ]{0,40})?"
+)
+
+
+def _is_value_list(text: str) -> bool:
+    """Whether ``text`` lists values, each a number optionally labelled (``x = 137, y = 63``,
+    ``{x: 15, y: 9}``, ``(4, 6)``, ``15.0 9.0``, ``15 cats and 9 dogs``): the shape the first-value rule
+    reads.  Arithmetic (``15 + 9 = 24``) is not a list."""
+    s = text.strip()
+    if len(s) >= 2 and s[0] + s[-1] in ("()", "[]", "{}"):
+        s = s[1:-1].strip()
+    items = [i for i in _LIST_SPLIT.split(s) if i]
+    if len(items) == 1:
+        items = s.split()
+    if not items or any(i.count("=") + i.count(":") > 1 for i in items):
+        return False
+    return all(_LIST_ITEM.fullmatch(i) for i in items)
 
 
 _FACTOR = re.compile(r"\bfactor(?:ed|ise|ize|ization|isation)?\b(?!ial)", re.IGNORECASE)
