@@ -278,3 +278,22 @@ def test_simuleq_first_value_only_for_lists_of_values(answer, ok, rule):
     problem = _p(benchmark="simuleq", answer="15")
     g = get_grader("strict").judge(answer, problem)
     assert g.correct is ok and (rule is None or g.rule == rule), g
+
+
+@pytest.mark.parametrize(
+    "question, ordered",
+    [
+        ("What are the four integers in increasing order?", True),
+        ("Put 5, i, -2 in descending order.", True),
+        ("List them from least to greatest.", True),
+        ("Sort 3, 0, q.", True),
+        ("Give the values, ordered from smallest to largest.", True),
+        ("Find all solutions.", False),
+    ],
+)
+def test_a_list_is_ordered_when_the_question_asks_for_an_order(question, ordered):
+    problem = Problem(id="t/1", benchmark="math", question=question, answer="7, 9, 12, 13")
+    grader = get_grader("strict")
+    assert grader.judge("13, 12, 9, 7", problem).correct is not ordered
+    assert grader.judge("7, 9, 12, 13", problem).correct
+    assert grader.equivalent("13, 12, 9, 7", "7, 9, 12, 13", problem) is not ordered

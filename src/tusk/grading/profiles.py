@@ -15,13 +15,15 @@ class Profile:
     """``rounded_golds``: decimal golds may be rounded values (``4.17`` for 25/6), so a prediction that
     rounds to them is accepted; ``brackets_matter``: ``[``/``(`` in a gold are interval ends (MATH), not
     list punctuation; ``unordered_lists``: a list gold is a set (DeepMind prime factors);
-    ``first_value``: the gold is the first of several asked values (SimulEq)."""
+    ``first_value``: the gold is the first of several asked values (SimulEq); ``ordered_lists``: the
+    question asks for an order ("in increasing order"), so no list gold is a set."""
 
     name: str
     rounded_golds: bool = True
     brackets_matter: bool = False
     unordered_lists: bool = False
     first_value: bool = False
+    ordered_lists: bool = False
     mammoth_kind: str = "number"  # how the paper's code cleans answers: number | choice | math | numglue
 
 

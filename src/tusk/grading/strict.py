@@ -18,7 +18,8 @@ once); two different letters are wrong.
 
 Benchmark rules (:mod:`tusk.grading.profiles`): rounded decimal golds (NumGLUE, SimulEq, TheoremQA) accept
 a prediction that rounds to them, DeepMind golds are exact; MATH brackets are interval ends; DeepMind
-factor lists are unordered; SimulEq golds are the first unknown asked, read by its label when the answer
+factor lists are unordered, any list is ordered when the question asks for an order ("in increasing
+order", "from least to greatest"); SimulEq golds are the first unknown asked, read by its label when the answer
 labels its values (``9 poets and 15 novelists``), else the first value of a list of values (``x = 15, y = 9``;
 never of arithmetic such as ``15 + 9 = 24``).  A question that asks to *factor* needs a factored answer.
 Answers that would make sympy explode (power towers) are refused first (:mod:`tusk.grading.guards`).
@@ -31,7 +32,7 @@ check the requested form beyond "factor" (``2/4`` for ``\\frac{1}{2}`` is accept
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tusk.grading import choices as mc
 from tusk.grading.checker import SymbolicChecker, shared_checker
@@ -122,7 +123,7 @@ class StrictGrader:
                 timed_out=timed_out,
                 **base,
             )
-        prof = profile(problem.benchmark)
+        prof = _profile_for(problem)
         g, p = clean_answer(gold), clean_answer(prediction)
         if prof.first_value:
             p = first_asked_value(p, problem.question)
@@ -149,7 +150,7 @@ class StrictGrader:
             return la is not None and la == lb
         if max(len(a), len(b)) > self.max_answer_chars:
             return a.strip() == b.strip()
-        prof = profile(problem.benchmark)
+        prof = _profile_for(problem)
         return self._compare(clean_answer(a), clean_answer(b), prof, rounding=False).ok
 
     # -- multiple choice ----------------------------------------------------------------------------
@@ -316,6 +317,8 @@ class StrictGrader:
         is_set = (
             gs.open == "{" or (not gs.open and "," in gs.text) or (prof.unordered_lists and gs.open == "[")
         )
+        if prof.ordered_lists:  # "What are the four integers in increasing order?"
+            is_set = False
         if prof.brackets_matter and gs.open and gs.open != "{":
             if (p_open, p_close) != (gs.open, gs.close):
                 return Verdict(False, "brackets")
@@ -421,6 +424,22 @@ def _is_value_list(text: str) -> bool:
     if not items or any(i.count("=") + i.count(":") > 1 for i in items):
         return False
     return all(_LIST_ITEM.fullmatch(i) for i in items)
+
+
+_ASKS_ORDER = re.compile(
+    r"\b(?:in\s+(?:increasing|decreasing|ascending|descending|numerical|alphabetical)\s+order"
+    r"|from\s+(?:least|smallest|lowest|greatest|largest|highest)\s+to\s+(?:least|smallest|lowest|greatest|"
+    r"largest|highest)|(?:in\s+)?order\s+from|ordered\s+(?:list|from|by)|\bsort(?:ed)?\b)",
+    re.IGNORECASE,
+)
+
+
+def _profile_for(problem: Problem) -> Profile:
+    """The benchmark's profile, with ordered lists when the question asks for an order."""
+    prof = profile(problem.benchmark)
+    if _ASKS_ORDER.search(problem.question or ""):
+        prof = replace(prof, ordered_lists=True)
+    return prof
 
 
 _FACTOR = re.compile(r"\bfactor(?:ed|ise|ize|ization|isation)?\b(?!ial)", re.IGNORECASE)
