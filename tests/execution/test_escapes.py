@@ -5,9 +5,8 @@ Every test cleans up what it might have created on the host (IPC objects, proces
 
 from __future__ import annotations
 
+import ast
 import ctypes
-import json
-import os
 import textwrap
 
 import pytest
@@ -89,7 +88,7 @@ def test_system_v_ipc_is_neither_shared_with_the_host_nor_allowed(pool):
         libc.shmctl(host, _IPC_RMID, None)
     assert r.status == "ok", r
     assert leaked == [], f"the program created host IPC objects: {leaked}"
-    results = eval(r.stdout)  # noqa: S307 - a dict of ints printed by our own program
+    results = ast.literal_eval(r.stdout)
     assert all(results[k] != 0 for k in ("shmget", "semget", "msgget", "host")), results
 
 
@@ -122,3 +121,40 @@ def test_memfd_cannot_hold_memory_past_the_limit(pool):
         """,
     )
     assert "held" not in r.stdout and r.status == "error" and "PermissionError" in r.error, r
+
+
+def test_deep_directory_tree_is_cleaned_and_blames_nobody(pool):
+    worker = pool._all[0].pid
+    inodes = "import os\ns = os.statvfs('.')\nprint(os.listdir('.'), s.f_files - s.f_ffree)"
+    before = run(pool, inodes)
+    r = run(
+        pool,
+        """
+        import os
+        for _ in range(5000):
+            os.mkdir("d")
+            os.chdir("d")
+        os.mkdir("locked", 0)
+        print("deep")
+        """,
+    )
+    assert r.status == "ok" and r.stdout == "deep\n", r
+    after = run(pool, inodes)
+    assert after.status == "ok" and after.stdout == before.stdout, (before, after)  # all 5001 dirs gone
+    assert pool._all[0].pid == worker  # cleaned up by the same worker, not by a crash and a restart
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("import os\nos._exit(102)", "error"),
+        ("import os, sys\nsys.stderr.write('looks like a setup failure\\n')\nos._exit(103)", "error"),
+        ("import os, signal\nprint('MemoryError')\nos.kill(os.getpid(), signal.SIGKILL)", "error"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)", "error"),
+        ("raise MemoryError", "memory"),
+        ("x = bytearray(10**12)", "memory"),
+    ],
+)
+def test_a_program_cannot_fake_its_status(pool, code, status):
+    r = run(pool, code)
+    assert r.status == status, r

@@ -13,22 +13,31 @@ warms sympy, numpy, math, fractions, itertools (and a few more), freezes its hea
 pages, Landlocks itself, then forks one fresh child per program: a program never runs in a reused
 interpreter, and anything it changes (builtins, sympy, files in its work directory) is gone for the next.
 
-Every result has an explicit status (``tusk.types.ExecutionResult``): ``ok``; ``error`` (uncaught
-exception, with its last traceback line; ``sys.exit(n)`` with n != 0; a non-zero ``os._exit``);
-``timeout`` (wall clock, or the CPU-time backstop); ``memory`` (MemoryError at the address-space limit);
-``output_limit`` (stdout + stderr over ``max_output``: killed, the head is kept); ``killed`` (a signal
-such as SIGSEGV, a failed sandbox set-up, or a worker that died).  Output printed before a failure is
-kept (stdout is line-buffered and flushed on ``os._exit``).  Output is decoded as UTF-8 with
-replacement characters.
+Every result has an explicit status (``tusk.types.ExecutionResult``), decided from what the worker
+observed, never from an exit code or text the program controls (exact rules: ``zygote``): ``ok`` (exit
+0); ``error`` (uncaught exception, with its last traceback line; ``sys.exit(n)`` or ``os._exit(n)`` with
+n != 0; death by a signal such as SIGSEGV or one the program sent itself); ``timeout`` (the worker's
+wall clock, or the CPU-time backstop seen in the child's rusage); ``memory`` (an uncaught MemoryError at
+the address-space limit); ``output_limit`` (stdout + stderr over ``max_output``: killed, the head is
+kept); ``killed`` (the sandbox set-up failed, or the worker died: never the program's own doing).
+Output printed before a failure is kept (stdout is line-buffered and flushed on ``os._exit``).  Output
+is decoded as UTF-8 with replacement characters.
 
 What is protected (each item names the mechanism; ``isolation_report()`` says which are active here):
 
 - Time: at the deadline the worker SIGKILLs the child's process group, which stops long C calls such as
   ``pow(3, 10**10)`` and ignores signal handlers; RLIMIT_CPU is a second line.
 - Memory: RLIMIT_AS = the worker's size + ``memory_mb``; files live on the 64 MiB tmpfs; each file is
-  capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.
+  capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.  Threads share two malloc
+  arenas (``mallopt(M_ARENA_MAX, 2)``), but each thread's stack (8 MiB by default,
+  ``threading.stack_size`` changes it) counts against RLIMIT_AS: about 100 threads fit in 1024 MiB.
 - Processes: no fork, vfork, clone without CLONE_THREAD, execve or execveat (seccomp), so no
   ``os.system``, ``subprocess`` or ``multiprocessing``; threads are allowed and die with the program.
+  Workers and programs die with the harness, even when it is SIGKILLed (PR_SET_PDEATHSIG).
+- IPC and anonymous memory: each worker has its own IPC namespace, and seccomp refuses System V shared
+  memory, semaphores and message queues, POSIX message queues, memfd_create and memfd_secret, so nothing
+  outlives a program or holds memory outside its RLIMIT_AS.  inotify and fanotify are refused (their
+  events would name files Landlock hides).
 - Signals: only to itself (seccomp compares the pid; Landlock >= ABI 6 scopes signals to the program's
   domain; with uid ``nobody`` the kernel's own permission check as well).  ``kill(-1)``, killing the
   parent or the worker fail with EPERM.

@@ -24,8 +24,10 @@ closed (the program does not run), it never runs with less isolation than the pl
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ TMPFS_SIZE_MB = 64
 FILE_SIZE_LIMIT = 16 << 20
 OPEN_FILES_LIMIT = 256
 THREADS_LIMIT = 512
+STATUS_FD = 3  # the child's status channel to its worker (see zygote)
+M_ARENA_MAX = -8  # mallopt: glibc reserves 64 MiB of address space per arena, one per thread otherwise
 _SYSTEM_READ_PATHS = (
     "/usr",
     "/lib",
@@ -286,20 +290,33 @@ def confine_worker(plan: Plan, root: str) -> None:
 
 
 def enter_sandbox(
-    plan: Plan, workdir: str, timeout: float, memory_mb: int, stdout_fd: int, stderr_fd: int
+    plan: Plan,
+    workdir: str,
+    timeout: float,
+    memory_mb: int,
+    stdout_fd: int,
+    stderr_fd: int,
+    status_fd: int,
+    parent: int,
 ) -> None:
-    """Confine the calling (freshly forked, single-threaded) child; raises on any failure."""
+    """Confine the calling (freshly forked, single-threaded) child; raises on any failure.
+
+    Leaves open only 0 (/dev/null), 1, 2 (the output pipes) and ``STATUS_FD`` (the status channel).
+    """
     os.setsid()
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(stdout_fd, 1)
     os.dup2(stderr_fd, 2)
-    os.closerange(3, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1024))
+    if status_fd != STATUS_FD:
+        os.dup2(status_fd, STATUS_FD)
+    os.closerange(STATUS_FD + 1, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1024))
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(child_environment(workdir))
     memory = plan.worker_size + (memory_mb << 20)
-    cpu = int(timeout) + 2
+    cpu = int(timeout) + 2  # zygote.cpu_limit
+    _linux.libc().mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(2))  # threads share 2 arenas
     for limit, value in (
         (resource.RLIMIT_AS, memory),
         (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
@@ -318,5 +335,8 @@ def enter_sandbox(
         _linux.drop_capabilities()
         if _linux.capabilities():
             raise OSError("capabilities still present after capset")
+    _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid switch, which clears it
+    if os.getppid() != parent:
+        raise OSError("the worker died before the program started")
     if plan.seccomp:
         seccomp.install(os.getpid())

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+MAX_TIMEOUT = 86400.0
+MAX_MEMORY_MB = 1 << 22  # 4 TiB: anything larger is a typo, and must still fit an rlimit
+MAX_OUTPUT = 16 << 20  # every answer, escaped, must fit a protocol frame
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,17 @@ class SandboxLimits:
     """Bytes of stdout + stderr kept; more: status ``output_limit``, the head is kept."""
 
     def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise ValueError(f"SandboxLimits.timeout must be > 0, got {self.timeout!r}")
-        if self.memory_mb < 1:
-            raise ValueError(f"SandboxLimits.memory_mb must be >= 1, got {self.memory_mb!r}")
-        if self.max_output < 0:
-            raise ValueError(f"SandboxLimits.max_output must be >= 0, got {self.max_output!r}")
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
+            raise ValueError(f"SandboxLimits.timeout must be a finite number of seconds, got {timeout!r}")
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise ValueError(f"SandboxLimits.timeout must be > 0 and <= {MAX_TIMEOUT:g} s, got {timeout!r}")
+        for name, low, high in (("memory_mb", 1, MAX_MEMORY_MB), ("max_output", 0, MAX_OUTPUT)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(
+                    f"SandboxLimits.{name} must be an integer from {low} to {high}, got {value!r}"
+                )
 
 
 DEFAULT_LIMITS = SandboxLimits()

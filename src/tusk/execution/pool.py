@@ -58,6 +58,49 @@ def _worker_environment() -> dict[str, str]:
     }
 
 
+_ROOT_PREFIX = "tusk-sandbox-"
+
+
+def _remove_stale_roots() -> None:
+    """Remove empty work-area directories left by tusk processes that were killed (their pid is gone)."""
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(_ROOT_PREFIX) :].split("-", 1)[0]
+        if not name.startswith(_ROOT_PREFIX) or not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            try:
+                os.rmdir(os.path.join(base, name))  # only ever an empty directory
+            except OSError:
+                pass
+        except OSError:
+            pass
+
+
+_SPAWNER: list[Any] = []
+
+
+def _spawner() -> Any:
+    """One long-lived thread starts every worker.
+
+    A worker asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG), and "parent" means the
+    thread that started it: a worker started from a short-lived thread (a ``map`` helper) would die with
+    that thread.  This thread lives as long as the interpreter.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _WARNED_LOCK:
+        if not _SPAWNER:
+            _SPAWNER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tusk-spawn"))
+        return _SPAWNER[0]
+
+
 class _Worker:
     """One warm worker process and the two pipes that talk to it. Used by one thread at a time."""
 
@@ -69,13 +112,16 @@ class _Worker:
         self._response_fd = -1
 
     def spawn(self) -> None:
-        self.root = tempfile.mkdtemp(prefix="tusk-sandbox-")
+        _remove_stale_roots()
+        self.root = tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self.root, 0o711)
         request_r, self._request_fd = os.pipe()
         self._response_fd, response_w = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-s", "-c", _BOOT, str(request_r), str(response_w), self.root],
+            argv = [sys.executable, "-s", "-c", _BOOT, str(request_r), str(response_w), self.root]
+            started = _spawner().submit(
+                subprocess.Popen,
+                [*argv, str(os.getpid())],
                 pass_fds=(request_r, response_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -83,6 +129,7 @@ class _Worker:
                 cwd=self.root,
                 start_new_session=True,
             )
+            self.process = started.result()
         finally:
             os.close(request_r)
             os.close(response_w)
@@ -116,7 +163,11 @@ class _Worker:
         started = time.monotonic()
         try:
             protocol.send(self._request_fd, request)
-            answer = protocol.recv(self._response_fd, started + limits.timeout + ANSWER_GRACE)
+            answer = protocol.recv(
+                self._response_fd,
+                started + limits.timeout + ANSWER_GRACE,
+                protocol.frame_limit(limits.max_output),
+            )
             if answer is None:
                 raise EOFError("the sandbox worker exited")
         except (OSError, EOFError, TimeoutError, ValueError) as exc:
@@ -128,6 +179,9 @@ class _Worker:
         except BaseException:  # interrupted mid-request: its answer must never reach the next caller
             self.stop()
             raise
+        if answer.get("retire"):  # it could not empty its work area: replace it before the next program
+            log.info("sandbox worker %s could not clean up after a program; replacing it", self.pid)
+            self.stop()
         return ExecutionResult(
             status=answer["status"],
             stdout=answer["stdout"],
@@ -215,6 +269,9 @@ class ProgramPool:
 
     def run(self, code: str, limits: SandboxLimits | None = None) -> ExecutionResult:
         """Run one program in a fresh sandboxed fork of an idle worker (blocks while all are busy)."""
+        return self._run(code, limits, None)
+
+    def _run(self, code: str, limits: SandboxLimits | None, busy: set[_Worker] | None) -> ExecutionResult:
         if self._closed:
             raise TuskError("the program pool is closed")
         worker = self._idle.get()
@@ -225,8 +282,12 @@ class ProgramPool:
                 worker.stop()
                 worker.spawn()
                 worker.wait_ready()
+            if busy is not None:
+                busy.add(worker)
             return worker.execute(code, limits or self.limits)
         finally:
+            if busy is not None:
+                busy.discard(worker)
             self._idle.put(worker)
 
     def map(self, codes: Iterable[str], limits: SandboxLimits | None = None) -> Iterator[ExecutionResult]:
@@ -235,17 +296,23 @@ class ProgramPool:
 
         pending: collections.deque[Future[ExecutionResult]] = collections.deque()
         window = 2 * self.workers
+        busy: set[_Worker] = set()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tusk-exec") as executor:
+            finished = False
             try:
                 for code in codes:
-                    pending.append(executor.submit(self.run, code, limits))
+                    pending.append(executor.submit(self._run, code, limits, busy))
                     while len(pending) >= window or (pending and pending[0].done()):
                         yield pending.popleft().result()
                 while pending:
                     yield pending.popleft().result()
+                finished = True
             finally:
                 for future in pending:
                     future.cancel()
+                if not finished:  # interrupted or abandoned: do not wait for programs nobody will read
+                    for worker in list(busy):
+                        worker.terminate()
 
     def close(self) -> None:
         """Stop every worker; a program still running in another thread ends with status ``killed``."""

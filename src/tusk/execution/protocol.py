@@ -16,6 +16,15 @@ from typing import Any
 
 _HEADER = struct.Struct("!I")
 MAX_FRAME = 64 << 20
+ERROR_CHARS = 2000  # the ``error`` field of an answer is cut to this many characters
+
+
+def frame_limit(max_output: int) -> int:
+    """The largest answer a worker may send for programs with this output cap.
+
+    JSON escapes one output byte into at most 6 characters (``\\ufffd`` for an invalid byte).
+    """
+    return max(MAX_FRAME, 6 * max_output + 6 * ERROR_CHARS + (1 << 16))
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
@@ -45,13 +54,13 @@ def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
     return bytes(chunks)
 
 
-def recv(fd: int, deadline: float | None = None) -> dict[str, Any] | None:
+def recv(fd: int, deadline: float | None = None, max_frame: int = MAX_FRAME) -> dict[str, Any] | None:
     header = _read_exact(fd, _HEADER.size, deadline)
     if header is None:
         return None
     (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise EOFError(f"sandbox frame of {size} bytes exceeds {MAX_FRAME}")
+    if size > max_frame:
+        raise EOFError(f"sandbox frame of {size} bytes exceeds {max_frame}")
     payload = _read_exact(fd, size, deadline)
     if payload is None:
         raise EOFError("sandbox worker closed the stream inside a message")

@@ -5,7 +5,7 @@ Installed in the forked child just before the program runs.  Refused with EPERM:
 itself (kill/tkill/tgkill with another pid, sigqueue, pidfd signals); socket(2) of any family; ptrace and
 cross-process memory access; changing credentials; namespaces, mounts, chroot; io_uring (it would bypass
 the filter), bpf, perf, keyrings, userfaultfd, modules, kexec, reboot, swap, handle-based opens;
-prlimit64 on another process; changing modes, owners, times or extended attributes of any file
+prlimit64 on another process; prctl(PR_SET_PDEATHSIG) (the program dies with its worker); changing modes, owners, times or extended attributes of any file
 (Landlock does not cover metadata, and a uid-0 program would own the host's files); System V IPC
 (shm*, sem*, msg*) and POSIX message queues (their objects outlive the program and hold memory that
 RLIMIT_AS does not count); inotify and fanotify (events name files Landlock hides); memfd_create and
@@ -149,7 +149,16 @@ _X86_64_DENY = {
     "memfd_create": 319,
     "memfd_secret": 447,
 }
-_X86_64_SPECIAL = {"clone": 56, "clone3": 435, "kill": 62, "tkill": 200, "tgkill": 234, "prlimit64": 302}
+_X86_64_SPECIAL = {
+    "clone": 56,
+    "clone3": 435,
+    "kill": 62,
+    "tkill": 200,
+    "tgkill": 234,
+    "prlimit64": 302,
+    "prctl": 157,
+}
+PR_SET_PDEATHSIG = 1
 
 
 def supported() -> str | None:
@@ -186,7 +195,11 @@ def build_filter(own_pid: int) -> bytes:
     for name in ("kill", "tkill", "tgkill"):
         emit(_JEQ, special[name], "own_pid", 0)
     emit(_JEQ, special["prlimit64"], "prlimit", 0)
+    emit(_JEQ, special["prctl"], "prctl", 0)
     emit(_RET, _RET_ALLOW)
+    label("prctl")
+    emit(_LD_ABS_W, _OFF_ARG0)
+    emit(_JEQ, PR_SET_PDEATHSIG, "deny", "allow")
     label("clone")
     emit(_LD_ABS_W, _OFF_ARG0)
     emit(_JSET, CLONE_THREAD, "allow", "deny")

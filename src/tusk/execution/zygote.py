@@ -9,8 +9,27 @@ child's process group when needed, reap it, send one result, and empty the work 
 cannot empty it exits and is replaced).
 
 Guarantees: a program never runs in the worker itself, never in a reused interpreter, and never sees the
-worker's descriptors; one request gets exactly one answer.  Exit codes of the child: 0 ok,
-101 error (the last stderr line is the error), 102 MemoryError, 103 sandbox setup failed.
+worker's descriptors; one request gets exactly one answer, sent only after the work area is empty again
+(emptied without recursion, so no directory tree can crash the worker; when it cannot be emptied the
+answer carries ``retire`` and the worker exits, so the next program gets a fresh worker and is not
+blamed).  The worker and every program die with the harness: PR_SET_PDEATHSIG (SIGKILL) in both (the
+program may not clear it), and a hang-up of the request pipe kills the running program and ends the worker.
+
+How a status is decided.  Only the worker's own observations count, never an exit code or text the
+program chose:
+
+1. ``timeout``: the worker's wall-clock deadline passed (it killed the group); or the kernel killed
+   the child at RLIMIT_CPU, which the worker checks in the child's rusage (CPU seconds >= the limit).
+2. ``output_limit``: the worker counted more than ``max_output`` bytes and killed the group.
+3. ``killed``: the child's status channel (a pipe at descriptor 3) did not say "started" before any
+   program code ran: the sandbox set-up failed (its reason is on the channel) or the child died first.
+4. ``error``: the program died by any other signal (SIGSEGV, or one it sent itself), or exited with a
+   code other than 0 (an uncaught exception: the last stderr line is the error; ``sys.exit(n)``; any
+   ``os._exit(n)``, n != 0, whatever n is).
+5. ``memory``: the program ended with an uncaught MemoryError, which the wrapper reports on the status
+   channel (the program's own ``raise MemoryError`` counts, as it would anywhere).  Writing to
+   descriptor 3 itself lets a program claim ``memory`` instead of ``error``, nothing else.
+6. ``ok``: exit status 0.
 """
 
 from __future__ import annotations
@@ -20,7 +39,6 @@ import gc
 import io
 import os
 import select
-import shutil
 import signal
 import sys
 import tempfile
@@ -29,9 +47,10 @@ import traceback
 from typing import Any, NoReturn
 
 from tusk.execution import _linux, protocol, seccomp
-from tusk.execution.isolation import Plan, confine_worker, enter_sandbox, make_plan, prepare_worker
+from tusk.execution.isolation import STATUS_FD, Plan, confine_worker, enter_sandbox, make_plan, prepare_worker
 
-EXIT_OK, EXIT_ERROR, EXIT_MEMORY, EXIT_SETUP = 0, 101, 102, 103
+EXIT_OK, EXIT_ERROR, EXIT_SETUP = 0, 101, 103
+_STARTED, _SETUP_FAILED, _MEMORY = b"R", b"S", b"M"  # messages on the child's status channel
 PRELOAD = (
     "math",
     "cmath",
@@ -55,6 +74,9 @@ PRELOAD = (
 
 def main(argv: list[str]) -> None:
     request_fd, response_fd, root = int(argv[0]), int(argv[1]), argv[2]
+    _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # tusk dies (even SIGKILL): so do we
+    if len(argv) > 3 and os.getppid() != int(argv[3]):
+        return  # the harness died before the line above took effect
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop
     report, warnings = prepare_worker(root)
     os.chdir(root)
@@ -86,22 +108,65 @@ def main(argv: list[str]) -> None:
         if request is None:
             return
         counter += 1
-        protocol.send(response_fd, run_one(request, plan, os.path.join(root, f"p{counter}")))
-        if not _wipe(root):  # never hand a dirty work area to the next program: exit, get replaced
+        try:
+            answer = run_one(request, plan, os.path.join(root, f"p{counter}"), request_fd)
+        except _Abandoned:
+            return
+        clean = _wipe(root)
+        if not clean:  # never hand a dirty work area to the next program: ask to be replaced
+            answer["retire"] = True
+        protocol.send(response_fd, answer)
+        if not clean:
             return
 
 
+class _Abandoned(Exception):
+    """The harness closed the request pipe (it exited or died) while a program ran."""
+
+
 def _wipe(root: str) -> bool:
-    """Remove everything the last program left under ``root``; False if anything remains."""
-    for entry in os.scandir(root):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass
-    return not any(os.scandir(root))
+    """Empty ``root`` without recursion (any depth, any path length); False if anything remains.
+
+    Never raises: a failure means the worker must be replaced, not that the next program is blamed.
+    """
+    try:
+        return _empty_directory(root)
+    except Exception:  # noqa: BLE001 - whatever went wrong, the answer is "not clean"
+        return False
+
+
+def _empty_directory(root: str, max_steps: int = 1 << 22) -> bool:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags)
+    names: list[str] = []  # the path from ``root`` to ``fd``, one name per level
+    try:
+        for _ in range(max_steps):
+            child = -1
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if not entry.is_dir(follow_symlinks=False):
+                        os.unlink(entry.name, dir_fd=fd)
+                        continue
+                    try:
+                        child = os.open(entry.name, flags, dir_fd=fd)
+                    except PermissionError:  # a directory made with mode 0: open it up first
+                        os.chmod(entry.name, 0o700, dir_fd=fd, follow_symlinks=False)
+                        child = os.open(entry.name, flags, dir_fd=fd)
+                    names.append(entry.name)
+                    break
+            if child >= 0:
+                os.close(fd)
+                fd = child
+                continue
+            if not names:
+                return True
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _preload() -> None:
@@ -121,8 +186,11 @@ def _preload() -> None:
     float(np.linalg.solve(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 5.0])).sum())
 
 
-def run_one(request: dict[str, Any], plan: Plan, workdir: str) -> dict[str, Any]:
-    """Fork, confine and supervise one program; returns the result as a plain dict."""
+def run_one(request: dict[str, Any], plan: Plan, workdir: str, request_fd: int = -1) -> dict[str, Any]:
+    """Fork, confine and supervise one program; returns the result as a plain dict.
+
+    Raises :class:`_Abandoned` (after killing and reaping the program) when ``request_fd`` hangs up.
+    """
     code = request["code"]
     timeout = float(request["timeout"])
     max_output = int(request["max_output"])
@@ -131,22 +199,30 @@ def run_one(request: dict[str, Any], plan: Plan, workdir: str) -> dict[str, Any]
         os.chown(workdir, plan.uid, plan.uid)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    status_r, status_w = os.pipe()
+    parent = os.getpid()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        _child(code, plan, workdir, timeout, int(request["memory_mb"]), out_w, err_w)
-    os.close(out_w)
-    os.close(err_w)
+        _child(code, plan, workdir, timeout, int(request["memory_mb"]), (out_w, err_w, status_w), parent)
+    for fd in (out_w, err_w, status_w):
+        os.close(fd)
     try:
-        reason, outputs, end = _supervise(pid, out_r, err_r, start + timeout, max_output)
-        _, wait_status = os.waitpid(pid, 0)
+        reason, outputs, end = _supervise(pid, out_r, err_r, start + timeout, max_output, request_fd)
+        _, wait_status, usage = os.wait4(pid, 0)
         end = end or time.monotonic()
+        channel = _read_all(status_r) if reason != "abandoned" else b""
     finally:
-        os.close(out_r)
-        os.close(err_r)
+        for fd in (out_r, err_r, status_r):
+            os.close(fd)
+    if reason == "abandoned":
+        raise _Abandoned
     stdout = bytes(outputs[0]).decode("utf-8", "replace")
     stderr = bytes(outputs[1]).decode("utf-8", "replace")
-    status, error = _classify(reason, wait_status, stderr, timeout, max_output)
+    cpu = usage.ru_utime + usage.ru_stime
+    status, error = _classify(reason, wait_status, channel, cpu, stderr, timeout, max_output)
+    if error is not None and len(error) > protocol.ERROR_CHARS:
+        error = error[: protocol.ERROR_CHARS - 3] + "..."
     return {
         "status": status,
         "stdout": stdout,
@@ -156,16 +232,33 @@ def run_one(request: dict[str, Any], plan: Plan, workdir: str) -> dict[str, Any]
     }
 
 
+def _read_all(fd: int, limit: int = 1 << 16) -> bytes:
+    """What the child wrote on its status channel (every writer is gone once it is reaped)."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = os.read(fd, limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
 def _supervise(
-    pid: int, out_r: int, err_r: int, deadline: float, max_output: int
+    pid: int, out_r: int, err_r: int, deadline: float, max_output: int, request_fd: int = -1
 ) -> tuple[str | None, tuple[bytearray, bytearray], float | None]:
-    """Collect output until the child has exited and both pipes are closed, or a limit is hit."""
+    """Collect output until the child has exited and both pipes are closed, or a limit is hit.
+
+    The reason is None (the child ended by itself), ``timeout``, ``output_limit`` or ``abandoned``
+    (``request_fd`` hung up: the harness is gone); for the last three the child's group is killed.
+    """
     buffers = {out_r: bytearray(), err_r: bytearray()}
     poller = select.poll()
     for fd in buffers:
         poller.register(fd, select.POLLIN)
     pidfd = os.pidfd_open(pid)
     poller.register(pidfd, select.POLLIN)
+    if request_fd >= 0:
+        poller.register(request_fd, select.POLLHUP | select.POLLERR)
     open_pipes, exited, total, reason, end = set(buffers), False, 0, None, None
     try:
         while open_pipes or not exited:
@@ -173,7 +266,11 @@ def _supervise(
             if remaining <= 0:
                 reason = "timeout"
                 break
-            for fd, _event in poller.poll(max(1, int(remaining * 1000) + 1)):
+            for fd, event in poller.poll(max(1, int(remaining * 1000) + 1)):
+                if fd == request_fd:
+                    if event & (select.POLLHUP | select.POLLERR):
+                        reason = "abandoned"
+                    continue
                 if fd == pidfd:
                     exited, end = True, time.monotonic()
                     poller.unregister(pidfd)
@@ -203,38 +300,56 @@ def _supervise(
 
 
 def _classify(
-    reason: str | None, wait_status: int, stderr: str, timeout: float, max_output: int
+    reason: str | None,
+    wait_status: int,
+    channel: bytes,
+    cpu_seconds: float,
+    stderr: str,
+    timeout: float,
+    max_output: int,
 ) -> tuple[str, str | None]:
-    last_line = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), None)
+    """The status, from what the worker observed; see the module docstring for the rules."""
     if reason == "timeout":
         return "timeout", f"timed out after {timeout:g} s"
     if reason == "output_limit":
         return "output_limit", f"output exceeded {max_output} bytes"
+    if not channel.startswith(_STARTED):
+        detail = channel[1:].decode("utf-8", "replace").strip() if channel.startswith(_SETUP_FAILED) else ""
+        return "killed", f"sandbox setup failed: {detail or 'the child died before the program started'}"
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
-        if sig == signal.SIGXCPU:
-            return "timeout", "CPU time limit exceeded"
-        if "MemoryError" in stderr[-4096:]:
-            return "memory", "MemoryError (interpreter aborted)"
-        return "killed", f"killed by signal {signal.Signals(sig).name}"
+        if sig in (signal.SIGKILL, signal.SIGXCPU) and cpu_seconds >= cpu_limit(timeout) - 0.05:
+            return "timeout", f"CPU time limit exceeded ({cpu_seconds:.1f} s of CPU)"
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return "error", f"killed by signal {name}"
     code = os.WEXITSTATUS(wait_status)
     if code == EXIT_OK:
         return "ok", None
-    if code == EXIT_ERROR:
-        return "error", last_line or "error"
-    if code == EXIT_MEMORY:
+    if code == EXIT_ERROR and _MEMORY in channel[len(_STARTED) :]:
         return "memory", "MemoryError: memory limit exceeded"
-    if code == EXIT_SETUP:
-        return "killed", last_line or "sandbox setup failed"
+    if code == EXIT_ERROR:
+        last_line = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), None)
+        return "error", last_line or "error"
     return "error", f"exit code {code}"
 
 
+def cpu_limit(timeout: float) -> int:
+    """RLIMIT_CPU of a program with this wall-clock ``timeout`` (a backstop for multi-threaded spinning)."""
+    return int(timeout) + 2
+
+
 def _child(
-    code: str, plan: Plan, workdir: str, timeout: float, memory_mb: int, out_w: int, err_w: int
+    code: str,
+    plan: Plan,
+    workdir: str,
+    timeout: float,
+    memory_mb: int,
+    fds: tuple[int, int, int],
+    parent: int,
 ) -> NoReturn:  # pragma: no cover - runs in the child
     real_exit = os._exit
     try:
-        enter_sandbox(plan, workdir, timeout, memory_mb, out_w, err_w)
+        enter_sandbox(plan, workdir, timeout, memory_mb, *fds, parent)
         sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = sys.__stdout__ = io.TextIOWrapper(
             open(1, "wb", closefd=False),  # noqa: SIM115
@@ -257,9 +372,10 @@ def _child(
         os._exit = flushing_exit
     except BaseException as exc:  # noqa: BLE001 - any setup failure fails closed
         try:
-            os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
+            os.write(STATUS_FD, _SETUP_FAILED + repr(exc).encode("utf-8", "replace"))
         finally:
             real_exit(EXIT_SETUP)
+    os.write(STATUS_FD, _STARTED)  # before any of the program's code: it cannot fake a setup failure
     status = _execute(code)
     _flush()
     real_exit(status)
@@ -285,8 +401,12 @@ def _execute(code: str) -> int:  # pragma: no cover - runs in the child
         return EXIT_ERROR
     except MemoryError:
         namespace.clear()
+        try:
+            os.write(STATUS_FD, _MEMORY)
+        except OSError:
+            pass
         _write_stderr("MemoryError: memory limit exceeded\n")
-        return EXIT_MEMORY
+        return EXIT_ERROR
     except BaseException as exc:  # noqa: BLE001 - every failure of the program is reported
         try:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
