@@ -2,7 +2,8 @@
 
 In: one ``{"id", "code"}`` object per line (blank lines are skipped; other keys are ignored).  Out: one
 ``{"id", "status", "stdout", "stderr", "seconds"}`` per input line, same order, written as each result is
-ready.  A malformed line (not JSON, not an object, no ``id``, ``code`` not a string) stops the run: every
+ready, as ASCII JSON.  A reader that goes away (``| head``) ends the run quietly, with status 0.
+A malformed line (not JSON, not an object, no ``id``, ``code`` not a string) stops the run: every
 line before it still gets its result, then the command exits with status 2 and a message naming the
 file and line.  Progress and a status table go to stderr when it is a terminal.
 """
@@ -65,7 +66,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         limits = SandboxLimits(timeout=args.timeout, memory_mb=args.memory, max_output=args.max_output)
     except ValueError as exc:
-        raise TuskError(str(exc)) from exc
+        message = str(exc)
+        for field, option in (
+            ("timeout", "--timeout"),
+            ("memory_mb", "--memory"),
+            ("max_output", "--max-output"),
+        ):
+            message = message.replace(f"SandboxLimits.{field}", option)
+        raise TuskError(message) from exc
     if args.workers is not None and args.workers < 1:
         raise TuskError("--workers must be at least 1")
     name = "<stdin>" if args.file == "-" else args.file
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     counts: collections.Counter[str] = collections.Counter()
     out = sys.stdout
+    reader_gone = False
     try:
         bar = ProgressBar("programs", None, unit="prog", transient=True)
         with ProgramPool(workers=args.workers, limits=limits) as pool, bar:
@@ -88,8 +97,12 @@ def run(args: argparse.Namespace) -> int:
                     "stderr": result.stderr,
                     "seconds": result.seconds,
                 }
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
+                try:  # ASCII: any id or output, lone surrogates included, can be written
+                    out.write(json.dumps(record, ensure_ascii=True) + "\n")
+                    out.flush()
+                except BrokenPipeError:  # e.g. | head: stop, and stop the programs still running
+                    reader_gone = True
+                    break
                 counts[result.status] += 1
                 bar.advance()
     except UnicodeDecodeError as exc:
@@ -97,10 +110,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if stream is not sys.stdin:
             stream.close()
+    if reader_gone:
+        _silence_stdout()
+        return 0
     _print_table(counts)
     if problems:
         raise DataError(problems[0])
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _print_table(counts: collections.Counter[str]) -> None:
