@@ -108,6 +108,9 @@ def test_numbers_equal(gold, pred, rounding, expected):
         ("twenty five dollars", "20 five dollars"),
         ("two thirds", "2 thirds"),
         ("3 quarters of an hour", "3 quarters of an hour"),
+        ("three quarters", "3 quarters"),
+        ("12 quarters", "12"),  # coins
+        ("1 point", "1"),
         ("Error: 18 is not valid", "Error: 18 is not valid"),
         ("ValueError: 18", "ValueError: 18"),
     ],

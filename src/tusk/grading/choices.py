@@ -32,8 +32,11 @@ _LETTER_LIST = re.compile(
 )
 # words after a leading "A" that make it the option, not the article ("A because ...", not "A train ...")
 _AFTER_LETTER = frozenset(
-    "because since as rather not instead is was which that so but or and with being seems would "
-    "should must only here holds".split()
+    [
+        *("because", "since", "as", "rather", "not", "instead", "is", "was", "which", "that", "so"),
+        *("but", "or", "and", "with", "being", "seems", "would", "should", "must", "only", "here"),
+        "holds",
+    ]
 )
 _PAREN_LETTER = re.compile(r"\(([A-Za-z])\)")
 _NAMED_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-Z])\b", re.IGNORECASE)
@@ -103,9 +106,14 @@ def letters_named(answer: str, valid: str, option_texts: dict[str, str] | None =
             # the letter that opens the answer is the choice; later mentions explain it ("B, since (A) is
             # too big"), unless a second letter follows at once ("A or B")
             more = _LETTER_LIST.match(s[m.end() :])
-            if more and more.group(1).upper() in valid and more.group(1).upper() != letter:
-                if more.group(1).isupper() or more.group(0).rstrip().endswith(")") or "(" in more.group(0):
-                    return [letter, more.group(1).upper()]
+            second = more.group(1) if more else ""
+            if (
+                more
+                and second.upper() in valid
+                and second.upper() != letter
+                and (second.isupper() or "(" in more.group(0) or more.group(0).rstrip().endswith(")"))
+            ):
+                return [letter, second.upper()]
             return [letter]
     return _scan(s, valid)
 
@@ -119,10 +127,8 @@ def _leading_is_letter(s: str, m: re.Match[str]) -> bool:
     after = s[m.end() :]
     if letter.islower():
         return bool(after) and after[0] in ".):" and (len(after) == 1 or after[1].isspace())
-    word = re.match(r"\s+([A-Za-z]+)", after)
-    if word and word.group(1)[0].islower() and word.group(1) not in _AFTER_LETTER:
-        return False  # "A train ...", "I think ..."
-    return True
+    word = re.match(r"\s+([A-Za-z]+)", after)  # "A train ...", "I think ..." are words, not options
+    return not (word and word.group(1)[0].islower() and word.group(1) not in _AFTER_LETTER)
 
 
 def _scan(s: str, valid: str) -> list[str]:

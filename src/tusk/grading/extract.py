@@ -167,10 +167,7 @@ def last_number(text: str) -> str | None:
     while right < len(text) and not text[right].isspace():
         right += 1
     term = text[left:right].strip("$").rstrip(".,;:!?").strip("$")
-    for opener in ("\\(", "\\["):
-        term = term[len(opener) :] if term.startswith(opener) else term
-    for closer in ("\\)", "\\]"):
-        term = term[: -len(closer)] if term.endswith(closer) else term
+    term = term.removeprefix("\\(").removeprefix("\\[").removesuffix("\\)").removesuffix("\\]")
     return term or None
 
 

@@ -139,24 +139,31 @@ _NUMBER_WORDS = {
 # words that change or qualify the number before them, so a tail holding one is not a unit ("12 and a
 # half", "12 squared", "two thirds", "18 is not valid")
 _NOT_UNIT_WORDS = frozenset(
-    (
-        "thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions "
-        "billion billions trillion dozen dozens score half halves third thirds quarter quarters fourth "
-        "fourths fifth fifths sixth sixths seventh sevenths eighth eighths ninth ninths tenth tenths "
-        "hundredth hundredths thousandth thousandths square-root factorial percent "
-        "and or plus minus point is are was were not no nor"
-    ).split()
+    [
+        *("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"),
+        *("hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions"),
+        *("trillion", "dozen", "dozens", "half", "halves", "third", "thirds", "fourth", "fourths"),
+        *("fifth", "fifths", "sixth", "sixths", "seventh", "sevenths", "eighth", "eighths", "ninth"),
+        *("ninths", "tenth", "tenths", "hundredth", "hundredths", "thousandth", "thousandths"),
+        *("square-root", "factorial", "percent", "and", "or", "plus", "minus", "is", "are", "was"),
+        *("were", "not", "no", "nor"),
+    ]
 )
+# coins after digits ("12 quarters"), a fraction after a number word or before "of" ("three quarters")
+_FRACTION_WORDS = frozenset(["quarter", "quarters"])
 
 
-def _unit_tail(rest: str) -> bool:
+def _unit_tail(rest: str, after_word: bool = False) -> bool:
     """Whether ``rest`` (what follows a number) is only unit, currency or object words (``dollars``,
-    ``km/h``, ``eggs``, ``adult tickets``), so the number alone is the answer."""
+    ``km/h``, ``eggs``, ``adult tickets``), so the number alone is the answer.  ``after_word``: the number
+    was written as a word (``three quarters`` is 3/4, ``3 quarters`` are coins)."""
     if not _UNIT_TAIL.match(rest):
         return False
     words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", rest.lower())
     if words and words[0] in ("squared", "cubed"):  # "12 squared" is 144; "12 feet squared" is an area
         return False
+    if words and words[0] in _FRACTION_WORDS and (after_word or words[1:2] == ["of"]):
+        return False  # "three quarters", "3 quarters of an hour"
     return not any(w in _NOT_UNIT_WORDS or w in _NUMBER_WORDS for w in words)
 
 
@@ -180,10 +187,11 @@ def strip_units(text: str) -> str:
     if label and not _ERROR_LABEL.search(label.group(0)):  # "Total: 18", not "Error: 18 is not valid"
         s = s[label.end() :]
     head = s.split(" ", 1)
-    if head[0].lower() in _NUMBER_WORDS:  # "twenty dollars" -> "20 dollars"; "two thirds" keeps its tail
+    word = head[0].lower() in _NUMBER_WORDS
+    if word:  # "twenty dollars" -> "20 dollars"; "two thirds" keeps its tail
         s = _NUMBER_WORDS[head[0].lower()] + (" " + head[1] if len(head) > 1 else "")
     scaled = _SCALE.match(s)
-    if scaled and (not scaled.group("rest") or _unit_tail(scaled.group("rest"))):
+    if scaled and (not scaled.group("rest") or _unit_tail(scaled.group("rest"), word)):
         from fractions import Fraction
 
         value = Fraction(scaled.group(1).replace(",", "")) * _SCALES[scaled.group(2).lower()]
@@ -198,8 +206,8 @@ def strip_units(text: str) -> str:
         percent = _PERCENT_WORD.match(rest)
         if percent and "%" not in m.group("num"):  # "12 percent" reads as "12%"
             rest = rest[percent.end() :]
-            if not rest.strip() or _unit_tail(rest):
+            if not rest.strip() or _unit_tail(rest, word):
                 return m.group("num").strip() + "%"
-        if _unit_tail(rest) and not _VARIABLE_TAIL.match(rest):
+        if _unit_tail(rest, word) and not _VARIABLE_TAIL.match(rest):
             s = m.group("num")
     return s.strip().rstrip(".").strip()

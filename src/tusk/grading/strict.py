@@ -41,6 +41,13 @@ from tusk.grading.guards import too_heavy
 from tusk.grading.normalize import clean_answer, strip_units
 from tusk.grading.numbers import Number, numbers_equal, parse_number
 from tusk.grading.profiles import Profile, profile
+from tusk.grading.questions import (
+    asks_factor,
+    asks_order,
+    first_asked_value,
+    has_top_level_sum,
+    is_value_list,
+)
 from tusk.grading.structure import Shape, is_variable, shape_of
 from tusk.types import Grade, Mode, Problem
 
@@ -127,7 +134,7 @@ class StrictGrader:
         g, p = clean_answer(gold), clean_answer(prediction)
         if prof.first_value:
             p = first_asked_value(p, problem.question)
-        if _FACTOR.search(problem.question or "") and _has_top_level_sum(p) and not _has_top_level_sum(g):
+        if asks_factor(problem.question) and has_top_level_sum(p) and not has_top_level_sum(g):
             v = Verdict(False, "not_factored")  # "Factor 7x^2-63": the expanded form is not the answer
         else:
             v = self._compare(g, p, prof, rounding=prof.rounded_golds)
@@ -213,7 +220,7 @@ class StrictGrader:
 
     def _against_number(self, gn: Number, p: str, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
         pn = parse_number(strip_units(p))
-        if pn is None and prof.first_value and _is_value_list(p):
+        if pn is None and prof.first_value and is_value_list(p):
             first = _NUMBER_IN_TEXT.search(p)
             pn = parse_number(first.group(0)) if first else None
             if pn is not None:
@@ -385,79 +392,10 @@ class StrictGrader:
         return Verdict(bool(res.value.get("equal")), rule or f"symbolic_{res.value.get('detail', '')}")
 
 
-_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+)?(?:the\s+)?([a-z]+)", re.IGNORECASE)
-_LABEL_FIRST = re.compile(r"([A-Za-z]+)\s*[=:]\s*([+-]?\d[\d,]*(?:\.\d+)?)")
-_LABELLED = re.compile(r"([+-]?\d[\d,]*(?:\.\d+)?)\s*(?:\$\s*)?([A-Za-z]+)")
-
-
-def first_asked_value(answer: str, question: str) -> str:
-    """SimulEq golds hold the first unknown asked for.  When an answer labels several values
-    (``9 poets and 15 novelists``) and the question's first "how many X" names one label, that value;
-    otherwise the answer unchanged."""
-    asked = _HOW_MANY.search(question or "")
-    pairs = [(num, word) for word, num in _LABEL_FIRST.findall(answer)]
-    if len(pairs) < 2:
-        pairs = _LABELLED.findall(answer)
-    if not asked or len(pairs) < 2:
-        return answer
-    stem = asked.group(1).lower()[:5]
-    hits = [num for num, word in pairs if word.lower()[:5] == stem]
-    return hits[0] if len(hits) == 1 else answer
-
-
-_LIST_SPLIT = re.compile(r"\s*(?:[,;]|\band\b)\s*")
-_LIST_ITEM = re.compile(
-    r"(?:[A-Za-z][\w ]{0,30}?\s*[=:]\s*)?\$?[+-]?\d[\d,]*(?:\.\d+)?(?:\s*[A-Za-z][A-Za-z ]{0,40})?"
-)
-
-
-def _is_value_list(text: str) -> bool:
-    """Whether ``text`` lists values, each a number optionally labelled (``x = 137, y = 63``,
-    ``{x: 15, y: 9}``, ``(4, 6)``, ``15.0 9.0``, ``15 cats and 9 dogs``): the shape the first-value rule
-    reads.  Arithmetic (``15 + 9 = 24``) is not a list."""
-    s = text.strip()
-    if len(s) >= 2 and s[0] + s[-1] in ("()", "[]", "{}"):
-        s = s[1:-1].strip()
-    items = [i for i in _LIST_SPLIT.split(s) if i]
-    if len(items) == 1:
-        items = s.split()
-    if not items or any(i.count("=") + i.count(":") > 1 for i in items):
-        return False
-    return all(_LIST_ITEM.fullmatch(i) for i in items)
-
-
-_ASKS_ORDER = re.compile(
-    r"\b(?:in\s+(?:increasing|decreasing|ascending|descending|numerical|alphabetical)\s+order"
-    r"|from\s+(?:least|smallest|lowest|greatest|largest|highest)\s+to\s+(?:least|smallest|lowest|greatest|"
-    r"largest|highest)|(?:in\s+)?order\s+from|ordered\s+(?:list|from|by)|\bsort(?:ed)?\b)",
-    re.IGNORECASE,
-)
-
-
 def _profile_for(problem: Problem) -> Profile:
     """The benchmark's profile, with ordered lists when the question asks for an order."""
     prof = profile(problem.benchmark)
-    if _ASKS_ORDER.search(problem.question or ""):
-        prof = replace(prof, ordered_lists=True)
-    return prof
-
-
-_FACTOR = re.compile(r"\bfactor(?:ed|ise|ize|ization|isation)?\b(?!ial)", re.IGNORECASE)
-
-
-def _has_top_level_sum(text: str) -> bool:
-    """A ``+`` or ``-`` outside brackets, not a leading sign: ``7x^2-63`` yes, ``7(x+3)(x-3)`` no."""
-    depth, before = 0, ""
-    for c in text.strip():
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c in "+-" and depth == 0 and before and before not in "^_e,=":
-            return True
-        if not c.isspace():
-            before = c
-    return False
+    return replace(prof, ordered_lists=True) if asks_order(problem.question) else prof
 
 
 def _compact(s: str) -> str:
