@@ -214,6 +214,9 @@ def test_last_boxed_keeps_nested_braces():
         ("A or B", ["A", "B"]),
         ("C/D", ["C", "D"]),
         ("A train covers 110 km, so (B)", ["B"]),
+        ("c, since (a) is too big", ["C"]),
+        ("a, b", ["A", "B"]),
+        ("(c) or (d)", ["C", "D"]),
     ],
 )
 def test_letters_named(answer, letters):

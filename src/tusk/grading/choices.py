@@ -111,7 +111,12 @@ def letters_named(answer: str, valid: str, option_texts: dict[str, str] | None =
                 more
                 and second.upper() in valid
                 and second.upper() != letter
-                and (second.isupper() or "(" in more.group(0) or more.group(0).rstrip().endswith(")"))
+                and (
+                    second.isupper()
+                    or (m.group(1) or m.group(2)).islower()  # "a, b"
+                    or "(" in more.group(0)
+                    or more.group(0).rstrip().endswith(")")
+                )
             ):
                 return [letter, second.upper()]
             return [letter]
@@ -126,7 +131,7 @@ def _leading_is_letter(s: str, m: re.Match[str]) -> bool:
     letter = m.group(2)
     after = s[m.end() :]
     if letter.islower():
-        return bool(after) and after[0] in ".):" and (len(after) == 1 or after[1].isspace())
+        return bool(after) and after[0] in ".):,;" and (len(after) == 1 or after[1].isspace())
     word = re.match(r"\s+([A-Za-z]+)", after)  # "A train ...", "I think ..." are words, not options
     return not (word and word.group(1)[0].islower() and word.group(1) not in _AFTER_LETTER)
 
