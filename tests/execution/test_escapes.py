@@ -158,3 +158,45 @@ def test_deep_directory_tree_is_cleaned_and_blames_nobody(pool):
 def test_a_program_cannot_fake_its_status(pool, code, status):
     r = run(pool, code)
     assert r.status == status, r
+
+
+def test_large_non_ascii_output_keeps_its_status(pool):
+    limits = SandboxLimits(timeout=10.0, memory_mb=256, max_output=12_000_000)
+    r = run(pool, "import sys\nsys.stdout.buffer.write(b'\\xff' * 12_000_000)", limits)
+    assert r.status == "ok", (r.status, r.error)
+    assert len(r.stdout) == 12_000_000 and set(r.stdout) == {"\ufffd"}
+    assert run(pool, "print(1)").stdout == "1\n"
+
+
+def test_limits_are_validated():
+    for bad in (
+        {"timeout": float("inf")},
+        {"timeout": float("nan")},
+        {"timeout": 0},
+        {"memory_mb": 100_000_000_000_000},
+        {"memory_mb": 1.5},
+        {"max_output": 1 << 40},
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SandboxLimits(**bad)
+
+
+def test_many_threads_fit_in_a_modest_memory_limit(pool):
+    r = run(
+        pool,
+        """
+        import threading
+        done, together = [], threading.Barrier(16)
+        def work():
+            together.wait()  # all alive at once, each allocating: one malloc arena each by default
+            done.append([bytearray(1 << 12) for _ in range(64)])
+            together.wait()
+        threads = [threading.Thread(target=work) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(len(done))
+        """,
+    )
+    assert r.status == "ok" and r.stdout == "16\n", r

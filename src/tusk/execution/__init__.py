@@ -30,7 +30,7 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
 - Memory: RLIMIT_AS = the worker's size + ``memory_mb``; files live on the 64 MiB tmpfs; each file is
   capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.  Threads share two malloc
   arenas (``mallopt(M_ARENA_MAX, 2)``), but each thread's stack (8 MiB by default,
-  ``threading.stack_size`` changes it) counts against RLIMIT_AS: about 100 threads fit in 1024 MiB.
+  ``threading.stack_size`` changes it) counts against RLIMIT_AS: about 115 threads fit in 1024 MiB.
 - Processes: no fork, vfork, clone without CLONE_THREAD, execve or execveat (seccomp), so no
   ``os.system``, ``subprocess`` or ``multiprocessing``; threads are allowed and die with the program.
   Workers and programs die with the harness, even when it is SIGKILLed (PR_SET_PDEATHSIG).
