@@ -200,3 +200,22 @@ def test_many_threads_fit_in_a_modest_memory_limit(pool):
         """,
     )
     assert r.status == "ok" and r.stdout == "16\n", r
+
+
+def test_cannot_change_the_priority_of_other_processes(pool):
+    r = run(
+        pool,
+        """
+        import os
+        os.setpriority(os.PRIO_PROCESS, 0, 1)
+        os.setpriority(os.PRIO_PROCESS, os.getpid(), 2)
+        print(os.getpriority(os.PRIO_PROCESS, 0))
+        for which, who in ((os.PRIO_USER, 0), (os.PRIO_PGRP, 0), (os.PRIO_PROCESS, os.getppid())):
+            try:
+                os.setpriority(which, who, 19)
+                print("changed", which)
+            except PermissionError:
+                pass
+        """,
+    )
+    assert r.status == "ok" and r.stdout == "2\n", r

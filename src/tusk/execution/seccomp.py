@@ -5,7 +5,9 @@ Installed in the forked child just before the program runs.  Refused with EPERM:
 itself (kill/tkill/tgkill with another pid, sigqueue, pidfd signals); socket(2) of any family; ptrace and
 cross-process memory access; changing credentials; namespaces, mounts, chroot; io_uring (it would bypass
 the filter), bpf, perf, keyrings, userfaultfd, modules, kexec, reboot, swap, handle-based opens;
-prlimit64 on another process; prctl(PR_SET_PDEATHSIG) (the program dies with its worker); changing modes, owners, times or extended attributes of any file
+prlimit64 on another process; prctl(PR_SET_PDEATHSIG) (the program dies with its worker); setpriority other than
+PRIO_PROCESS of itself, sched_set* on another process and ioprio_set (a uid's other processes are
+other programs); changing modes, owners, times or extended attributes of any file
 (Landlock does not cover metadata, and a uid-0 program would own the host's files); System V IPC
 (shm*, sem*, msg*) and POSIX message queues (their objects outlive the program and hold memory that
 RLIMIT_AS does not count); inotify and fanotify (events name files Landlock hides); memfd_create and
@@ -39,7 +41,7 @@ _RET_KILL_PROCESS = 0x80000000
 _RET_ERRNO = 0x00050000
 _RET_ALLOW = 0x7FFF0000
 _LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
-_OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16
+_OFF_NR, _OFF_ARCH, _OFF_ARG0, _OFF_ARG1 = 0, 4, 16, 24
 CLONE_THREAD = 0x00010000
 
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
@@ -148,6 +150,8 @@ _X86_64_DENY = {
     # anonymous files: memory beyond RLIMIT_AS
     "memfd_create": 319,
     "memfd_secret": 447,
+    # I/O priority of processes (of the same uid: other programs)
+    "ioprio_set": 251,
 }
 _X86_64_SPECIAL = {
     "clone": 56,
@@ -157,6 +161,11 @@ _X86_64_SPECIAL = {
     "tgkill": 234,
     "prlimit64": 302,
     "prctl": 157,
+    "setpriority": 141,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setaffinity": 203,
+    "sched_setattr": 314,
 }
 PR_SET_PDEATHSIG = 1
 
@@ -196,7 +205,20 @@ def build_filter(own_pid: int) -> bytes:
         emit(_JEQ, special[name], "own_pid", 0)
     emit(_JEQ, special["prlimit64"], "prlimit", 0)
     emit(_JEQ, special["prctl"], "prctl", 0)
+    emit(_JEQ, special["setpriority"], "setpriority", 0)
+    for name in ("sched_setparam", "sched_setscheduler", "sched_setaffinity", "sched_setattr"):
+        emit(_JEQ, special[name], "own_pid_or_zero", 0)
     emit(_RET, _RET_ALLOW)
+    label("setpriority")  # only PRIO_PROCESS (0) of itself; PRIO_USER would reach every program
+    emit(_LD_ABS_W, _OFF_ARG0)
+    emit(_JEQ, 0, 0, "deny")
+    emit(_LD_ABS_W, _OFF_ARG1)
+    emit(_JEQ, 0, "allow", 0)
+    emit(_JEQ, own_pid & 0xFFFFFFFF, "allow", "deny")
+    label("own_pid_or_zero")
+    emit(_LD_ABS_W, _OFF_ARG0)
+    emit(_JEQ, 0, "allow", 0)
+    emit(_JEQ, own_pid & 0xFFFFFFFF, "allow", "deny")
     label("prctl")
     emit(_LD_ABS_W, _OFF_ARG0)
     emit(_JEQ, PR_SET_PDEATHSIG, "deny", "allow")
