@@ -271,6 +271,8 @@ def test_python_answers_are_never_evaluated_as_code(tmp_path, checker, payload):
         ("x = 15, y = 9", True, "first_value_exact"),
         ("(15, 9)", True, "first_value_exact"),
         ("15 cats and 9 dogs", True, None),
+        ("cats 15, dogs 9", True, "first_value_exact"),  # print("cats", cats) in a program
+        ("9 + 6, 3", False, None),
         ("24 - 9 = 15 cats", True, "result_exact"),
     ],
 )

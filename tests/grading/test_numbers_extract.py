@@ -216,6 +216,7 @@ def test_last_boxed_keeps_nested_braces():
         ("A train covers 110 km, so (B)", ["B"]),
         ("c, since (a) is too big", ["C"]),
         ("a, b", ["A", "B"]),
+        ("(B) -5 since (A) is 5", ["B"]),
         ("(c) or (d)", ["C", "D"]),
     ],
 )

@@ -22,7 +22,7 @@ from tusk.types import Problem
 _GOLD_LETTER = re.compile(r"^\s*\(?([A-Za-z])\)?\s*$")
 _WHOLE_LETTER = re.compile(r"^\s*(?:option|choice)?\s*\(?([A-Za-z])\)?\s*[.):]?\s*$", re.IGNORECASE)
 _LEADING_LETTER = re.compile(
-    r"^\s*(?:(?:option|choice)\s*)?(?:\(([A-Za-z])\)|([A-Za-z])(?=[.):,;!?]|\s|$))(?!\s*[=+*/^<>-])",
+    r"^\s*(?:(?:option|choice)\s*)?(?:\(([A-Za-z])\)|([A-Za-z])(?=[.):,;!?]|\s|$)(?!\s*[=+*/^<>-]))",
     re.IGNORECASE,
 )
 # a second letter right after the first ("A or B", "(B), (D)", "C/D") names two options

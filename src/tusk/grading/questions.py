@@ -35,13 +35,13 @@ def first_asked_value(answer: str, question: str) -> str:
 
 _LIST_SPLIT = re.compile(r"\s*(?:[,;]|\band\b)\s*")
 _LIST_ITEM = re.compile(
-    r"(?:[A-Za-z][\w ]{0,30}?\s*[=:]\s*)?\$?[+-]?\d[\d,]*(?:\.\d+)?(?:\s*[A-Za-z][A-Za-z ]{0,40})?"
+    r"(?:[A-Za-z][\w ]{0,30}?(?:\s*[=:]\s*|\s+))?\$?[+-]?\d[\d,]*(?:\.\d+)?(?:\s*[A-Za-z][A-Za-z ]{0,40})?"
 )
 
 
 def is_value_list(text: str) -> bool:
     """Whether ``text`` lists values, each a number optionally labelled (``x = 137, y = 63``,
-    ``{x: 15, y: 9}``, ``(4, 6)``, ``15.0 9.0``, ``15 cats and 9 dogs``): the shape the first-value rule
+    ``{x: 15, y: 9}``, ``(4, 6)``, ``15.0 9.0``, ``15 cats and 9 dogs``, ``cats 15, dogs 9``): the shape the first-value rule
     reads.  Arithmetic (``15 + 9 = 24``) is not a list."""
     s = text.strip()
     if len(s) >= 2 and s[0] + s[-1] in ("()", "[]", "{}"):
