@@ -73,7 +73,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
