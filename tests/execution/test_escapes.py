@@ -219,3 +219,21 @@ def test_cannot_change_the_priority_of_other_processes(pool):
         """,
     )
     assert r.status == "ok" and r.stdout == "2\n", r
+
+
+def test_file_count_is_capped_and_cleaned(pool):
+    r = run(
+        pool,
+        """
+        n = 0
+        try:
+            while n < 100_000:
+                open(f"f{n}", "w").close()
+                n += 1
+        except OSError as exc:
+            print(n < 70_000, exc.errno)
+        """,
+        SandboxLimits(timeout=20.0, memory_mb=256),
+    )
+    assert r.status == "ok" and r.stdout == "True 28\n", r  # ENOSPC: out of inodes
+    assert run(pool, "open('x', 'w').close()\nprint('ok')").stdout == "ok\n"

@@ -27,8 +27,8 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
 
 - Time: at the deadline the worker SIGKILLs the child's process group, which stops long C calls such as
   ``pow(3, 10**10)`` and ignores signal handlers; RLIMIT_CPU is a second line.
-- Memory: RLIMIT_AS = the worker's size + ``memory_mb``; files live on the 64 MiB tmpfs; each file is
-  capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.  Threads share two malloc
+- Memory: RLIMIT_AS = the worker's size + ``memory_mb``; files live on the 64 MiB tmpfs (at most 65,536 of
+  them); each file is capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.  Threads share two malloc
   arenas (``mallopt(M_ARENA_MAX, 2)``), but each thread's stack (8 MiB by default,
   ``threading.stack_size`` changes it) counts against RLIMIT_AS: about 115 threads fit in 1024 MiB.
 - Processes: no fork, vfork, clone without CLONE_THREAD, execve or execveat (seccomp), so no

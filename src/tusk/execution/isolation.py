@@ -36,6 +36,7 @@ from tusk.execution import _linux, landlock, seccomp
 
 NOBODY = 65534
 TMPFS_SIZE_MB = 64
+TMPFS_INODES = 65536  # bounds what the worker must delete after a program (empty files cost no space)
 FILE_SIZE_LIMIT = 16 << 20
 OPEN_FILES_LIMIT = 256
 THREADS_LIMIT = 512
@@ -123,7 +124,7 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
                 root,
                 "tmpfs",
                 _linux.MS_NOSUID | _linux.MS_NODEV,
-                f"size={TMPFS_SIZE_MB}m,mode=0711",
+                f"size={TMPFS_SIZE_MB}m,nr_inodes={TMPFS_INODES},mode=0711",
             )
             tmpfs = True
         except OSError as exc:

@@ -108,11 +108,13 @@ class _Worker:
         self.process: subprocess.Popen | None = None
         self.root: str | None = None
         self.hello: dict[str, Any] = {}
+        self.terminated = False  # set by terminate(): its next failure is expected, not news
         self._request_fd = -1
         self._response_fd = -1
 
     def spawn(self) -> None:
         _remove_stale_roots()
+        self.terminated = False
         self.root = tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self.root, 0o711)
         request_r, self._request_fd = os.pipe()
@@ -171,7 +173,8 @@ class _Worker:
             if answer is None:
                 raise EOFError("the sandbox worker exited")
         except (OSError, EOFError, TimeoutError, ValueError) as exc:
-            log.warning("sandbox worker %s failed (%s); replacing it", self.pid, exc)
+            level = logging.DEBUG if self.terminated else logging.WARNING  # we killed it on purpose
+            log.log(level, "sandbox worker %s failed (%s); replacing it", self.pid, exc)
             self.stop()
             return ExecutionResult(
                 status="killed", seconds=time.monotonic() - started, error=f"sandbox worker died: {exc}"
@@ -200,6 +203,7 @@ class _Worker:
 
     def terminate(self) -> None:
         """Kill the worker's process group; a thread waiting on it sees the end of the stream."""
+        self.terminated = True
         if self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -228,6 +232,31 @@ class _Worker:
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
+
+
+class _Batch:
+    """The workers one ``map`` call is using, so that an interrupted ``map`` can kill them at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workers: set[_Worker] = set()
+        self._abandoned = False
+
+    def enter(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._abandoned:
+                raise TuskError("the batch of programs was abandoned")
+            self._workers.add(worker)
+
+    def leave(self, worker: _Worker) -> None:
+        with self._lock:
+            self._workers.discard(worker)
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            for worker in self._workers:
+                worker.terminate()
 
 
 class ProgramPool:
@@ -271,7 +300,7 @@ class ProgramPool:
         """Run one program in a fresh sandboxed fork of an idle worker (blocks while all are busy)."""
         return self._run(code, limits, None)
 
-    def _run(self, code: str, limits: SandboxLimits | None, busy: set[_Worker] | None) -> ExecutionResult:
+    def _run(self, code: str, limits: SandboxLimits | None, batch: _Batch | None) -> ExecutionResult:
         if self._closed:
             raise TuskError("the program pool is closed")
         worker = self._idle.get()
@@ -282,12 +311,12 @@ class ProgramPool:
                 worker.stop()
                 worker.spawn()
                 worker.wait_ready()
-            if busy is not None:
-                busy.add(worker)
+            if batch is not None:
+                batch.enter(worker)
             return worker.execute(code, limits or self.limits)
         finally:
-            if busy is not None:
-                busy.discard(worker)
+            if batch is not None:
+                batch.leave(worker)
             self._idle.put(worker)
 
     def map(self, codes: Iterable[str], limits: SandboxLimits | None = None) -> Iterator[ExecutionResult]:
@@ -296,12 +325,12 @@ class ProgramPool:
 
         pending: collections.deque[Future[ExecutionResult]] = collections.deque()
         window = 2 * self.workers
-        busy: set[_Worker] = set()
+        batch = _Batch()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tusk-exec") as executor:
             finished = False
             try:
                 for code in codes:
-                    pending.append(executor.submit(self._run, code, limits, busy))
+                    pending.append(executor.submit(self._run, code, limits, batch))
                     while len(pending) >= window or (pending and pending[0].done()):
                         yield pending.popleft().result()
                 while pending:
@@ -311,8 +340,7 @@ class ProgramPool:
                 for future in pending:
                     future.cancel()
                 if not finished:  # interrupted or abandoned: do not wait for programs nobody will read
-                    for worker in list(busy):
-                        worker.terminate()
+                    batch.abandon()
 
     def close(self) -> None:
         """Stop every worker; a program still running in another thread ends with status ``killed``."""
