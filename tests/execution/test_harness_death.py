@@ -68,7 +68,7 @@ def _start_and_wait_for_the_program() -> tuple[subprocess.Popen, set[int]]:
     pytest.fail("the program never started")
 
 
-def _reap(proc: subprocess.Popen, tree: set[int]) -> list[int]:
+def _reap(proc: subprocess.Popen | None, tree: set[int]) -> list[int]:
     """Wait (bounded) for every process of ``tree`` to go; kill and return those that stayed."""
     for _ in range(300):
         if not any(_alive(pid) for pid in tree):
@@ -108,3 +108,25 @@ def test_interrupt_stops_running_programs_instead_of_waiting(sig):
     assert left == []
     assert proc.stdout.read() == b""
     assert b"Traceback" not in proc.stderr.read()
+
+
+def test_worker_ends_its_program_when_the_request_pipe_closes():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tusk.execution import ProgramPool, SandboxLimits
+
+    with ProgramPool(workers=1, limits=SandboxLimits(timeout=900)) as pool, ThreadPoolExecutor(1) as ex:
+        worker = pool._all[0]
+        future = ex.submit(pool.run, "import time\ntime.sleep(600)")
+        programs: set[int] = set()
+        for _ in range(600):
+            programs = _descendants(worker.pid)
+            if programs:
+                break
+            time.sleep(0.05)
+        assert programs
+        fd, worker._request_fd = worker._request_fd, -1
+        os.close(fd)  # as if the harness were gone; the worker itself is not signalled
+        result = future.result(timeout=60)
+        assert result.status == "killed" and "exited" in result.error
+        assert _reap(None, programs) == []
