@@ -28,7 +28,8 @@ def test_seccomp_program_shape():
 @pytest.mark.skipif(platform.system() != "Linux", reason="Linux only")
 def test_report_names_every_mechanism_and_matches_the_kernel():
     report = isolation_report()
-    for name in ("network_namespace", "private_tmpfs", "landlock", "seccomp", "unprivileged_uid", "rlimits"):
+    names = ("network_namespace", "ipc_namespace", "private_tmpfs", "landlock", "seccomp", "unprivileged_uid")
+    for name in (*names, "rlimits"):
         assert isinstance(report[name]["active"], bool) and report[name]["detail"]
     assert report["landlock"]["active"] == (landlock.abi_version() > 0)
     assert report["seccomp"]["active"] == (seccomp.supported() is None)

@@ -114,6 +114,7 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
         note(
             "network_namespace", False, f"unshare failed ({exc}); relying on seccomp and Landlock for network"
         )
+        report["ipc_namespace"] = {"active": False, "detail": "unshare failed; seccomp refuses IPC calls"}
         namespaces = False
     tmpfs = False
     if namespaces:
