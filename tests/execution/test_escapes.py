@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import ctypes
+import os
 import textwrap
 
 import pytest
@@ -237,3 +238,26 @@ def test_file_count_is_capped_and_cleaned(pool):
     )
     assert r.status == "ok" and r.stdout == "True 28\n", r  # ENOSPC: out of inodes
     assert run(pool, "open('x', 'w').close()\nprint('ok')").stdout == "ok\n"
+
+
+def test_wipe_needs_no_recursion_and_never_raises(tmp_path):
+    from tusk.execution.zygote import _wipe
+
+    root = tmp_path / "root"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(3000):  # deeper than the recursion limit and longer than PATH_MAX
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w") as fh:
+            fh.write("x")
+        os.symlink("/etc", "link", dir_fd=fd)
+    finally:
+        os.close(fd)
+    assert _wipe(str(root)) is True
+    assert os.listdir(root) == []
+    assert os.path.isdir("/etc")
+    assert _wipe(str(tmp_path / "missing")) is False
