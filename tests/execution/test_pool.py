@@ -101,3 +101,13 @@ def test_closed_pool_refuses_work():
     p.close()
     with pytest.raises(Exception, match="closed"):
         p.run("print(1)")
+
+
+@pytest.mark.slow
+def test_abandoned_map_never_costs_a_later_program(pool):
+    for _ in range(3):
+        stream = pool.map(f"import time\ntime.sleep(0.2)\nprint({i})" for i in range(10))
+        assert next(stream).stdout == "0\n"
+        stream.close()  # kills the workers still running this map's programs
+        results = [pool.run(f"print({i})") for i in range(4)]
+        assert [(r.status, r.stdout) for r in results] == [("ok", f"{i}\n") for i in range(4)]

@@ -307,7 +307,7 @@ class ProgramPool:
         try:
             if self._closed:
                 raise TuskError("the program pool is closed")
-            if not worker.alive:
+            if worker.terminated or not worker.alive:  # a kill may not have landed yet: never reuse it
                 worker.stop()
                 worker.spawn()
                 worker.wait_ready()
