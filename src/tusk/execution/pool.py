@@ -7,7 +7,12 @@ while keeping every worker busy.
 
 Guarantees: exactly one :class:`~tusk.types.ExecutionResult` per program, in order, never another
 program's; a worker that dies or stops answering is killed, its program gets status ``killed`` with the
-reason, and a fresh worker takes its place.  Each worker's isolation report is logged once as warnings
+reason, and a fresh worker takes its place.  Workers and their programs die with this process, even when
+it is SIGKILLed (PR_SET_PDEATHSIG; every worker is started from one long-lived thread, since the kernel
+ties that signal to the starting thread); the empty work-area directories such a death leaves are
+removed by the next pool that starts.  A ``map`` that is interrupted or abandoned (an exception, Ctrl-C,
+SIGTERM, ``close()``) kills the workers running its programs instead of waiting for them, and those
+workers are never reused.  Each worker's isolation report is logged once as warnings
 for every mechanism that is unavailable (nothing degrades silently).  Does not: retry a program, or share
 anything between programs.
 """
@@ -83,22 +88,37 @@ def _remove_stale_roots() -> None:
             pass
 
 
-_SPAWNER: list[Any] = []
+_SPAWN_REQUESTS: queue.Queue[tuple[Any, dict[str, Any], queue.Queue[Any]]] = queue.Queue()
+_SPAWNER: list[threading.Thread] = []
 
 
-def _spawner() -> Any:
-    """One long-lived thread starts every worker.
+def _start_process(argv: list[str], **options: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` run on one long-lived daemon thread.
 
     A worker asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG), and "parent" means the
     thread that started it: a worker started from a short-lived thread (a ``map`` helper) would die with
-    that thread.  This thread lives as long as the interpreter.
+    that thread.  This thread lives as long as the interpreter (it is never joined at shutdown).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     with _WARNED_LOCK:
         if not _SPAWNER:
-            _SPAWNER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tusk-spawn"))
-        return _SPAWNER[0]
+            thread = threading.Thread(target=_serve_spawns, name="tusk-spawn", daemon=True)
+            thread.start()
+            _SPAWNER.append(thread)
+    answer: queue.Queue[Any] = queue.Queue(maxsize=1)
+    _SPAWN_REQUESTS.put((argv, options, answer))
+    result = answer.get()
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _serve_spawns() -> None:
+    while True:
+        argv, options, answer = _SPAWN_REQUESTS.get()
+        try:
+            answer.put(subprocess.Popen(argv, **options))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            answer.put(exc)
 
 
 class _Worker:
@@ -121,8 +141,7 @@ class _Worker:
         self._response_fd, response_w = os.pipe()
         try:
             argv = [sys.executable, "-s", "-c", _BOOT, str(request_r), str(response_w), self.root]
-            started = _spawner().submit(
-                subprocess.Popen,
+            self.process = _start_process(
                 [*argv, str(os.getpid())],
                 pass_fds=(request_r, response_w),
                 stdin=subprocess.DEVNULL,
@@ -131,7 +150,6 @@ class _Worker:
                 cwd=self.root,
                 start_new_session=True,
             )
-            self.process = started.result()
         finally:
             os.close(request_r)
             os.close(response_w)
