@@ -241,7 +241,7 @@ def test_file_count_is_capped_and_cleaned(pool):
 
 
 def test_wipe_needs_no_recursion_and_never_raises(tmp_path):
-    from tusk.execution.zygote import _wipe
+    from tusk.execution.workarea import wipe as _wipe
 
     root = tmp_path / "root"
     root.mkdir()

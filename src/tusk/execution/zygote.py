@@ -48,6 +48,7 @@ from typing import Any, NoReturn
 
 from tusk.execution import _linux, protocol, seccomp
 from tusk.execution.isolation import STATUS_FD, Plan, confine_worker, enter_sandbox, make_plan, prepare_worker
+from tusk.execution.workarea import wipe as _wipe
 
 EXIT_OK, EXIT_ERROR, EXIT_SETUP = 0, 101, 103
 _STARTED, _SETUP_FAILED, _MEMORY = b"R", b"S", b"M"  # messages on the child's status channel
@@ -122,51 +123,6 @@ def main(argv: list[str]) -> None:
 
 class _Abandoned(Exception):
     """The harness closed the request pipe (it exited or died) while a program ran."""
-
-
-def _wipe(root: str) -> bool:
-    """Empty ``root`` without recursion (any depth, any path length); False if anything remains.
-
-    Never raises: a failure means the worker must be replaced, not that the next program is blamed.
-    """
-    try:
-        return _empty_directory(root)
-    except Exception:  # noqa: BLE001 - whatever went wrong, the answer is "not clean"
-        return False
-
-
-def _empty_directory(root: str, max_steps: int = 1 << 22) -> bool:
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(root, flags)
-    names: list[str] = []  # the path from ``root`` to ``fd``, one name per level
-    try:
-        for _ in range(max_steps):
-            child = -1
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    if not entry.is_dir(follow_symlinks=False):
-                        os.unlink(entry.name, dir_fd=fd)
-                        continue
-                    try:
-                        child = os.open(entry.name, flags, dir_fd=fd)
-                    except PermissionError:  # a directory made with mode 0: open it up first
-                        os.chmod(entry.name, 0o700, dir_fd=fd, follow_symlinks=False)
-                        child = os.open(entry.name, flags, dir_fd=fd)
-                    names.append(entry.name)
-                    break
-            if child >= 0:
-                os.close(fd)
-                fd = child
-                continue
-            if not names:
-                return True
-            parent = os.open("..", flags, dir_fd=fd)
-            os.close(fd)
-            fd = parent
-            os.rmdir(names.pop(), dir_fd=fd)
-        return False
-    finally:
-        os.close(fd)
 
 
 def _preload() -> None:
