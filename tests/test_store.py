@@ -46,6 +46,12 @@ def test_corruption_in_the_middle_is_an_error_naming_the_line(tmp_path):
         RunStore(tmp_path, {"model": "m"})
 
 
+def test_a_config_that_is_not_an_object_is_named(tmp_path):
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="config.json: not a run configuration"):
+        RunStore(tmp_path, {"model": "m"}, ("model",))
+
+
 def test_a_run_with_other_settings_is_refused(tmp_path):
     with RunStore(tmp_path, {"model": "m", "mode": "cot", "benchmarks": ["a"]}, ("model", "mode")) as store:
         store.append(record(0))

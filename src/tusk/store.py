@@ -63,6 +63,8 @@ class RunStore:
                 saved = json.loads(config_path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise DataError(f"{config_path}: not valid JSON ({exc})") from exc
+            if not isinstance(saved, dict):
+                raise DataError(f"{config_path}: not a run configuration (expected a JSON object)")
             # keys a run saved before they existed are not compared
             changed = [k for k in identity if k in saved and saved.get(k) != self.config.get(k)]
             if changed and not self._has_samples():
