@@ -97,3 +97,14 @@ def test_real_model_rerun_is_identical(tmp_path, tiny_model_dir):
         second = {g.request_id: g.texts for g in cached.generate(requests)}
         assert cached.hits == 3
     assert first == second
+
+
+def test_a_damaged_row_is_a_one_line_error_naming_the_cache(tmp_path):
+    with CachedBackend(_scripted(), tmp_path) as cached:
+        list(cached.generate(_requests()))
+    db = sqlite3.connect(tmp_path / "generations.sqlite")
+    db.execute("UPDATE generations SET texts = 'not json'")
+    db.commit()
+    db.close()
+    with CachedBackend(_scripted(), tmp_path) as cached, pytest.raises(TuskError, match="is damaged .* delete it"):
+        list(cached.generate(_requests()))

@@ -135,6 +135,36 @@ def test_describe_identifies_weights(backend, tiny_model_dir):
     assert "model.safetensors" in json.dumps(info["weights"])
 
 
+def test_bad_options_prompts_and_weights_are_one_line_errors(tiny_model_dir, backend, tmp_path):
+    import shutil
+
+    import torch
+
+    for options, message in [({"batch_size": -1}, "batch_size must be a positive integer"),
+                             ({"batch_size": "abc"}, "batch_size must be a positive integer"),
+                             ({"threads": 0}, "threads must be a positive integer")]:
+        with pytest.raises(TuskError, match=message):
+            HFBackend(str(tiny_model_dir), **options)
+    if not torch.cuda.is_available():
+        with pytest.raises(TuskError, match="sees no CUDA device"):
+            HFBackend(str(tiny_model_dir), device="cuda")
+    too_long = Request("long", "hi", SamplingParams(max_tokens=10_000))
+    with pytest.raises(TuskError, match="request long: .* exceed the model's context of 512 positions"):
+        list(backend.generate([too_long]))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:3000])
+    with pytest.raises(TuskError, match="cannot load"):
+        HFBackend(str(damaged))
+
+
+def test_ignore_eos_is_part_of_the_identity(tiny_model_dir, backend):
+    with HFBackend(str(tiny_model_dir), ignore_eos="true") as free:
+        assert free.describe()["ignore_eos"] is True
+    assert "ignore_eos" not in backend.describe()
+
+
 def test_bad_targets(tmp_path):
     with pytest.raises(TuskError, match="does not exist"):
         HFBackend(str(tmp_path / "missing.gguf"))

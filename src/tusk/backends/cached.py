@@ -10,7 +10,8 @@ Guarantees: one Generation per request, carrying the request's own id; hits are 
 model work; requests with the same key in one call are sent to the inner backend once; each answer is
 committed before it is yielded, so a killed run loses nothing it reported; several processes may share a
 cache (SQLite WAL mode, first writer wins).  Sampled (temperature > 0) generations are cached too: the seed
-is part of the key, so a rerun gets the same samples it would have drawn, not fresh ones.
+is part of the key, so a rerun gets the samples stored for that seed, not fresh ones.  (The ``hf`` backend
+seeds sampling per batch, so an uncached run over another subset of problems may draw other samples.)
 
 Not done: eviction or size limits (delete the file to start over); any notion of "close enough" prompts.
 """
@@ -133,6 +134,12 @@ class CachedBackend(Backend):
             raise TuskError(f"{self.inner.kind} backend did not answer: {missing}")
 
     def _lookup(self, keys: set[str]) -> dict[str, Generation]:
+        try:
+            return self._read(keys)
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            raise TuskError(f"generation cache {self.path} is damaged ({exc}); delete it to start over") from None
+
+    def _read(self, keys: set[str]) -> dict[str, Generation]:
         found: dict[str, Generation] = {}
         ordered = sorted(keys)
         with self._lock:
@@ -167,5 +174,9 @@ class CachedBackend(Backend):
             time.time(),
         )
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-            self._db.commit()
+            try:
+                self._db.execute("INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                self._db.commit()
+            except sqlite3.Error as exc:
+                raise TuskError(f"generation cache {self.path}: cannot store ({exc}); delete it to start "
+                                "over") from None

@@ -101,10 +101,14 @@ class HFBackend(Backend):
             import torch
         except ImportError as exc:
             raise MissingExtraError("the hf backend", "hf", exc) from exc
+        batch_size = _positive_int("batch_size", batch_size)
+        threads = _positive_int("threads", threads)
         if threads:  # CPU threads for torch (process-wide); on a shared, busy CPU fewer can be faster
-            torch.set_num_threads(int(threads))
+            torch.set_num_threads(threads)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise TuskError(f"hf backend: device={device} but torch sees no CUDA device")
         self.device = device
         self.dtype = _torch_dtype(dtype, device)
         if self.compile and not device.startswith("cuda"):
@@ -117,8 +121,9 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
+        self.ignore_eos = bool_option("hf", "ignore_eos", ignore_eos)
         # ignore_eos (for benchmarks): every row runs to its max_tokens unless a stop string ends it
-        self.eos_ids = set() if ignore_eos else _eos_ids(self.lm, self.tokenizer)
+        self.eos_ids = set() if self.ignore_eos else _eos_ids(self.lm, self.tokenizer)
         # Decoding follows the request's SamplingParams alone: drop the checkpoint's sampling defaults
         # (temperature, top_k, repetition penalty...) that transformers would otherwise fill in.
         from transformers import GenerationConfig
@@ -168,6 +173,7 @@ class HFBackend(Backend):
             # only when not the defaults: identities of runs made before these options existed stay equal
             **({"cache": self.cache} if self.cache != "dynamic" else {}),
             **({"compile": True} if self.compile else {}),
+            **({"ignore_eos": True} if self.ignore_eos else {}),
         }
 
     def close(self) -> None:
@@ -205,9 +211,15 @@ class HFBackend(Backend):
             for p, ids in zip(rest, self.tokenizer(rest, add_special_tokens=False)["input_ids"]):
                 encoded[p] = ids
         rows = []
+        limit = _context_length(self.lm)
         for index, request in enumerate(requests):
             samples = 1 if request.sampling.greedy else max(1, request.sampling.n)
             ids = tuple(encoded[request.prompt])
+            if not ids:
+                raise TuskError(f"request {request.id}: the prompt is empty (no tokens to start from)")
+            if limit and len(ids) + request.sampling.max_tokens > limit:
+                raise TuskError(f"request {request.id}: {len(ids)} prompt tokens + max_tokens "
+                                f"{request.sampling.max_tokens} exceed the model's context of {limit} positions")
             rows.extend(_Row(index, s, ids, request.sampling) for s in range(samples))
         # group requests that decode alike, then longest first: similar lengths share a batch
         rows.sort(key=lambda r: (_decode_key(r.sampling), -len(r.ids), r.index, r.sample))
@@ -391,3 +403,22 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
     return ids
+
+
+def _positive_int(name: str, value: Any) -> int | None:
+    """An option that is unset (None) or a positive integer; anything else is a one-line error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TuskError(f"hf backend: option {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _context_length(model: Any) -> int | None:
+    """The most positions the model can attend to, when its config says (None: unknown)."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None

@@ -130,6 +130,10 @@ def _load(loader: Any, location: str, **kwargs: Any) -> Any:
         return loader(location, **kwargs)
     except (OSError, ValueError) as exc:
         raise TuskError(f"hf backend: cannot load {location}: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise TuskError(f"hf backend: cannot load {location}: damaged weights file ({exc})") from exc
     finally:
         if bars:
             hf_logging.enable_progress_bar()
