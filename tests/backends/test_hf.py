@@ -243,3 +243,19 @@ def test_ignore_eos_runs_every_row_to_max_tokens(tiny_model_dir):
     with HFBackend(str(tiny_model_dir), batch_size=4, ignore_eos=True) as b:
         gens = list(b.generate(requests))
     assert all(g.completion_tokens == 20 and g.finish_reasons == ("length",) for g in gens)
+
+
+def test_an_adapter_base_is_found_beside_the_adapter_or_named_in_the_error(tmp_path, monkeypatch):
+    from tusk.backends.hf_load import resolve_source
+
+    (tmp_path / "run/base").mkdir(parents=True)
+    (tmp_path / "run/base/config.json").write_text("{}")
+    (tmp_path / "run/adapter").mkdir()
+    (tmp_path / "run/adapter/adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "../base"}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    source = resolve_source(str(tmp_path / "run/adapter"))
+    assert source.base.kind == "dir" and source.base.location == str((tmp_path / "run/base").resolve())
+    (tmp_path / "run/adapter/adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "./gone"}))
+    with pytest.raises(TuskError, match="adapter_config.json: its base model './gone' cannot be used"):
+        resolve_source(str(tmp_path / "run/adapter"))

@@ -45,8 +45,17 @@ def resolve_source(target: str, base_model: str | None = None) -> ModelSource:
     if path.is_dir():
         adapter_config = path / "adapter_config.json"
         if adapter_config.is_file():
-            base = base_model or _adapter_base(adapter_config)
-            return ModelSource("adapter", str(path.resolve()), base=resolve_source(base))
+            if base_model:
+                return ModelSource("adapter", str(path.resolve()), base=resolve_source(base_model))
+            base = _adapter_base(adapter_config)
+            beside = path / base  # a relative base written by the trainer is relative to the adapter
+            if not Path(base).is_absolute() and beside.exists() and not Path(base).exists():
+                base = str(beside)
+            try:
+                return ModelSource("adapter", str(path.resolve()), base=resolve_source(base))
+            except TuskError as exc:
+                raise TuskError(f"{adapter_config}: its base model {base!r} cannot be used ({exc}); "
+                                "pass base_model=...") from None
         if not (path / "config.json").is_file():
             raise TuskError(f"hf backend: {target} is a folder without config.json or adapter_config.json")
         return ModelSource("dir", str(path.resolve()))
