@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tusk.errors import DataError, TuskError
 from tusk.types import SampleRecord, to_dict
@@ -174,25 +174,16 @@ def read_json(path: str | Path) -> dict[str, Any]:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
 
 
-class _RunLock:
-    """An exclusive, non-blocking lock on ``RUN_DIR/.lock`` (released on close or when the process dies)."""
-
-    def __init__(self, path: Path):
-        self._fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close()
-
-    def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()  # closing the file releases the lock
-
-
-def _lock_run_dir(run_dir: Path) -> _RunLock:
-    lock = _RunLock(run_dir / ".lock")
+def _lock_run_dir(run_dir: Path) -> IO[str]:
+    """An exclusive, non-blocking lock on ``RUN_DIR/.lock``: the open file holds it until it is closed (or the
+    process dies)."""
+    lock = open(run_dir / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until the store closes
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
         return lock
     try:
-        fcntl.flock(lock._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         lock.close()
         raise TuskError(f"{run_dir} is in use by another tusk process; wait for it or use another --out") from None

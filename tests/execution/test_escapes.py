@@ -261,3 +261,19 @@ def test_wipe_needs_no_recursion_and_never_raises(tmp_path):
     assert os.listdir(root) == []
     assert os.path.isdir("/etc")
     assert _wipe(str(tmp_path / "missing")) is False
+
+
+def test_resource_limits_of_other_processes_are_out_of_reach(pool):
+    r = run(
+        pool,
+        """
+        import os, resource
+        print(resource.prlimit(0, resource.RLIMIT_NOFILE) == resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE))
+        try:
+            resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE)
+            print("reached the parent")
+        except PermissionError:
+            print("denied")
+        """,
+    )
+    assert r.status == "ok" and r.stdout.split() == ["True", "denied"], r

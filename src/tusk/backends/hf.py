@@ -117,6 +117,7 @@ class HFBackend(Backend):
         started = time.perf_counter()
         self.lm, self.tokenizer = load_model_and_tokenizer(self.source, self.dtype, device)
         log.info("loaded %s on %s (%s) in %.1f s", model, device, self.dtype, time.perf_counter() - started)
+        self.context_length = _context_length(self.lm)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -211,7 +212,7 @@ class HFBackend(Backend):
             for p, ids in zip(rest, self.tokenizer(rest, add_special_tokens=False)["input_ids"]):
                 encoded[p] = ids
         rows = []
-        limit = _context_length(self.lm)
+        limit = self.context_length
         for index, request in enumerate(requests):
             samples = 1 if request.sampling.greedy else max(1, request.sampling.n)
             ids = tuple(encoded[request.prompt])

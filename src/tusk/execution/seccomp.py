@@ -203,10 +203,9 @@ def build_filter(own_pid: int) -> bytes:
     emit(_JEQ, special["clone"], "clone", 0)
     for name in ("kill", "tkill", "tgkill"):
         emit(_JEQ, special[name], "own_pid", 0)
-    emit(_JEQ, special["prlimit64"], "prlimit", 0)
     emit(_JEQ, special["prctl"], "prctl", 0)
     emit(_JEQ, special["setpriority"], "setpriority", 0)
-    for name in ("sched_setparam", "sched_setscheduler", "sched_setaffinity", "sched_setattr"):
+    for name in ("prlimit64", "sched_setparam", "sched_setscheduler", "sched_setaffinity", "sched_setattr"):
         emit(_JEQ, special[name], "own_pid_or_zero", 0)
     emit(_RET, _RET_ALLOW)
     label("setpriority")  # only PRIO_PROCESS (0) of itself; PRIO_USER would reach every program
@@ -225,10 +224,6 @@ def build_filter(own_pid: int) -> bytes:
     label("clone")
     emit(_LD_ABS_W, _OFF_ARG0)
     emit(_JSET, CLONE_THREAD, "allow", "deny")
-    label("prlimit")
-    emit(_LD_ABS_W, _OFF_ARG0)
-    emit(_JEQ, 0, "allow", 0)
-    emit(_JEQ, own_pid & 0xFFFFFFFF, "allow", "deny")
     label("own_pid")
     emit(_LD_ABS_W, _OFF_ARG0)
     emit(_JEQ, own_pid & 0xFFFFFFFF, "allow", "deny")
