@@ -69,3 +69,14 @@ def bool_option(backend: str, option: str, value: Any) -> bool:
         if word in ("false", "no", "off", "0", ""):
             return False
     raise TuskError(f"{backend} backend: option {option}={value!r} is not a boolean (use true or false)")
+
+
+def int_option(backend: str, option: str, value: Any, minimum: int | None = None) -> int:
+    """An integer backend option (YAML gives ints; the digits of a string are accepted too)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TuskError(f"{backend} backend: option {option}={value!r} is not an integer")
+    if minimum is not None and value < minimum:
+        raise TuskError(f"{backend} backend: option {option}={value} must be at least {minimum}")
+    return value

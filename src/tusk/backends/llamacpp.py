@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tusk.backends.base import Backend, bool_option
+from tusk.backends.base import Backend, bool_option, int_option
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request
 
@@ -60,9 +60,9 @@ class LlamaCppBackend(Backend):
         super().__init__(target)
         from tusk import models
 
-        n_ctx = int_option("n_ctx", n_ctx, minimum=0)
-        threads = None if threads is None else int_option("threads", threads, minimum=1)
-        seed = int_option("seed", seed)
+        n_ctx = int_option("llamacpp", "n_ctx", n_ctx, minimum=0)
+        threads = None if threads is None else int_option("llamacpp", "threads", threads, minimum=1)
+        seed = int_option("llamacpp", "seed", seed)
         self.dequantize = bool_option("llamacpp", "dequantize", dequantize)
         try:
             import llama_cpp
@@ -97,7 +97,7 @@ class LlamaCppBackend(Backend):
         # on a machine shared with other busy processes, one thread can be much faster than all cores
         n_threads = llama_options.pop("n_threads", None)  # llama.cpp's name for ``threads``
         if n_threads is not None:
-            n_threads = int_option("n_threads", n_threads, minimum=1)
+            n_threads = int_option("llamacpp", "n_threads", n_threads, minimum=1)
         threads = threads or n_threads or len(os.sched_getaffinity(0))
         llama_options.setdefault("n_threads_batch", threads)
         llama_options.setdefault("verbose", False)
@@ -212,17 +212,6 @@ _RESERVED = frozenset({"self", "model_path", "kwargs"})
 _NEUTRAL_LLAMA_OPTIONS = frozenset({"n_threads", "n_threads_batch", "verbose"})
 #: what ``dequantize=true`` fixes so that llama.cpp computes in f32
 _EXACT_SETTINGS = ("type_k", "type_v", "flash_attn")
-
-
-def int_option(option: str, value: Any, minimum: int | None = None) -> int:
-    """An integer backend option (YAML gives ints; the digits of a string are accepted too)."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TuskError(f"llamacpp backend: option {option}={value!r} is not an integer")
-    if minimum is not None and value < minimum:
-        raise TuskError(f"llamacpp backend: option {option}={value} must be at least {minimum}")
-    return value
 
 
 def llama_passthrough(llama_class: type, options: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tusk.backends.base import Backend
+from tusk.backends.base import Backend, int_option
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request
 
@@ -97,8 +97,7 @@ class RayBackend(Backend):
             gpus_per_replica = 1.0 if gpus else 0.0
         if replicas is None:
             replicas = max(1, int(gpus // gpus_per_replica)) if gpus_per_replica else 1
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise TuskError(f"ray backend: replicas must be a positive integer, got {replicas!r}")
+        replicas = int_option("ray", "replicas", replicas, minimum=1)
         self.chunk_size = max(1, chunk_size)
         actor = ray.remote(num_gpus=gpus_per_replica, num_cpus=cpus_per_replica, max_restarts=0)(_Replica)
         self._replicas = [actor.remote(model, options) for _ in range(replicas)]
