@@ -106,3 +106,45 @@ def test_partial_runs_are_marked_and_bad_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "killed/samples.jsonl").write_text(json.dumps(records[0]) + "\n")
     with pytest.raises(TuskError, match="cannot write the HTML report"):
         write_html([tmp_path / "killed"], tmp_path / "no/such/dir/report.html")
+
+
+def test_paper_rows_match_the_papers_printed_averages_and_follow_the_runs_benchmarks():
+    from tusk.errors import TuskError
+    from tusk.paper_results import PAPER_RESULTS, paper_models, paper_summaries
+
+    printed = {"MAmmoTH-7B": 47.9, "MAmmoTH-Coder-7B": 52.0, "MAmmoTH-13B": 52.9, "MAmmoTH-Coder-13B": 54.9,
+               "MAmmoTH-Coder-34B": 62.1, "MAmmoTH-70B": 63.4}
+    rows = paper_summaries(paper_models("all"))
+    assert [label for label, _ in rows] == [f"{m} (paper)" for m in PAPER_RESULTS]
+    for (_, summary), model in zip(rows, PAPER_RESULTS, strict=True):
+        assert round(100 * summary["averages"]["all"], 1) == printed[model]
+        assert len(summary["benchmarks"]) == 9
+    assert paper_models("7b, MAmmoTH-Coder-7B,7B") == ["MAmmoTH-7B", "MAmmoTH-Coder-7B"]
+    with pytest.raises(TuskError, match="unknown model '8b'.*Coder-34B"):
+        paper_models("8b")
+    run = summarize(rows_for("gsm8k", 4, 3) + rows_for("svamp", 2, 1), {"benchmarks": ["gsm8k", "svamp"]})
+    header, table = table_rows([("mine", run), *paper_summaries(["MAmmoTH-7B"], ["gsm8k", "svamp", "smoke"])])
+    assert header == ["run", "GSM", "SVAMP", "in-dom", "out-dom", "avg"]
+    assert table[1] == ["MAmmoTH-7B (paper)", "53.6", "67.7", "53.6", "67.7", "60.7"]  # averaged like the run
+
+
+def test_report_command_compares_runs_and_adds_paper_rows(tmp_path, capsys, monkeypatch):
+    from tusk.cli import main
+
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal setting must not cut columns in a pipe
+    base = rows_for("gsm8k", 20, 5)
+    better = rows_for("gsm8k", 20, 15)
+    make_run(tmp_path / "a", base, {"model": "a", "mode": "cot", "grader": "strict", "benchmarks": ["gsm8k"]})
+    make_run(tmp_path / "b", better, {"model": "b", "mode": "cot", "grader": "strict", "benchmarks": ["gsm8k"]})
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "--compare", "--details", "--paper", "7b",
+                 "--html", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "all (pooled)" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[1:8] == ["20", "25.0", "75.0", "+50.0", "10", "0", "0.00195"]  # 2 / 2**10, exact McNemar
+    assert "MAmmoTH-7B (paper)" in out and "53.6" in out
+    assert "11.2-46.9" in out  # Wilson interval of 5/20 in --details
+    page = (tmp_path / "r.html").read_text()
+    assert "id='comparison'" in page and "0.00195" in page and "MAmmoTH-7B (paper)" in page
+    assert main(["report", str(tmp_path / "a"), "--compare"]) == 2
+    assert "needs at least two run directories" in capsys.readouterr().err

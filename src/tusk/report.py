@@ -163,19 +163,50 @@ def render_details(summary: Mapping[str, Any]):
     from rich.table import Table
 
     table = Table(title=f"{summary['model']} · {summary['mode']} · grader {summary['grader']}")
-    for column in ("benchmark", "domain", "n", "correct", "acc %", "PoT", "fell back", "no answer"):
+    header, rows = details_rows(summary)
+    for column in header:
         table.add_column(column, justify="left" if column in ("benchmark", "domain") else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def details_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one run's per-benchmark counts, with a 95% (Wilson) interval for each accuracy."""
+    from tusk.compare import wilson_interval
+
+    header = ["benchmark", "domain", "n", "correct", "acc %", "95% CI", "PoT", "fell back", "no answer"]
+    rows = []
     for name, b in summary["benchmarks"].items():
-        table.add_row(
-            name,
-            b["domain"],
-            str(b["n"]),
-            str(b["correct"]),
-            _pct(b["accuracy"]),
-            str(b.get("pot_answers", 0)),
-            str(b.get("fell_back", 0)),
-            str(b.get("no_answer", 0)),
-        )
+        low, high = wilson_interval(b["correct"], b["n"])
+        rows.append([name, b["domain"], str(b["n"]), str(b["correct"]), _pct(b["accuracy"]),
+                     f"{_pct(low)}-{_pct(high)}", str(b.get("pot_answers", 0)), str(b.get("fell_back", 0)),
+                     str(b.get("no_answer", 0))])
+    return header, rows
+
+
+def comparison_rows(comparisons: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a paired comparison (:func:`tusk.compare.compare_runs`)."""
+    header = ["benchmark", "shared n", "base %", "this %", "Δ pts", "gained", "lost", "p (McNemar)", "unpaired"]
+    rows = []
+    for c in comparisons:
+        base = c.base_correct / c.n if c.n else None
+        other = c.other_correct / c.n if c.n else None
+        rows.append([c.benchmark, str(c.n), _pct(base), _pct(other), f"{100 * c.delta:+.1f}", str(c.gained),
+                     str(c.lost), f"{c.p_value:.3g}", str(c.base_only + c.other_only)])
+    return header, rows
+
+
+def render_comparison(base: str, other: str, comparisons: Sequence[Any]):
+    """A rich Table of a paired comparison of run ``other`` against run ``base``."""
+    from rich.table import Table
+
+    header, rows = comparison_rows(comparisons)
+    table = Table(title=f"{other} against {base} (paired by problem)")
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -203,11 +234,26 @@ def _bar_chart_png(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
     return buffer.getvalue()
 
 
-def write_html(run_dirs: Sequence[str | Path], path: str | Path, examples: int = 5) -> Path:
-    """A self-contained HTML report: the table, a bar chart, and wrong answers to inspect for each run."""
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str = "") -> str:
+    attribute = f" id='{table_id}'" if table_id else ""
+    lines = [f"<table{attribute}><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    lines += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+    return "\n".join([*lines, "</table>"])
+
+
+def write_html(
+    run_dirs: Sequence[str | Path],
+    path: str | Path,
+    examples: int = 5,
+    references: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    compare: bool = False,
+) -> Path:
+    """A self-contained HTML report: the table (with ``references`` rows, such as the paper's, after the runs),
+    a bar chart, per-benchmark counts with 95% intervals, a paired comparison of each run against the first
+    when ``compare``, and wrong answers to inspect for each run."""
     summaries = [(str(d), load_summary(d)) for d in run_dirs]
-    header, rows = table_rows(summaries)
-    chart = base64.b64encode(_bar_chart_png(summaries)).decode()
+    header, rows = table_rows([*summaries, *references])
+    chart = base64.b64encode(_bar_chart_png([*summaries, *references])).decode()
     parts = [
         (
             "<!doctype html><html><head><meta charset='utf-8'><title>tusk report</title><style>"
@@ -219,15 +265,19 @@ def write_html(run_dirs: Sequence[str | Path], path: str | Path, examples: int =
             ".wrong{color:#a00}.right{color:#070}</style></head><body>"
         ),
         "<h1>tusk evaluation report</h1>",
-        "<table id='scores'><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>",
+        _html_table(header, rows, "scores"),
+        f"<img id='chart' alt='accuracy per benchmark' src='data:image/png;base64,{chart}'>",
     ]
-    for row in rows:
-        parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
-    parts.append("</table>")
-    parts.append(f"<img id='chart' alt='accuracy per benchmark' src='data:image/png;base64,{chart}'>")
+    if compare:
+        from tusk.compare import compare_runs
+
+        for run_dir in summaries[1:]:
+            parts.append(f"<h2>{html.escape(run_dir[0])} against {html.escape(summaries[0][0])}</h2>")
+            parts.append(_html_table(*comparison_rows(compare_runs(summaries[0][0], run_dir[0])), "comparison"))
     for run_dir, summary in summaries:
         parts.append(f"<h2>{html.escape(run_dir)}</h2><p>model {html.escape(str(summary['model']))}, "
                      f"mode {html.escape(str(summary['mode']))}, grader {html.escape(str(summary['grader']))}</p>")
+        parts.append(_html_table(*details_rows(summary)))
         shown: Counter = Counter()
         for record in read_samples(run_dir):
             if record["correct"] or shown[record["benchmark"]] >= examples:

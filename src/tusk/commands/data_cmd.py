@@ -50,9 +50,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from tusk.commands import result_console
     from tusk.data.build import build_dataset
     from tusk.data.config import load_config
 
@@ -67,16 +67,16 @@ def _build(args: argparse.Namespace) -> int:
         table.add_row(name, str(s["problems"]), str(s["candidates"]), str(s["verified"]),
                       "-" if rate is None else f"{rate:.1%}", str(s["dedup_dropped"]), str(s["contaminated"]),
                       str(s["selected"]))
-    Console().print(table)
+    result_console().print(table)
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from rich.console import Console
     from rich.table import Table
 
+    from tusk.commands import result_console
     from tusk.data.stats import dataset_stats, plot_lengths, read_dataset, token_counter
 
     folder = Path(args.dir)
@@ -98,7 +98,7 @@ def _stats(args: argparse.Namespace) -> int:
         table.add_row(s.name, str(s.records), f"{s.share:.1%}", f"{s.instruction.mean:.0f}",
                       f"{s.instruction.p90:.0f}", f"{s.output.mean:.0f}", f"{s.output.p50:.0f}",
                       f"{s.output.p90:.0f}", f"{s.output.p99:.0f}", str(s.output.max))
-    console = Console()
+    console = result_console()
     console.print(table)
     console.print("plots: " + ", ".join(str(p) for p in plots))
     return 0

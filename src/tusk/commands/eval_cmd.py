@@ -61,9 +61,8 @@ def _backend_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tusk.benchmarks import PAPER_BENCHMARKS
+    from tusk.commands import result_console
     from tusk.evaluate import EvalConfig, evaluate
     from tusk.report import render_details, render_table
 
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if backend is not None:
             backend.close()
-    console = Console()
+    console = result_console()
     console.print(render_details(summary))
     console.print(render_table([(summary["model"], summary)]))
     console.print(f"results in {args.out}/summary.json and {args.out}/samples.jsonl")

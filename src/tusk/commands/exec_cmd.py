@@ -134,12 +134,13 @@ def _silence_stdout() -> None:
 def _print_table(counts: collections.Counter[str]) -> None:
     if not sys.stderr.isatty() or not counts:
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from tusk.commands import result_console
 
     table = Table(title="tusk exec")
     table.add_column("status")
     table.add_column("programs", justify="right")
     for status, n in counts.most_common():
         table.add_row(status, str(n))
-    Console(stderr=True).print(table)
+    result_console(stderr=True).print(table)

@@ -172,8 +172,9 @@ def _progress(records: list[dict[str, Any]]):
 
 
 def _print_summary(totals: dict[str, list[int]], grader) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from tusk.commands import result_console
 
     table = Table(title=f"grader {grader.name} v{grader.version}")
     table.add_column("benchmark")
@@ -182,4 +183,4 @@ def _print_summary(totals: dict[str, list[int]], grader) -> None:
     table.add_column("accuracy", justify="right")
     for bench, (n, correct) in sorted(totals.items()):
         table.add_row(bench, str(n), str(correct), f"{100 * correct / n:.1f}%" if n else "-")
-    Console(stderr=True).print(table)
+    result_console(stderr=True).print(table)

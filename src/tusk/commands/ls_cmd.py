@@ -12,9 +12,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from tusk.commands import result_console
 
     table = Table()
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(sources_text())
         return 0
-    Console().print(table)
+    result_console().print(table)
     return 0
 
 

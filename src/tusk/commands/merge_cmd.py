@@ -13,11 +13,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from tusk.commands import result_console
     from tusk.merge import merge_runs
     from tusk.report import render_table
 
     summary = merge_runs(args.runs, args.out)
-    Console().print(render_table([(args.out, summary)]))
+    result_console().print(render_table([(args.out, summary)]))
     return 0

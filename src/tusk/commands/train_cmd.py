@@ -40,13 +40,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from tusk.commands import result_console
     from tusk.train.config import load_config, require_inputs
 
     config = load_config(args.config, _overrides(args))
-    console = Console()
+    console = result_console()
     if args.print_config:
         import yaml
 
