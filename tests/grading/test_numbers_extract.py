@@ -105,7 +105,11 @@ def test_numbers_equal(gold, pred, rounding, expected):
         ("12 and a half", "12 and a half"),
         ("12 squared", "12 squared"),
         ("12 dozen eggs", "12 dozen eggs"),
-        ("twenty five dollars", "20 five dollars"),
+        ("twenty five dollars", "25"),  # compound number words, 0 to 99
+        ("Twenty-five", "25"),
+        ("ninety-nine eggs", "99"),
+        ("twenty-five thousand", "25000"),
+        ("twenty-fifth", "twenty-fifth"),  # an ordinal is not a count
         ("two thirds", "2 thirds"),
         ("3 quarters of an hour", "3 quarters of an hour"),
         ("three quarters", "3 quarters"),

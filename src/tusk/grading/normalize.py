@@ -136,6 +136,14 @@ _NUMBER_WORDS = {
 }
 
 
+_TENS = {w: 10 * i for i, w in enumerate(("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+                                           "ninety"), 2)}
+# a number spelled out at the start, 0 to 99: "seven", "twenty", "twenty-five", "ninety nine"
+_SPELLED = re.compile(
+    rf"^(?:(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit1>{'|'.join(list(_NUMBER_WORDS)[1:10])}))?"
+    rf"|(?P<unit>{'|'.join(_NUMBER_WORDS)}))(?![A-Za-z-])",
+    re.IGNORECASE,
+)
 # words that change or qualify the number before them, so a tail holding one is not a unit ("12 and a
 # half", "12 squared", "two thirds", "18 is not valid")
 _NOT_UNIT_WORDS = frozenset(
@@ -186,10 +194,12 @@ def strip_units(text: str) -> str:
     label = _LABEL.match(s)
     if label and not _ERROR_LABEL.search(label.group(0)):  # "Total: 18", not "Error: 18 is not valid"
         s = s[label.end() :]
-    head = s.split(" ", 1)
-    word = head[0].lower() in _NUMBER_WORDS
-    if word:  # "twenty dollars" -> "20 dollars"; "two thirds" keeps its tail
-        s = _NUMBER_WORDS[head[0].lower()] + (" " + head[1] if len(head) > 1 else "")
+    spelled = _SPELLED.match(s)
+    word = spelled is not None
+    if spelled:  # "twenty-five dollars" -> "25 dollars"; "two thirds" keeps its tail
+        tens, unit = spelled.group("tens"), spelled.group("unit1") or spelled.group("unit")
+        value = (_TENS[tens.lower()] if tens else 0) + (int(_NUMBER_WORDS[unit.lower()]) if unit else 0)
+        s = str(value) + s[spelled.end() :]
     scaled = _SCALE.match(s)
     if scaled and (not scaled.group("rest") or _unit_tail(scaled.group("rest"), word)):
         from fractions import Fraction

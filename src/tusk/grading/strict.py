@@ -73,7 +73,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "2"
+    version = "3"
 
     def __init__(
         self,
