@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from bench_common import evenly_spaced, existing_dir, non_negative_int, positive_float, positive_int, run_main
+
 NINE = ("gsm8k", "math", "aqua", "numglue", "svamp", "deepmind", "simuleq", "sat", "mmlu_math")
 FILLER = [
     "Let's solve this step by step.",
@@ -189,6 +191,10 @@ def synthesise(data_dir: str, limit: int | None, seed: int, pathological: int) -
     return samples
 
 
+def _bench_of(s: Sample) -> str:
+    return "pathological" if s.id.startswith("pathological/") else s.benchmark
+
+
 def _problem(s: Sample):
     from tusk.types import Problem
 
@@ -216,11 +222,12 @@ def run_grader(samples: list[Sample], name: str, workers: int, timeout: float):
     start = time.perf_counter()
     if workers <= 1:
         results = _grade_chunk((samples, name, timeout))
-    else:
-        size = (len(samples) + workers - 1) // workers
-        chunks = [(samples[i : i + size], name, timeout) for i in range(0, len(samples), size)]
+    else:  # interleaved, so slow answers (the pathological ones come last) spread over every process
+        chunks = [(samples[i::workers], name, timeout) for i in range(workers)]
+        results = [None] * len(samples)
         with ProcessPoolExecutor(workers) as pool:
-            results = [r for part in pool.map(_grade_chunk, chunks) for r in part]
+            for i, part in enumerate(pool.map(_grade_chunk, chunks)):
+                results[i::workers] = part
     return results, time.perf_counter() - start
 
 
@@ -249,13 +256,20 @@ def run_mathverify(samples: list[Sample]):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", default=os.environ.get("TUSK_DATA_DIR"), help="benchmark data folder")
-    ap.add_argument("--limit", type=int, default=None, help="problems per benchmark (default: all)")
+    ap.add_argument(
+        "--data-dir", type=existing_dir, default=os.environ.get("TUSK_DATA_DIR"), help="benchmark data folder"
+    )
+    ap.add_argument("--limit", type=positive_int, default=None, help="problems per benchmark (default: all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2, help="grading processes for strict (default 2)")
-    ap.add_argument("--timeout", type=float, default=3.0, help="symbolic check time limit, seconds")
-    ap.add_argument("--pathological", type=int, default=6, help="power-tower answers added to the run")
-    ap.add_argument("--baseline-count", type=int, default=1500, help="samples graded by math-verify alone")
+    ap.add_argument("--workers", type=positive_int, default=2, help="grading processes for strict (default 2)")
+    ap.add_argument("--timeout", type=positive_float, default=3.0, help="symbolic check time limit, seconds")
+    ap.add_argument("--pathological", type=non_negative_int, default=6, help="power-tower answers added")
+    ap.add_argument(
+        "--baseline-count", type=positive_int, default=1500, help="samples graded by math-verify alone"
+    )
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="list strict's disagreements with the intended verdict"
+    )
     ap.add_argument("--json", default="benchmarks/results/grading.json")
     args = ap.parse_args(argv)
     if not args.data_dir:
@@ -264,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # logs: no wrapped rows
     samples = synthesise(args.data_dir, args.limit, args.seed, args.pathological)
     console.print(f"{len(samples)} samples over {len(NINE)} benchmarks (+{args.pathological} pathological)")
     report: dict = {
@@ -275,11 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         "timeout": args.timeout,
     }
     rows = []
-    for name, workers in (("strict", args.workers), ("strict", 1), ("mammoth", 1)):
+    runs = [("strict", args.workers), ("strict", 1), ("mammoth", 1)]
+    for name, workers in dict.fromkeys(runs):  # --workers 1: strict runs once (one key per row)
         results, wall = run_grader(samples, name, workers, args.timeout)
         rows.append((f"{name} ({workers} proc)", samples, results, wall))
-    step = max(1, len(samples) // max(args.baseline_count, 1))
-    subset = samples[::step][: args.baseline_count]
+    # evenly spaced over the whole list: each benchmark (and the pathological tail) in proportion to its size
+    subset = [samples[i] for i in evenly_spaced(len(samples), args.baseline_count)]
+    report["baseline_benchmarks"] = {
+        b: n for b in (*NINE, "pathological") if (n := sum(1 for s in subset if _bench_of(s) == b))
+    }
     mv, mv_wall = run_mathverify(subset)
     rows.append(("math-verify alone (subset)", subset, mv, mv_wall))
 
@@ -320,21 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{100 * agree / len(results):.1f}%",
         )
     console.print(table)
-    strict_results = rows[1][2]
+    strict_results = next(r for label, _, r, _ in rows if label == "strict (1 proc)")
     per_bench = Table(title="strict (1 proc) per benchmark")
     for col in ("benchmark", "samples", "grades/s", "worst ms", "marked correct"):
         per_bench.add_column(col, justify="left" if col == "benchmark" else "right")
     report["strict_per_benchmark"] = {}
     for bench in (*NINE, "pathological"):
-        idx = [
-            i
-            for i, s in enumerate(samples)
-            if (
-                s.id.split("/")[0] == bench
-                if bench == "pathological"
-                else s.benchmark == bench and not s.id.startswith("path")
-            )
-        ]
+        idx = [i for i, s in enumerate(samples) if _bench_of(s) == bench]
         if not idx:
             continue
         secs = [strict_results[i][3] for i in idx]
@@ -353,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             str(entry["correct"]),
         )
     console.print(per_bench)
-    if "-v" in sys.argv or os.environ.get("GRADING_BENCH_VERBOSE"):
+    if args.verbose or os.environ.get("GRADING_BENCH_VERBOSE"):
         for s, r in zip(samples, strict_results):
             if r[0] != s.intended:
                 console.print(
@@ -367,4 +377,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
