@@ -8,9 +8,10 @@ For every benchmark with data files:
 
 Also the cost of the cache's sha256 check: a cold hash of every pinned file against the stamp-file hit.
 
-    python benchmarks/data_loading.py --data-dir ../shared/data --json data_loading.json
+    python benchmarks/data_loading.py --data-dir ../shared/data
 
-Prints a table and writes JSON.  Best of ``--repeat`` runs for each timing.
+Prints a table and writes JSON (``--json``, default benchmarks/results/data_loading.json).  Best of
+``--repeat`` runs for each timing.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import existing_dir, positive_int, run_main
 
 
 def _best(fn, repeat: int) -> float:
@@ -43,12 +47,12 @@ def _bare_parse(paths: list[Path]) -> int:
     return count
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", default="data_loading.json")
-    args = parser.parse_args()
+    parser.add_argument("--data-dir", type=existing_dir, required=True)
+    parser.add_argument("--repeat", type=positive_int, default=5)
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "data_loading.json"))
+    args = parser.parse_args(argv)
 
     from rich.console import Console
     from rich.table import Table
@@ -101,8 +105,11 @@ def main() -> None:
     result = {"repeat": args.repeat, "benchmarks": rows, "total_baseline_ms": total_base,
               "total_tusk_ms": total_tusk, "sha256_files": len(copies), "sha256_bytes": total_bytes,
               "sha256_cold_ms": cold * 1e3, "sha256_stamp_ms": stamped * 1e3}
-    Path(args.json).write_text(json.dumps(result, indent=2))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"wrote {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

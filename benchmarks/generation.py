@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_common import existing_dir, positive_int, run_main
 from llama_shapes import LLAMA_SHAPES  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 
@@ -169,7 +170,10 @@ def _sync() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data-dir", default=os.environ.get("TUSK_DATA_DIR"), help="folder with gsm8k/test.jsonl"
+        "--data-dir",
+        type=existing_dir,
+        default=os.environ.get("TUSK_DATA_DIR"),
+        help="folder with gsm8k/test.jsonl",
     )
     parser.add_argument("--model", default="smollm2-135m", help="hf target (default: the SmolLM2 GGUF)")
     parser.add_argument(
@@ -182,13 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         "--gpu-random-1b", action="store_true", help="same as --random-llama 1b (the GPU benchmark)"
     )
     parser.add_argument(
-        "--tokenizer", default=None, help="a saved tokenizer folder for the random model (default: --model's)"
+        "--tokenizer",
+        type=existing_dir,
+        default=None,
+        help="a saved tokenizer folder for the random model (default: --model's)",
     )
-    parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--tokens", type=int, default=48, help="new tokens per prompt (fixed)")
-    parser.add_argument("--batch-size", type=int, default=None, help="tusk's batch size (default: automatic)")
+    parser.add_argument("--prompts", type=positive_int, default=64)
+    parser.add_argument("--tokens", type=positive_int, default=48, help="new tokens per prompt (fixed)")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+        "--batch-size", type=positive_int, default=None, help="tusk's batch size (default: automatic)"
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     parser.add_argument(
         "--skip-per-prompt", action="store_true", help="leave out (a), the slowest method (it runs last)"
@@ -311,4 +320,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--limit", type=positive_int, default=None, help="problems per benchmark (default: all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=positive_int, default=2, help="grading processes for strict (default 2)")
+    ap.add_argument(
+        "--workers", type=positive_int, default=2, help="grading processes for strict (default 2)"
+    )
     ap.add_argument("--timeout", type=positive_float, default=3.0, help="symbolic check time limit, seconds")
     ap.add_argument("--pathological", type=non_negative_int, default=6, help="power-tower answers added")
     ap.add_argument(

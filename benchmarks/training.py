@@ -1,9 +1,13 @@
 """Training throughput: tusk's trainer against the original recipe's setup, side by side in one run.
 
 Data: the real GSM8K + MATH training sets rendered as tusk trains on them (Alpaca prompt + solution + EOS),
-tokenised with a byte-level BPE trained on the fly on the same texts (vocabulary 32,000, Llama-2's size), so
-example lengths and prompt/response splits follow the real distribution.  Model: a Llama-shaped network with
-random weights (``--size 1b``: TinyLlama's 1.1B shape; ``--size tiny`` for a CPU smoke run).
+tokenised with a byte-level BPE trained on the fly on the same texts (asked for ``--vocab`` tokens; on a few
+thousand examples the BPE runs out of merges earlier, at about 10k-20k), so example lengths and
+prompt/response splits follow the real distribution.  Model: a Llama-shaped network with random weights
+(``--size 1b``: TinyLlama's 1.1B shape; ``--size tiny`` for a CPU smoke run) whose embedding and output head
+have ``--vocab`` rows (default 32,000, Llama-2's size) whatever the BPE reached: the ids above the
+tokenizer's are never seen, but every step pays for the full 32k-row softmax, as a real Llama-2 model would.
+The JSON records both sizes (``tokenizer_vocab``, ``model_vocab``).
 
 Contenders (same model, data, precision, gradient checkpointing, optimizer):
 - ``hf-trainer-padN``: the original recipe's setup: transformers Trainer, whole examples right-padded to the
@@ -14,9 +18,19 @@ Contenders (same model, data, precision, gradient checkpointing, optimizer):
   checkpointing: faster where memory allows, as it does for 1B on one GPU) and ``tusk-packed-no-ckpt-compiled``
   (also ``compile: true``).
 
-Reported: real tokens/s (tokens that are not padding, prompt included), trained (target) tokens/s and MFU =
-6 x parameters x real tokens/s / peak FLOP/s (``--peak-tflops``, 989 = H100/H200 dense bf16).  The first
-``--warmup`` steps of every contender are excluded.
+Reported: real tokens/s (tokens that are not padding, prompt included), trained (target) tokens/s and MFU, the
+same formula for every contender (the useful work, whatever a contender computes on padding):
+
+    FLOPs/step = 6 x (parameters without the input embedding and the output head) x real tokens
+               + 6 x (output head parameters) x target tokens
+    MFU = FLOPs/step / step seconds / peak
+
+No attention term (the score and value products, about 12 x layers x hidden x context per token), so it
+understates the work done, more so for long examples.  Peak: bf16 dense from the device name (H100 SXM and
+H200 989 TFLOP/s, H100 PCIe 756, A100 312); another device, or a precision other than bf16, gets no MFU unless
+``--peak-tflops`` gives one.  The JSON records the formula, the peak and the device name.  The first
+``--warmup`` steps of every contender are excluded.  The JSON is rewritten after every contender, so a run
+stopped by a time limit keeps what finished.
 
     python benchmarks/training.py --data-dir ../shared/data --size 1b --steps 20         # on a GPU
     python benchmarks/training.py --data-dir ../shared/data --size tiny --steps 4 --device-note "2-core VM"
@@ -28,13 +42,38 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_common import existing_dir, non_negative_int, positive_float, positive_int, run_main
 from llama_shapes import LLAMA_SHAPES  # benchmarks/ is on sys.path when a benchmark runs as a script
+
+# bf16 dense peak TFLOP/s by device name: (substrings that must all appear, peak); first match wins
+PEAKS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("H200",), 989.0),
+    (("H100", "PCIE"), 756.0),
+    (("H100", "NVL"), 0.0),  # not in the table: no MFU unless --peak-tflops
+    (("H100",), 989.0),  # SXM ("NVIDIA H100 80GB HBM3")
+    (("A100",), 312.0),
+)
+MFU_FORMULA = ("6 x (parameters - input embedding - output head) x real tokens/s + 6 x output head parameters "
+               "x target tokens/s, over peak; no attention term (understates)")
+DATA_FILES = ("gsm8k/train.jsonl", "math/hendrycks_train.jsonl")
+
+
+def peak_tflops(device_name: str | None) -> float | None:
+    """bf16 dense peak of a known device, else None."""
+    if not device_name:
+        return None
+    name = device_name.upper()
+    for needles, peak in PEAKS:
+        if all(n in name for n in needles):
+            return peak or None
+    return None
 
 
 def read_texts(data_dir: Path, limit: int) -> list[tuple[str, str]]:
@@ -66,18 +105,23 @@ def build_tokenizer(texts: list[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", bos_token="<s>", pad_token="</s>")
 
 
-def build_model_dir(path: Path, size: str, tokenizer, max_length: int) -> int:
+def build_model_dir(path: Path, size: str, tokenizer, max_length: int, vocab: int) -> dict[str, int]:
+    """Save a random Llama of this shape with ``max(vocab, len(tokenizer))`` embedding rows; its parameter counts."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=max(2048, max_length),
+    config = LlamaConfig(vocab_size=max(vocab, len(tokenizer)), max_position_embeddings=max(2048, max_length),
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
                          pad_token_id=tokenizer.pad_token_id, **LLAMA_SHAPES[size])
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    return sum(p.numel() for p in model.parameters())
+    embed = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    total = sum(p.numel() for p in model.parameters())  # a tied head is one parameter, counted once
+    body = total - embed.numel() - (0 if head is embed else head.numel())
+    return {"parameters": total, "body": body, "head": head.numel(), "model_vocab": config.vocab_size}
 
 
 # tusk's trainer in several settings: the contenders' common settings ("same"), then without gradient
@@ -165,85 +209,124 @@ def run_hf_trainer(model_dir: Path, data, args, batch: int, out: Path, pad: int)
             "real_tokens_per_s": sum(real) / seconds, "target_tokens_per_s": sum(target) / seconds}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _batches(text: str) -> list[int]:
+    try:
+        sizes = [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated whole numbers: {text!r}") from None
+    if any(b < 1 for b in sizes):
+        raise argparse.ArgumentTypeError(f"batch sizes must be at least 1: {text!r}")
+    return sizes
+
+
+def _variants(text: str) -> list[str]:
+    names = list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [v for v in names if v not in TUSK_VARIANTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {unknown[0]!r} (choose from {', '.join(TUSK_VARIANTS)})")
+    return names
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("TUSK_DATA_DIR", "../shared/data"))
+    parser.add_argument("--data-dir", type=existing_dir, default=os.environ.get("TUSK_DATA_DIR", "../shared/data"))
     parser.add_argument("--size", choices=sorted(LLAMA_SHAPES), default="1b")
-    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per contender")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--examples", type=int, default=8000, help="examples read (GSM8K+MATH interleaved)")
-    parser.add_argument("--max-length", type=int, default=2048)
-    parser.add_argument("--baseline-batches", default="16,64", help="HF Trainer micro-batch sizes")
-    parser.add_argument("--tusk-batch", type=int, default=128, help="tusk examples per step")
-    parser.add_argument("--tusk-accum", type=int, default=2, help="tusk micro-batches per step")
+    parser.add_argument("--steps", type=positive_int, default=20, help="timed optimizer steps per contender")
+    parser.add_argument("--warmup", type=non_negative_int, default=3, help="untimed steps first")
+    parser.add_argument("--examples", type=non_negative_int, default=8000,
+                        help="examples read (GSM8K+MATH interleaved; 0: all)")
+    parser.add_argument("--max-length", type=positive_int, default=2048)
+    parser.add_argument("--vocab", type=positive_int, default=32000, help="model vocabulary (embedding rows)")
+    parser.add_argument("--baseline-batches", type=_batches, default="16,64", help="HF Trainer micro-batch sizes")
+    parser.add_argument("--tusk-batch", type=positive_int, default=128, help="tusk examples per step")
+    parser.add_argument("--tusk-accum", type=positive_int, default=2, help="tusk micro-batches per step")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--attn", default="sdpa", help="attention implementation for both contenders")
     parser.add_argument("--no-checkpointing", action="store_true", help="no gradient checkpointing for any contender")
-    parser.add_argument("--tusk-variants", default="same,no-ckpt",
+    parser.add_argument("--tusk-variants", type=_variants, default="same,no-ckpt",
                         help=f"tusk contenders, comma-separated, from {', '.join(TUSK_VARIANTS)}")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default 989 on CUDA)")
+    parser.add_argument("--peak-tflops", type=positive_float, default=None,
+                        help="device peak for MFU (default: bf16 dense from the device name, where known)")
     parser.add_argument("--device-note", default="", help="what machine this is, for the record")
     parser.add_argument("--json", default="benchmarks/results/training.json")
     args = parser.parse_args(argv)
+    missing = [f for f in DATA_FILES if not (Path(args.data_dir) / f).is_file()]
+    if missing:
+        parser.error(f"--data-dir {args.data_dir}: no {missing[0]}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     import torch
     from rich.console import Console
     from rich.table import Table
 
+    from tusk.prompts import alpaca_prompt
     from tusk.train.masking import encode_examples
     from tusk.types import TrainingExample
 
     cuda = torch.cuda.is_available()
-    peak = args.peak_tflops if args.peak_tflops else (989.0 if cuda else None)
+    device = torch.cuda.get_device_name() if cuda else "cpu"
+    bf16 = cuda and args.precision in ("auto", "bf16")
+    peak = args.peak_tflops or (peak_tflops(device) if bf16 else None)
     pairs = read_texts(Path(args.data_dir), args.examples)
     examples = [TrainingExample(instruction=q, output=" " + a) for q, a in pairs]
-    from tusk.prompts import alpaca_prompt
-
-    tokenizer = build_tokenizer([alpaca_prompt(e.instruction) + e.output for e in examples], 32000)
+    tokenizer = build_tokenizer([alpaca_prompt(e.instruction) + e.output for e in examples], args.vocab)
     data = encode_examples(tokenizer, examples, args.max_length)
     lengths = data.lengths
+    results: list[dict] = []
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tusk-train-bench-"))
-    n_params = build_model_dir(work / "model", args.size, tokenizer, args.max_length)
-    results = []
-    for batch in [int(b) for b in args.baseline_batches.split(",") if b]:
-        results.append(run_hf_trainer(work / "model", data, args, batch, work / f"hf{batch}", tokenizer.pad_token_id))
-        if cuda:
-            torch.cuda.empty_cache()
-    for variant in dict.fromkeys(v.strip() for v in args.tusk_variants.split(",") if v.strip()):
-        if variant not in TUSK_VARIANTS:
-            parser.error(f"--tusk-variants: unknown {variant!r} (choose from {', '.join(TUSK_VARIANTS)})")
-        if variant == "no-ckpt" and args.no_checkpointing:
-            continue  # the same run as "same"
-        results.append(run_tusk(work / "model", data, args, work / f"tusk-{variant}", variant))
-        if cuda:
-            torch.cuda.empty_cache()
-    base = results[0]["real_tokens_per_s"]
-    for r in results:
-        r["speedup_vs_first"] = r["real_tokens_per_s"] / base
-        r["mfu"] = 6 * n_params * r["real_tokens_per_s"] / (peak * 1e12) if peak else None
+    try:
+        counts = build_model_dir(work / "model", args.size, tokenizer, args.max_length, args.vocab)
+        record = {
+            "size": args.size, "parameters": counts["parameters"], "parameters_body": counts["body"],
+            "parameters_head": counts["head"], "tokenizer_vocab": len(tokenizer), "model_vocab": counts["model_vocab"],
+            "device": device, "device_note": args.device_note, "torch": torch.__version__,
+            "precision": args.precision, "attn": args.attn, "gradient_checkpointing": not args.no_checkpointing,
+            "peak_tflops": peak, "mfu_formula": MFU_FORMULA,
+            "examples": len(lengths), "mean_tokens": float(lengths.mean()),
+            "median_tokens": statistics.median(lengths.tolist()), "truncated": data.stats.truncated,
+            "results": results, "argv": sys.argv[1:] if argv is None else argv,
+        }
 
-    table = Table(title=f"training throughput ({args.size}: {n_params / 1e6:.0f}M parameters, "
-                        f"{'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'})")
-    for column in ("contender", "examples/step", "steps", "real tok/s", "target tok/s", "vs first", "MFU"):
+        def finished(result: dict) -> None:  # score it and rewrite the JSON: a time limit keeps what finished
+            flops = 6 * counts["body"] * result["real_tokens_per_s"] + 6 * counts["head"] * result["target_tokens_per_s"]
+            result["model_tflops_per_s"] = flops / 1e12
+            result["mfu"] = flops / (peak * 1e12) if peak else None
+            results.append(result)
+            for r in results:
+                r["speedup_vs_first"] = r["real_tokens_per_s"] / results[0]["real_tokens_per_s"]
+            out.write_text(json.dumps(record, indent=1))
+            if cuda:
+                torch.cuda.empty_cache()
+
+        for batch in args.baseline_batches:
+            finished(run_hf_trainer(work / "model", data, args, batch, work / f"hf{batch}", tokenizer.pad_token_id))
+        for variant in args.tusk_variants:
+            if variant == "no-ckpt" and args.no_checkpointing:
+                continue  # the same run as "same"
+            finished(run_tusk(work / "model", data, args, work / f"tusk-{variant}", variant))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = Table(title=f"training throughput ({args.size}: {counts['parameters'] / 1e6:.0f}M parameters, "
+                        f"vocab {counts['model_vocab']:,} (tokenizer {len(tokenizer):,}), "
+                        f"{'cuda ' + device if cuda else 'cpu'}, peak {peak or '-'} TFLOP/s)")
+    for column in ("contender", "examples/step", "steps", "real tok/s", "target tok/s", "vs first", "TFLOP/s", "MFU"):
         table.add_column(column, justify="right" if column != "contender" else "left", no_wrap=column == "contender")
     for r in results:
         table.add_row(r["name"], str(r["examples_per_step"]), str(r["steps"]), f"{r['real_tokens_per_s']:,.0f}",
                       f"{r['target_tokens_per_s']:,.0f}", f"{r['speedup_vs_first']:.2f}x",
-                      "-" if r["mfu"] is None else f"{r['mfu']:.3f}")
+                      f"{r['model_tflops_per_s']:.3g}", "-" if r["mfu"] is None else f"{r['mfu']:.3f}")
     Console(width=None if sys.stdout.isatty() else 150).print(table)  # logs: no wrapped rows
-    record = {
-        "size": args.size, "parameters": n_params, "device": torch.cuda.get_device_name() if cuda else "cpu",
-        "device_note": args.device_note, "torch": torch.__version__, "precision": args.precision,
-        "attn": args.attn, "gradient_checkpointing": not args.no_checkpointing, "peak_tflops": peak,
-        "examples": len(lengths), "mean_tokens": float(lengths.mean()), "median_tokens": statistics.median(lengths.tolist()),
-        "truncated": data.stats.truncated, "results": results, "argv": sys.argv[1:],
-    }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(record, indent=1))
-    print(f"wrote {args.json}; mean length {lengths.mean():.0f} tokens")
+    print(f"wrote {args.json}; mean length {lengths.mean():.0f} tokens; MFU: {MFU_FORMULA}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
