@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tusk-train-bench-"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a time limit's SIGTERM still runs the finally
     try:
         counts = build_model_dir(work / "model", args.size, tokenizer, args.max_length, args.vocab)
         record = {
