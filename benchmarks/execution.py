@@ -33,6 +33,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench_common import evenly_spaced, non_negative_int, positive_int, run_main
+
 TIMEOUT = 5.0
 
 
@@ -209,14 +211,19 @@ def rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=500, help="programs for the tusk measurement")
     parser.add_argument(
-        "--baseline-count", type=int, default=60, help="programs (evenly spaced) for baselines"
+        "--count", type=positive_int, default=500, help="programs for the tusk measurement"
     )
     parser.add_argument(
-        "--rss-count", type=int, default=10_000, help="programs for the flat-memory check (0: skip)"
+        "--baseline-count", type=positive_int, default=60, help="programs (evenly spaced) for baselines"
     )
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--rss-count",
+        type=non_negative_int,
+        default=10_000,
+        help="programs for the flat-memory check (0: skip)",
+    )
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "execution.json"))
     args = parser.parse_args(argv)
@@ -231,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(width=150)
     codes = make_programs(args.count, args.seed)
-    step = max(1, len(codes) // max(1, args.baseline_count))
-    subset_index = list(range(0, len(codes), step))[: args.baseline_count]
+    subset_index = evenly_spaced(len(codes), args.baseline_count)
     subset = [codes[i] for i in subset_index]
 
     pool_start = time.perf_counter()
@@ -381,4 +387,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
