@@ -93,10 +93,31 @@ def test_rerun_with_other_settings_is_refused(tmp_path, smoke):
     with pytest.raises(TuskError, match="result_options"):
         evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, backend_options={"n_ctx": 64}),
                  backend, progress=False)
-    # thread counts do not change what is generated: a resume may use others
-    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=3, backend_options={"threads": 1}), backend,
-             progress=False)
+    # thread counts, batch sizes and the device do not change what is generated: a resume may use others
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=3,
+                        backend_options={"threads": 1, "batch_size": 8, "device": "cpu"}), backend, progress=False)
     assert len(list(read_samples(tmp_path))) == 3
+
+
+def test_chunks_follow_the_backend_unless_given(tmp_path, smoke):
+    class Recording(ScriptedBackend):
+        def __init__(self, preferred):
+            super().__init__(responder=lambda r, i: answer_text(problem_for(r.prompt, smoke)))
+            self.preferred, self.sizes = preferred, []
+
+        def preferred_chunk(self):
+            return self.preferred
+
+        def generate(self, requests):
+            self.sizes.append(len(requests))
+            yield from super().generate(requests)
+
+    wide = Recording(preferred=9)
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "a"), limit=20), wide, progress=False)
+    assert wide.sizes == [9, 9, 2]  # a batching backend gets enough requests to fill its batches
+    given = Recording(preferred=9)
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "b"), limit=20, chunk_size=4), given, progress=False)
+    assert given.sizes == [4] * 5
 
 
 def test_a_replaced_model_file_is_not_resumed_into_the_same_run(tmp_path, smoke):

@@ -40,7 +40,7 @@ MODES = ("cot", "pot", "hybrid")
 IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
                  "timeout", "result_options", "model_identity")
 #: backend options and description keys that do not change what a model generates
-_NEUTRAL_OPTIONS = frozenset({"threads", "n_threads"})
+_NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "device"})  # dtype is in the identity
 _NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
                                   "replicas", "tensor_parallel_size"})
 
@@ -86,8 +86,9 @@ class EvalConfig:
     """Wall-clock seconds per program in the sandbox."""
     workers: int | None = None
     """Sandbox worker processes (default: number of cores)."""
-    chunk_size: int = 16
-    """Problems sent to the backend at once."""
+    chunk_size: int | None = None
+    """Problems sent to the backend at once (default: the backend's ``preferred_chunk()``, enough to fill its
+    batches); results are stored one by one whatever the size."""
     backend_options: dict[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> EvalConfig:
@@ -110,7 +111,8 @@ class EvalConfig:
             (0 < self.top_p <= 1, f"--top-p must be in (0, 1], got {self.top_p}"),
             (self.timeout > 0, f"--timeout must be above 0 seconds, got {self.timeout}"),
             (self.workers is None or self.workers >= 1, f"--workers must be at least 1, got {self.workers}"),
-            (self.chunk_size >= 1, f"--chunk-size must be at least 1, got {self.chunk_size}"),
+            (self.chunk_size is None or self.chunk_size >= 1,
+             f"--chunk-size must be at least 1, got {self.chunk_size}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -223,7 +225,7 @@ class _Runner:
     def run(self, problems: Sequence[Problem], progress: bool) -> None:
         seen = correct = tokens = 0
         with ProgressBar("eval", len(problems), unit="prob", enabled=progress and bool(problems)) as bar:
-            size = max(1, self.config.chunk_size)
+            size = self.config.chunk_size or max(1, self.backend.preferred_chunk())
             for start in range(0, len(problems), size):
                 for record in self._chunk(problems[start : start + size]):
                     self.store.append(record)

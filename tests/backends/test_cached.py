@@ -56,6 +56,25 @@ def test_key_changes_with_model_prompt_and_sampling(tmp_path):
     assert cache_key(base, "p", SamplingParams()) == cache_key(dict(base), "p", SamplingParams())
     assert cache_key(base, "p", SamplingParams()) != cache_key(base, "p", SamplingParams(stop=("\n",)))
     assert cache_key(base, "p", SamplingParams()) != cache_key({"backend": "y"}, "p", SamplingParams())
+    # greedy decoding ignores the seed and top_p, so its key does too; sampling keeps both
+    assert cache_key(base, "p", SamplingParams(seed=7, top_p=0.5)) == cache_key(base, "p", SamplingParams())
+    hot = SamplingParams(temperature=0.7)
+    assert cache_key(base, "p", hot) != cache_key(base, "p", SamplingParams(temperature=0.7, seed=1))
+
+
+def test_time_is_counted_once_and_hits_cost_none(tmp_path):
+    import dataclasses
+
+    class Timed(ScriptedBackend):
+        def generate(self, requests):
+            for generation in super().generate(requests):
+                yield dataclasses.replace(generation, seconds=1.5)
+
+    with CachedBackend(Timed("table", responder=lambda r, i: "x"), tmp_path) as cached:
+        first = {g.request_id: g.seconds for g in cached.generate(_requests())}
+    assert sum(first.values()) == 5 * 1.5  # five distinct prompts generated; the three repeats cost nothing
+    with CachedBackend(Timed("table", responder=lambda r, i: "x"), tmp_path) as cached:
+        assert [g.seconds for g in cached.generate(_requests())] == [0.0] * 8
 
 
 def test_interrupted_run_keeps_what_it_yielded(tmp_path):

@@ -101,6 +101,42 @@ def test_n_samples(backend):
     assert second.texts == first.texts, "same seed, same batch: same samples"
 
 
+def test_samples_do_not_depend_on_batching_and_never_repeat_across_batches(tiny_model_dir, backend):
+    sampled = SamplingParams(max_tokens=10, n=6, temperature=1.5, seed=3)
+    others = _prompts(SamplingParams(max_tokens=6, temperature=1.5, seed=3))[:3]
+    target = Request("s", PROMPTS[4], sampled)
+    reference = _by_id(backend.generate([target]))["s"].texts  # batch size 4: rows split over two batches
+    assert len(set(reference)) == 6, "each sample is its own draw (no batch repeats another's)"
+    with HFBackend(str(tiny_model_dir), batch_size=1) as single:
+        assert _by_id(single.generate([*others, target]))["s"].texts == reference
+    with HFBackend(str(tiny_model_dir), batch_size=16) as wide:
+        assert _by_id(wide.generate([target, *reversed(others)]))["s"].texts == reference
+    reseeded = _by_id(backend.generate([Request("s", PROMPTS[4], SamplingParams(max_tokens=10, n=6,
+                                                                                temperature=1.5, seed=4))]))
+    assert reseeded["s"].texts != reference
+
+
+def test_row_sampler_draws_from_the_softmax_and_respects_top_p():
+    import torch
+
+    from tusk.backends.hf_sampling import RowSampler, row_key, uniform_noise
+
+    keys = [row_key(0, "p", i) for i in range(20000)]
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -3.0]]).repeat(len(keys), 1)
+    ids = torch.zeros((len(keys), 7), dtype=torch.long)
+    picks = RowSampler(keys, 1.0, 1.0, 5, "cpu")(ids, logits).argmax(-1)
+    observed = torch.bincount(picks, minlength=5).double() / len(keys)
+    assert torch.allclose(observed, logits[0].softmax(-1).double(), atol=0.012)
+    hot = RowSampler(keys, 2.0, 1.0, 5, "cpu")(ids, logits).argmax(-1)
+    assert torch.allclose(torch.bincount(hot, minlength=5).double() / len(keys),
+                          (logits[0] / 2).softmax(-1).double(), atol=0.012)
+    nucleus = RowSampler(keys, 1.0, 0.8, 5, "cpu")(ids, logits).argmax(-1)  # 0.665 + 0.245 reaches 0.8
+    assert set(nucleus.tolist()) == {0, 1}
+    u = uniform_noise(torch.tensor(keys[:64]), 3, 1000)
+    assert 0 < u.min() and u.max() < 1 and abs(u.mean().item() - 0.5) < 0.01
+    assert not torch.equal(uniform_noise(torch.tensor(keys[:2]), 3, 50), uniform_noise(torch.tensor(keys[:2]), 4, 50))
+
+
 def test_mixed_sampling_settings_in_one_call(backend):
     requests = _prompts(SamplingParams(max_tokens=6))[:4] + [
         Request("hot", PROMPTS[2], SamplingParams(max_tokens=6, temperature=0.8, n=2)),
@@ -148,8 +184,19 @@ def test_bad_options_prompts_and_weights_are_one_line_errors(tiny_model_dir, bac
     if not torch.cuda.is_available():
         with pytest.raises(TuskError, match="sees no CUDA device"):
             HFBackend(str(tiny_model_dir), device="cuda")
-    too_long = Request("long", "hi", SamplingParams(max_tokens=10_000))
-    with pytest.raises(TuskError, match="request long: .* exceed the model's context of 512 positions"):
+    with pytest.raises(TuskError, match="device='meta' is not one of auto, cpu, cuda"):
+        HFBackend(str(tiny_model_dir), device="meta")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(TuskError, match="sees no Apple GPU"):
+            HFBackend(str(tiny_model_dir), device="mps")
+    with pytest.raises(TuskError, match="base_model=.* is for PEFT adapters"):
+        HFBackend(str(tiny_model_dir), base_model=str(tiny_model_dir))
+    # a budget past the context generates what fits and ends as "length"; a prompt filling it is refused
+    long = _by_id(backend.generate([Request("long", "hi", SamplingParams(max_tokens=10_000))]))["long"]
+    assert long.finish_reasons == ("length",) or long.completion_tokens < 512
+    assert long.prompt_tokens + long.completion_tokens <= 512
+    too_long = Request("huge", "hi " * 600, SamplingParams(max_tokens=4))
+    with pytest.raises(TuskError, match="request huge: its .* prompt tokens fill the model's context of 512"):
         list(backend.generate([too_long]))
     damaged = tmp_path / "damaged"
     shutil.copytree(tiny_model_dir, damaged)

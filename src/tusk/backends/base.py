@@ -46,6 +46,11 @@ class Backend(abc.ABC):
         """What identifies this model and backend in a run's config (paths, hashes, versions)."""
         return {"backend": self.kind, "model": self.model}
 
+    def preferred_chunk(self) -> int:
+        """How many problems ``tusk eval`` hands over at once when ``--chunk-size`` is not given: enough for
+        this backend to fill its batches or its concurrent requests (results are still stored one by one)."""
+        return 16
+
     def close(self) -> None:
         """Release the model and any worker threads or connections."""
 

@@ -10,8 +10,8 @@ Guarantees: one Generation per request, carrying the request's own id; hits are 
 model work; requests with the same key in one call are sent to the inner backend once; each answer is
 committed before it is yielded, so a killed run loses nothing it reported; several processes may share a
 cache (SQLite WAL mode, first writer wins).  Sampled (temperature > 0) generations are cached too: the seed
-is part of the key, so a rerun gets the samples stored for that seed, not fresh ones.  (The ``hf`` backend
-seeds sampling per batch, so an uncached run over another subset of problems may draw other samples.)
+is part of the key, so a rerun gets the samples stored for that seed, not fresh ones.  Greedy requests ignore
+``seed`` and ``top_p``, and so does their key.
 
 Not done: eviction or size limits (delete the file to start over); any notion of "close enough" prompts.
 """
@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS generations (
 
 def cache_key(model: dict[str, Any], prompt: str, sampling: SamplingParams) -> str:
     """sha256 of the canonical JSON of (model identity, prompt, sampling settings)."""
+    if sampling.greedy:  # what greedy decoding ignores must not split the cache
+        sampling = dataclasses.replace(sampling, seed=0, top_p=1.0)
     blob = json.dumps(
         {"model": model, "prompt": prompt, "sampling": dataclasses.asdict(sampling)},
         sort_keys=True,
@@ -93,6 +95,9 @@ class CachedBackend(Backend):
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
         return self.inner.chat_prompt(messages)
 
+    def preferred_chunk(self) -> int:
+        return self.inner.preferred_chunk()
+
     def close(self) -> None:
         try:
             self.inner.close()
@@ -108,8 +113,8 @@ class CachedBackend(Backend):
         self.hits = self.misses = 0
         for request, key in zip(requests, keys):
             if key in found:
-                self.hits += 1
-                yield dataclasses.replace(found[key], request_id=request.id)
+                self.hits += 1  # no time spent now: the stored seconds belong to the run that generated it
+                yield dataclasses.replace(found[key], request_id=request.id, seconds=0.0)
             elif key in waiting:
                 waiting[key].append(request)
             else:
@@ -127,8 +132,9 @@ class CachedBackend(Backend):
                     f"{self.inner.kind} backend answered an unknown request {generation.request_id!r}"
                 )
             self._store(key, generation)
-            for request in waiting.pop(key):
-                yield dataclasses.replace(generation, request_id=request.id)
+            for i, request in enumerate(waiting.pop(key)):  # the time is counted once, on the first copy
+                seconds = generation.seconds if i == 0 else 0.0
+                yield dataclasses.replace(generation, request_id=request.id, seconds=seconds)
         if waiting:
             missing = ", ".join(r.id for group in waiting.values() for r in group)
             raise TuskError(f"{self.inner.kind} backend did not answer: {missing}")

@@ -8,8 +8,10 @@ What it guarantees:
 - each row stops on its own: at an end-of-sequence token, at one of its request's stop strings (checked on
   the newly decoded tail every step; the text is cut before the stop string afterwards), or at its own
   ``max_tokens``; the batch ends when all its rows have stopped;
-- greedy decoding is deterministic for a given model, dtype and device; sampling is seeded per batch from
-  the request's seed (reproducible for the same requests and batch size, not across batch sizes);
+- greedy decoding is deterministic for a given model, dtype and device; sampling draws each row from its own
+  noise, keyed by the request's seed, prompt and sample number (:mod:`tusk.backends.hf_sampling`), so a
+  sample does not depend on batch size, request order or which other requests run (a resumed run draws
+  the same samples), and the n samples of a request differ;
 - bf16 on a GPU, fp32 on the CPU unless ``dtype`` says otherwise; the batch size is given (``batch_size``)
   or, on a GPU, chosen from free memory (halved and retried on out-of-memory).
 
@@ -43,11 +45,12 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tusk.backends.base import Backend, bool_option
 from tusk.backends.hf_load import fingerprint, load_model_and_tokenizer, resolve_source
+from tusk.backends.hf_sampling import RowSampler, row_key
 from tusk.backends.stopping import RowStopper, cut_at_stop
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request, SamplingParams
@@ -67,6 +70,7 @@ class _Row:
     sample: int
     ids: tuple[int, ...]
     sampling: SamplingParams
+    key: int = 0  # the row's sampling key (hf_sampling.row_key); unused when greedy
 
 
 class HFBackend(Backend):
@@ -107,8 +111,13 @@ class HFBackend(Backend):
             torch.set_num_threads(threads)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
+        device = str(device)
+        if device.startswith("cuda") and not torch.cuda.is_available():
             raise TuskError(f"hf backend: device={device} but torch sees no CUDA device")
+        if device.startswith("mps") and not torch.backends.mps.is_available():
+            raise TuskError(f"hf backend: device={device} but torch sees no Apple GPU (MPS)")
+        if device.split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise TuskError(f"hf backend: device={device!r} is not one of auto, cpu, cuda, cuda:N, mps")
         self.device = device
         self.dtype = _torch_dtype(dtype, device)
         if self.compile and not device.startswith("cuda"):
@@ -157,6 +166,12 @@ class HFBackend(Backend):
         if not getattr(self.tokenizer, "chat_template", None):
             return None
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+    def preferred_chunk(self) -> int:
+        """Two batches' worth of rows (on a GPU with no batch size given: two of the largest automatic batches),
+        so prompts can be sorted by length across them."""
+        batch = self.batch_size or (MAX_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
+        return 2 * batch
 
     def describe(self) -> dict[str, Any]:
         import torch
@@ -218,10 +233,17 @@ class HFBackend(Backend):
             ids = tuple(encoded[request.prompt])
             if not ids:
                 raise TuskError(f"request {request.id}: the prompt is empty (no tokens to start from)")
-            if limit and len(ids) + request.sampling.max_tokens > limit:
-                raise TuskError(f"request {request.id}: {len(ids)} prompt tokens + max_tokens "
-                                f"{request.sampling.max_tokens} exceed the model's context of {limit} positions")
-            rows.extend(_Row(index, s, ids, request.sampling) for s in range(samples))
+            sampling = request.sampling
+            if limit and len(ids) >= limit:
+                raise TuskError(f"request {request.id}: its {len(ids)} prompt tokens fill the model's context of "
+                                f"{limit} positions")
+            if limit and len(ids) + sampling.max_tokens > limit:  # generate what fits; it ends as "length"
+                sampling = replace(sampling, max_tokens=limit - len(ids))
+            rows.extend(
+                _Row(index, s, ids, sampling,
+                     0 if sampling.greedy else row_key(sampling.seed, request.prompt, s))
+                for s in range(samples)
+            )
         # group requests that decode alike, then longest first: similar lengths share a batch
         rows.sort(key=lambda r: (_decode_key(r.sampling), -len(r.ids), r.index, r.sample))
         return rows
@@ -244,7 +266,7 @@ class HFBackend(Backend):
             except _OutOfMemory:
                 if len(batch) == 1:
                     raise TuskError("hf backend: out of memory with a batch of one row") from None
-                limit = max(1, len(batch) // 2)
+                limit = (len(batch) + 1) // 2
                 log.warning("out of memory with %d rows; retrying with %d", len(batch), limit)
                 continue
             yield batch, results, time.perf_counter() - began
@@ -256,7 +278,10 @@ class HFBackend(Backend):
             return CPU_BATCH_SIZE
         import torch
 
-        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        device = torch.device(self.device)
+        free, _ = torch.cuda.mem_get_info(device)
+        # memory torch's allocator holds but does not use (the last batch's cache) is free for the next one
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         cfg = self.lm.config
         cfg = getattr(cfg, "text_config", cfg)
         heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
@@ -275,7 +300,7 @@ class HFBackend(Backend):
     def _decode(self, batch: list[_Row]) -> list[tuple[str, str, int]]:
         """Decode one batch; return (text, finish reason, generated token count) per row."""
         import torch
-        from transformers import GenerationConfig, StoppingCriteriaList
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
         pad = self.tokenizer.pad_token_id
         width = max(len(r.ids) for r in batch)
@@ -287,12 +312,13 @@ class HFBackend(Backend):
         sampling = batch[0].sampling
         max_new = max(r.sampling.max_tokens for r in batch)
         stopper = RowStopper(self.tokenizer, width, [row.sampling for row in batch], self.eos_ids)
+        processors = LogitsProcessorList()
+        if not sampling.greedy:  # sampled in the scores, per row; generate's arg max then takes the sample
+            processors.append(RowSampler([row.key for row in batch], sampling.temperature, sampling.top_p, width,
+                                         self.device))
         config = GenerationConfig(
             max_new_tokens=max_new,
-            do_sample=not sampling.greedy,
-            temperature=sampling.temperature if not sampling.greedy else None,
-            top_p=sampling.top_p if not sampling.greedy else None,
-            top_k=0 if not sampling.greedy else None,
+            do_sample=False,
             num_beams=1,
             pad_token_id=pad,
             eos_token_id=sorted(self.eos_ids) or None,
@@ -303,8 +329,6 @@ class HFBackend(Backend):
             # so that compiled steps need not recompile; without compilation that only adds masked slots)
             model = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm  # PEFT
             model.__dict__.pop("_previous_max_cache_length", None)
-        if not sampling.greedy:
-            torch.manual_seed(sampling.seed * 1_000_003 + batch[0].index)
         try:
             with torch.inference_mode():
                 out = self.lm.generate(
@@ -312,6 +336,7 @@ class HFBackend(Backend):
                     attention_mask=mask.to(self.device),
                     generation_config=config,
                     stopping_criteria=StoppingCriteriaList([stopper]),
+                    logits_processor=processors,
                 )
         except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
             if "out of memory" in str(exc).lower():
@@ -341,7 +366,7 @@ def _decode_key(sampling: SamplingParams) -> tuple[Any, ...]:
     """Rows with equal keys can share a ``generate`` call (max tokens and stops are per row)."""
     if sampling.greedy:
         return (0, 0.0, 1.0, 0)
-    return (1, sampling.temperature, sampling.top_p, sampling.seed)
+    return (1, sampling.temperature, sampling.top_p, 0)  # the seed is in each row's key
 
 
 def _generation(

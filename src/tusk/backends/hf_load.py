@@ -31,7 +31,15 @@ class ModelSource:
 
 
 def resolve_source(target: str, base_model: str | None = None) -> ModelSource:
-    """Decide what ``target`` names without loading anything."""
+    """Decide what ``target`` names without loading anything.  ``base_model`` is for PEFT adapters only."""
+    source = _resolve(target, base_model)
+    if base_model and source.kind not in ("adapter", "hub"):
+        raise TuskError(f"hf backend: base_model={base_model} is for PEFT adapters, and {target} is a "
+                        f"{'GGUF file' if source.kind == 'gguf' else 'full model'} (no adapter_config.json)")
+    return source
+
+
+def _resolve(target: str, base_model: str | None) -> ModelSource:
     from tusk import models
 
     if target in models.BUILTIN_MODELS:

@@ -137,6 +137,10 @@ class OpenAIBackend(Backend):
         self.retries = 0
         self._count = threading.Lock()
 
+    def preferred_chunk(self) -> int:
+        """Enough requests to keep ``concurrency`` in flight while the slowest ones finish."""
+        return 4 * self.concurrency
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.kind, "model": self.model, "url": self.base_url}
 

@@ -111,6 +111,10 @@ class VLLMBackend(Backend):
             return None
         return self._tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
+    def preferred_chunk(self) -> int:
+        """vLLM schedules its own batches; hand it many requests at once."""
+        return 1024
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.kind,

@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grader", choices=("strict", "mammoth"), default="strict")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per program in the sandbox")
     p.add_argument("--workers", type=int, help="sandbox worker processes")
-    p.add_argument("--chunk-size", type=int, default=16, help="problems sent to the backend at once")
+    p.add_argument("--chunk-size", type=int, help="problems sent to the backend at once (default: what the backend "
+                   "prefers: hf twice its batch size, openai 4x its concurrency, vllm 1024, llamacpp 16)")
     p.add_argument("--cache", metavar="DIR", help="reuse finished generations stored in DIR (keyed by model, "
                    "prompt and sampling), e.g. to regrade or change decoding without regenerating")
     p.add_argument("--threads", type=int, help="CPU threads for local backends (llamacpp, hf); default: all cores")

@@ -116,6 +116,10 @@ class RayBackend(Backend):
     def replicas(self) -> int:
         return len(self._replicas)
 
+    def preferred_chunk(self) -> int:
+        """Two chunks per replica in flight, as :meth:`generate` feeds them."""
+        return 2 * self.chunk_size * self.replicas
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.kind,
