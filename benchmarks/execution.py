@@ -211,9 +211,7 @@ def rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--count", type=positive_int, default=500, help="programs for the tusk measurement"
-    )
+    parser.add_argument("--count", type=positive_int, default=500, help="programs for the tusk measurement")
     parser.add_argument(
         "--baseline-count", type=positive_int, default=60, help="programs (evenly spaced) for baselines"
     )
