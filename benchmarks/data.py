@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("  planted eval questions caught", f"{text['planted_eval_caught']} / {text['planted_eval_questions']}",
                   "", "")
     table.add_row("dedup + decontamination total", f"{total:.1f} s", "target < 300 s", "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 150).print(table)  # logs: no wrapped rows
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"verification": verification, "text": text, "dedup_decontam_seconds": total,
