@@ -99,6 +99,30 @@ def test_rerun_with_other_settings_is_refused(tmp_path, smoke):
     assert len(list(read_samples(tmp_path))) == 3
 
 
+def test_a_new_grader_version_or_another_shard_is_not_mixed_into_a_run(tmp_path, smoke):
+    from tusk.errors import TuskError
+    from tusk.grading import get_grader
+
+    backend = ScriptedBackend(responder=lambda r, i: answer_text(problem_for(r.prompt, smoke)))
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=2), backend, progress=False)
+
+    class Upgraded:  # the same rules under a new version: stored verdicts would mix two versions
+        name, version = "strict", "99"
+
+        def __getattr__(self, item):
+            return getattr(get_grader("strict"), item)
+
+    with pytest.raises(TuskError, match="grader_version: .* -> '99'"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=3), backend, grader=Upgraded(),
+                 progress=False)
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "s"), limit=4, shard=(0, 2)), backend, progress=False)
+    with pytest.raises(TuskError, match=r"shard: \[0, 2\] -> \[1, 2\]"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "s"), limit=4, shard=(1, 2)), backend,
+                 progress=False)
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "s"), limit=6, shard=(0, 2)), backend, progress=False)
+    assert len(list(read_samples(tmp_path / "s"))) == 3  # the same shard resumes and extends
+
+
 def test_chunks_follow_the_backend_unless_given(tmp_path, smoke):
     class Recording(ScriptedBackend):
         def __init__(self, preferred):

@@ -27,7 +27,9 @@ def test_averages_follow_the_paper_domains():
     avg = summary["averages"]
     assert avg["in_domain"] == pytest.approx((0.5 + 0.25) / 2)  # unweighted over benchmarks, as the paper
     assert avg["out_of_domain"] == pytest.approx(1.0)
-    assert avg["all"] == pytest.approx((0.5 + 0.25 + 1.0 + 0.0) / 4)
+    assert avg["all"] == pytest.approx((0.5 + 0.25 + 1.0) / 3)  # the paper's sets; smoke has its column only
+    extras = summarize(rows_for("smoke", 4, 1) + rows_for("math500", 2, 2), {"benchmarks": ["smoke", "math500"]})
+    assert extras["averages"] == {"in_domain": None, "out_of_domain": None, "all": pytest.approx(0.625)}
 
 
 def test_summary_counts_modes_fallbacks_and_execution_statuses():

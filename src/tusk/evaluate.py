@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MODES = ("cot", "pot", "hybrid")
 #: config keys whose change would change the results: a run directory refuses to mix them
 IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
-                 "timeout", "result_options", "model_identity")
+                 "grader_version", "timeout", "result_options", "model_identity")
 #: backend options and description keys that do not change what a model generates
 _NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "device"})  # dtype is in the identity
 _NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
@@ -149,7 +149,8 @@ def evaluate(
 
             backend = stack.enter_context(load_backend(config.model, **config.backend_options))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
-        run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style}
+        run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style,
+                      "shard": list(config.shard) if config.shard else None}
         description = backend.describe()
         run_config.update(
             tusk_version=__version__,
@@ -159,7 +160,8 @@ def evaluate(
             model_identity=_model_identity(description),
             result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
         )
-        store = stack.enter_context(RunStore(config.out, run_config, IDENTITY_KEYS))
+        # one run directory holds one shard (shards of a split are joined by tusk merge)
+        store = stack.enter_context(RunStore(config.out, run_config, (*IDENTITY_KEYS, "shard")))
         pending = [p for p in pending if p.id not in store.done_ids]
         if config.mode != "cot" and executor is None and pending:
             from tusk.execution import ProgramPool, SandboxLimits

@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmarks", default="smoke", help="comma-separated names (tusk ls benchmarks), or 'paper' "
                    "for the nine of the paper; default: smoke")
     p.add_argument("--mode", choices=("cot", "pot", "hybrid"), default="cot", help="decoding mode (default cot)")
-    p.add_argument("--out", default="runs/latest", help="run directory; rerunning with it resumes")
+    p.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest); rerunning with it resumes; "
+                   "settings that change results must match")
     p.add_argument("--limit", type=int, help="only the first N problems of each benchmark")
     p.add_argument("--shard", type=_shard, help="i/n: only every n-th problem from the i-th (merge with tusk merge)")
     p.add_argument("--data-dir", help="folder with the benchmark files (else TUSK_DATA_DIR, cache, download)")
