@@ -123,6 +123,15 @@ def test_a_new_grader_version_or_another_shard_is_not_mixed_into_a_run(tmp_path,
     assert len(list(read_samples(tmp_path / "s"))) == 3  # the same shard resumes and extends
 
 
+def test_chat_prompts_without_a_template_are_refused_before_anything_is_written(tmp_path):
+    from tusk.errors import TuskError
+
+    with pytest.raises(TuskError, match="--prompt chat: the scripted backend cannot render chat prompts"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=2, prompt="chat"),
+                 ScriptedBackend(responder=lambda r, i: "4"), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_chunks_follow_the_backend_unless_given(tmp_path, smoke):
     class Recording(ScriptedBackend):
         def __init__(self, preferred):

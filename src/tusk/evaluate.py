@@ -149,6 +149,11 @@ def evaluate(
 
             backend = stack.enter_context(load_backend(config.model, **config.backend_options))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
+        if style == "chat" and backend.chat_prompt([{"role": "user", "content": "1 + 1?"}]) is None:
+            why = ("tusk sends plain completions to the server and does not know the served model's chat template"
+                   if backend.kind == "openai" else "the model has no chat template")
+            raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts ({why}); "
+                            "use --prompt alpaca")
         run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style,
                       "shard": list(config.shard) if config.shard else None}
         description = backend.describe()
