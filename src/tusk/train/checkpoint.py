@@ -7,7 +7,9 @@ written through accelerate's ``save_state``.  ``state.json`` is written last, so
 interrupted save and is ignored by :func:`latest_checkpoint`.
 
 Export: ``merged`` writes a plain HF model folder (LoRA merged into the weights) plus the tokenizer, which
-the ``hf`` backend and transformers load directly; ``adapter`` writes the peft adapter only.
+the ``hf`` backend and transformers load directly; ``adapter`` writes the peft adapter only.  Either way
+the exported tokenizer carries no chat template (the model was trained on Alpaca prompts), so ``tusk eval``
+prompts it with Alpaca by default.
 """
 
 from __future__ import annotations
@@ -170,11 +172,35 @@ def export_model(accelerator: Any, model: Any, tokenizer: Any, target: Path, kin
             plain.save_pretrained(tmp, state_dict=weights)
         finally:
             plain.config.use_cache, plain.config.dtype = saved
-    tokenizer.save_pretrained(tmp)
+    _save_tokenizer_without_chat_template(tokenizer, tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     log.info("exported %s model to %s", kind, target)
     return target
+
+
+def _save_tokenizer_without_chat_template(tokenizer: Any, folder: Path) -> None:
+    """Save ``tokenizer`` to ``folder`` with no chat template: tusk trains on Alpaca prompts only, and a base
+    model's template left in the export would make ``tusk eval`` (and llama.cpp, through the GGUF) prompt the
+    trained model in a format it was not trained on.  The training tokenizer is left as it was."""
+    saved = getattr(tokenizer, "chat_template", None)
+    tokenizer.chat_template = None
+    try:
+        tokenizer.save_pretrained(folder)
+    finally:
+        tokenizer.chat_template = saved
+    for extra in ("chat_template.jinja", "chat_template.json", "additional_chat_templates"):
+        path = folder / extra
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    config = folder / "tokenizer_config.json"
+    if config.is_file():  # transformers writes "chat_template": null; drop the key altogether
+        values = json.loads(config.read_text())
+        if isinstance(values, dict) and "chat_template" in values:
+            del values["chat_template"]
+            config.write_text(json.dumps(values, indent=2, ensure_ascii=False) + "\n")
 
 
 def merged_copy(peft_model: Any, state_dict: Any = None) -> Any:
