@@ -85,7 +85,8 @@ class TrainConfig:
     per example, attention kept within each example) instead of right-padding each example."""
 
     precision: str = "auto"
-    """auto (bf16 on a GPU that supports it, else fp32), bf16, fp16 or fp32."""
+    """auto (bf16 on a GPU that supports it, fp16 with loss scaling on an older GPU, fp32 on a CPU), bf16,
+    fp16 or fp32. bf16 and fp16 are mixed precision: fp32 weights and optimizer, autocast compute."""
 
     attn_implementation: str = "sdpa"
     """Attention kernel passed to transformers: sdpa, flash_attention_2, flex_attention or eager."""

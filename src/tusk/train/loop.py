@@ -68,6 +68,8 @@ def lr_lambda(total: int, warmup: int, kind: str) -> Callable[[int], float]:
 
 
 def _precision(config: TrainConfig, cuda: bool) -> str:
+    """The resolved precision.  ``auto`` on a GPU without bf16 is fp16: accelerate then runs autocast with a
+    gradient scaler (loss scaling, unscaled before clipping) over the fp32 weights and optimizer."""
     if config.precision == "auto":
         if cuda:
             import torch
