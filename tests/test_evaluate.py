@@ -232,6 +232,9 @@ def test_hybrid_falls_back_to_cot_only_when_pot_gives_no_answer(tmp_path, smoke)
     failed = {behaviour[i]: ((rows[i]["program"] or "").strip(), rows[i]["execution_status"]) for i in rows}
     assert failed[2] == ("print(1/0)", "error") and failed[3] == ("x = 1", "ok")
     assert failed[4] == ("", None) and failed[5][1] == "timeout"
+    by_kind = {behaviour[i]: rows[i]["extra"] for i in rows}
+    assert "ZeroDivisionError" in by_kind[2]["stderr"] and by_kind[0]["stdout"].strip() == problems[0].answer
+    assert by_kind[2]["generation_modes"] == ["pot", "cot"] and "generation_modes" not in by_kind[0]
     assert summary["benchmarks"]["smoke"]["execution"] == {"ok": 3, "error": 1, "timeout": 1}
     cot_requests = [r for r in backend.calls if "Let's write a program." not in r.prompt]
     assert len(cot_requests) == 4

@@ -47,7 +47,10 @@ def test_table_has_one_row_per_run_and_dashes_for_missing_benchmarks():
     b = summarize(rows_for("svamp", 2, 1), {"benchmarks": ["svamp"]})
     header, rows = table_rows([("run-a", a), ("run-b", b)])
     assert header == ["run", "GSM", "SVAMP", "in-dom", "out-dom", "avg"]
-    assert rows == [["run-a", "75.0", "-", "75.0", "-", "75.0"], ["run-b", "-", "50.0", "-", "50.0", "50.0"]]
+    # "*": 4 of GSM8K's 1319 problems, a subset
+    assert rows == [["run-a", "75.0*", "-", "75.0", "-", "75.0"], ["run-b", "-", "50.0*", "-", "50.0", "50.0"]]
+    full = summarize(rows_for("smoke", 35, 7), {"benchmarks": ["smoke"]})
+    assert table_rows([("all-of-smoke", full)])[1] == [["all-of-smoke", "20.0", "-", "-", "20.0"]]
 
 
 def make_run(path, records, config):
@@ -62,7 +65,12 @@ def make_run(path, records, config):
 def test_html_report_renders_in_a_real_browser(tmp_path):
     records = rows_for("gsm8k", 6, 4) + rows_for("svamp", 3, 1)
     records[5]["prediction"] = "<b>41</b>"  # model output must be escaped, not rendered
-    make_run(tmp_path / "r1", records, {"model": "m", "mode": "cot", "grader": "strict",
+    records[4].update(mode="cot", fell_back=True, execution_status="error", program="print(1/0)",
+                      generations=["pot text", "cot text"],
+                      extra={"generation_modes": ["pot", "cot"], "fallback_prompt": "Solve in prose: Q?",
+                             "stderr": "ZeroDivisionError: division by zero"})
+    make_run(tmp_path / "r1", records, {"model": "m", "mode": "hybrid", "grader": "strict", "prompt": "alpaca",
+                                        "max_tokens": 64, "samples": 1, "limit": 6,
                                         "benchmarks": ["gsm8k", "svamp"]})
     report = write_html([tmp_path / "r1"], tmp_path / "report.html")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,6 +82,15 @@ def test_html_report_renders_in_a_real_browser(tmp_path):
     assert "66.7" in dom and "33.3" in dom  # GSM 4/6, SVAMP 1/3
     assert "&lt;b&gt;41&lt;/b&gt;" in dom and "<b>41</b>" not in dom
     assert dom.count("class=\"sample\"") == 4  # the wrong answers (2 GSM, 2 SVAMP), for inspection
+    assert "id=\"settings\"" in dom and "<td>max tokens</td><td>64</td>" in dom and "<td>limit</td><td>6</td>" in dom
+    assert "subset of the benchmark" in dom  # 6 of 1319 GSM8K problems
+    fallback = dom[dom.index("gsm8k/4:"):]
+    fallback = fallback[:fallback.index("</details>")]
+    for label in ("generation 1 (pot)", "CoT fallback prompt", "generation 2 (cot)", "program", "stderr"):
+        assert f"<h4>{label}</h4>" in fallback
+    assert fallback.index("generation 1 (pot)") < fallback.index("CoT fallback prompt") < fallback.index(
+        "generation 2 (cot)")
+    assert "ZeroDivisionError" in fallback and "fell back to CoT" in fallback
     shot = tmp_path / "shot.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", report.as_uri()],
                    capture_output=True, timeout=120, check=True)

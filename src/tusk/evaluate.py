@@ -39,6 +39,8 @@ MODES = ("cot", "pot", "hybrid")
 #: config keys whose change would change the results: a run directory refuses to mix them
 IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
                  "grader_version", "timeout", "result_options", "model_identity")
+#: characters of a program's stdout (head) and stderr (tail) kept in its sample record
+OUTPUT_KEPT = 2000
 #: backend options and description keys that do not change what a model generates
 _NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "device"})  # dtype is in the identity
 _NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
@@ -307,6 +309,13 @@ class _Runner:
             chosen = predictions[0]
         if fallback_prompt is not None:
             extra["fallback_prompt"] = fallback_prompt
+            first = "cot" if self.config.mode == "cot" else "pot"
+            extra["generation_modes"] = [first] * len(generations[0].texts) + ["cot"] * sum(
+                len(g.texts) for g in generations[1:])
+        if chosen.execution is not None:  # what the program printed, to inspect (cut to a few kB)
+            extra["stdout"] = chosen.execution.stdout[:OUTPUT_KEPT]
+            if chosen.execution.status != "ok":
+                extra["stderr"] = chosen.execution.stderr[-OUTPUT_KEPT:]
         grade = self.grader.judge(chosen.answer, problem)
         if grade.timed_out:
             extra["grade_timed_out"] = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -131,8 +132,19 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+SUBSET_NOTE = "* on a subset of the benchmark's test set (fewer problems than the full set: --limit or a shard)"
+
+
+def _subset(name: str, score: Mapping[str, Any]) -> bool:
+    from tusk.benchmarks import BENCHMARKS
+
+    bench = BENCHMARKS.get(name)
+    return bool(bench and bench.expected_count and "n" in score and score["n"] < bench.expected_count)
+
+
 def table_rows(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the paper-style table: one row per run, accuracies in percent."""
+    """Header and rows of the paper-style table: one row per run, accuracies in percent, marked ``*`` where a
+    run covered only part of a benchmark (:data:`SUBSET_NOTE`)."""
     names: list[str] = []
     for _, summary in summaries:
         names += [b for b in summary["benchmarks"] if b not in names]
@@ -142,7 +154,8 @@ def table_rows(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list
         if summary.get("complete") is False:
             label = f"{label} (partial)"
         bench = summary["benchmarks"]
-        cells = [_pct(bench[b]["accuracy"]) if b in bench else "-" for b in names]
+        cells = [_pct(bench[b]["accuracy"]) + ("*" if _subset(b, bench[b]) else "") if b in bench else "-"
+                 for b in names]
         avg = summary["averages"]
         rows.append([label, *cells, _pct(avg["in_domain"]), _pct(avg["out_of_domain"]), _pct(avg["all"])])
     return header, rows
@@ -153,7 +166,8 @@ def render_table(summaries: Sequence[tuple[str, Mapping[str, Any]]], title: str 
     from rich.table import Table
 
     header, rows = table_rows(summaries)
-    table = Table(title=title)
+    subset = any(cell.endswith("*") for row in rows for cell in row[1:])
+    table = Table(title=title, caption=SUBSET_NOTE if subset else None)
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right")
     for row in rows:
@@ -224,7 +238,7 @@ def _bar_chart_png(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(benchmarks) * max(1, len(rows)) ** 0.5), 3.6))
     width = 0.8 / max(1, len(rows))
     for i, row in enumerate(rows):
-        values = [float(v) if v != "-" else 0.0 for v in row[1:]]
+        values = [float(v.rstrip("*")) if v != "-" else 0.0 for v in row[1:]]
         ax.bar([x + i * width for x in range(len(benchmarks))], values, width, label=row[0])
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(benchmarks))], benchmarks, rotation=30, ha="right")
     ax.set_ylabel("accuracy (%)")
@@ -235,6 +249,63 @@ def _bar_chart_png(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def run_settings(run_dir: str | Path, summary: Mapping[str, Any]) -> list[list[str]]:
+    """``[setting, value]`` rows saying how a run was made (from its config.json when it has one)."""
+    path = Path(run_dir) / "config.json"
+    config = read_json(path) if path.exists() else {}
+    backend = config.get("backend") if isinstance(config.get("backend"), Mapping) else {}
+    weights = backend.get("sha256") or backend.get("weights") or backend.get("size")
+    values = {
+        "model": summary.get("model") or config.get("model"),
+        "backend": backend.get("backend"),
+        "weights": json.dumps(weights, sort_keys=True) if isinstance(weights, (dict, list)) else weights,
+        "mode": summary.get("mode") or config.get("mode"),
+        "prompt": config.get("prompt"),
+        "grader": " v".join(str(v) for v in (summary.get("grader"), summary.get("grader_version")) if v),
+        "max tokens": config.get("max_tokens"),
+        "sampling": (f"{config.get('samples')} samples, temperature {config.get('temperature')}, top-p "
+                     f"{config.get('top_p')}, seed {config.get('seed')}" if config.get("samples", 1) > 1
+                     else "greedy" if config else None),
+        "sandbox timeout (s)": config.get("timeout"),
+        "limit": config.get("limit"),
+        "shard": config.get("shard") and "/".join(map(str, config["shard"])),
+        "merged from": config.get("merged_from") and ", ".join(config["merged_from"]),
+        "complete": "no (partial)" if summary.get("complete") is False else "yes",
+        "wall time (s)": summary.get("wall_seconds") and f"{summary['wall_seconds']:.1f}",
+        "tusk": summary.get("tusk_version") or config.get("tusk_version"),
+    }
+    return [[key, str(value)] for key, value in values.items() if value not in (None, "", [])]
+
+
+def _html_sample(record: Mapping[str, Any]) -> str:
+    """One wrong answer, everything needed to see why: prompts, each generation labelled, program, output."""
+    extra = record.get("extra") if isinstance(record.get("extra"), Mapping) else {}
+    record = {**record, **extra}
+    facts = [f"rule {record.get('grade_rule') or '-'}", f"mode {record.get('mode')}"]
+    if record.get("execution_status"):
+        facts.append(f"program {record['execution_status']}")
+    if record.get("fell_back"):
+        facts.append("fell back to CoT")
+    head = (f"{record['id']}: predicted {record.get('prediction')}, gold {record.get('gold')} "
+            f"({', '.join(facts)})")
+    blocks = [("prompt", record.get("prompt", ""))]
+    generations = list(record.get("generations", []))
+    modes = record.get("generation_modes") or [None] * len(generations)
+    fallback_at = next((i for i, m in enumerate(modes) if i and m == "cot" and modes[0] == "pot"), None)
+    for i, text in enumerate(generations):
+        if i == fallback_at and record.get("fallback_prompt"):
+            blocks.append(("CoT fallback prompt", record["fallback_prompt"]))
+        label = f"generation {i + 1}" + (f" ({modes[i]})" if i < len(modes) and modes[i] else "")
+        blocks.append((label, text))
+    for key, label in (("program", "program"), ("stdout", "stdout"), ("stderr", "stderr")):
+        if record.get(key):
+            blocks.append((label, record[key]))
+    if record.get("votes"):
+        blocks.append(("votes (answer, count)", json.dumps(record["votes"], ensure_ascii=False)))
+    body = "".join(f"<h4>{html.escape(label)}</h4><pre>{html.escape(str(text))}</pre>" for label, text in blocks)
+    return f"<details class='sample'><summary class='wrong'>{html.escape(head)}</summary>{body}</details>"
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str = "") -> str:
@@ -265,7 +336,8 @@ def write_html(
             "text-align:right}"
             "td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;"
             "padding:.5em}"
-            ".wrong{color:#a00}.right{color:#070}</style></head><body>"
+            ".wrong{color:#a00}.right{color:#070}.note{color:#555;font-size:90%}#settings td{text-align:left}h4{margin:.6em 0 .2em}"
+            "</style></head><body>"
         ),
         "<h1>tusk evaluation report</h1>",
         _html_table(header, rows, "scores"),
@@ -277,22 +349,23 @@ def write_html(
         for run_dir in summaries[1:]:
             parts.append(f"<h2>{html.escape(run_dir[0])} against {html.escape(summaries[0][0])}</h2>")
             parts.append(_html_table(*comparison_rows(compare_runs(summaries[0][0], run_dir[0])), "comparison"))
+    if any(cell.endswith("*") for row in rows for cell in row[1:]):
+        parts.insert(3, f"<p class='note'>{html.escape(SUBSET_NOTE)}</p>")
     for run_dir, summary in summaries:
-        parts.append(f"<h2>{html.escape(run_dir)}</h2><p>model {html.escape(str(summary['model']))}, "
-                     f"mode {html.escape(str(summary['mode']))}, grader {html.escape(str(summary['grader']))}</p>")
+        parts.append(f"<h2>{html.escape(run_dir)}</h2>")
+        parts.append(_html_table(["setting", "value"], run_settings(run_dir, summary), "settings"))
         parts.append(_html_table(*details_rows(summary)))
+        execution = {name: b.get("execution") for name, b in summary["benchmarks"].items() if b.get("execution")}
+        if execution:
+            statuses = sorted({s for counts in execution.values() for s in counts})
+            parts.append(_html_table(["programs", *statuses], [[name, *(str(counts.get(s, 0)) for s in statuses)]
+                                                               for name, counts in execution.items()]))
         shown: Counter = Counter()
         for record in read_samples(run_dir):
             if record["correct"] or shown[record["benchmark"]] >= examples:
                 continue
             shown[record["benchmark"]] += 1
-            parts.append(
-                f"<details class='sample'><summary class='wrong'>{html.escape(record['id'])}: predicted "
-                f"{html.escape(str(record.get('prediction')))}, gold {html.escape(str(record['gold']))}</summary>"
-                f"<pre>{html.escape(record['prompt'])}</pre>"
-                + "".join(f"<pre>{html.escape(g)}</pre>" for g in record.get("generations", []))
-                + "</details>"
-            )
+            parts.append(_html_sample(record))
     parts.append("</body></html>")
     out = Path(path)
     try:
