@@ -18,3 +18,29 @@ def test_auto_precision_on_a_gpu_is_bf16_else_fp16_with_loss_scaling(monkeypatch
     assert _precision(TrainConfig(precision="fp32"), cuda=True) == "fp32"
     doc = field_docs()["precision"]  # the help of --precision: what auto does on each kind of device
     assert "fp16 with loss scaling" in doc and "fp32 on a CPU" in doc
+
+
+def test_threads_is_checked_and_documented():
+    assert load_config(None, {"threads": "1"}).threads == 1
+    assert TrainConfig().threads == 0  # unset: torch's default
+    with pytest.raises(Exception, match="threads must be at least 0, got -1"):
+        load_config(None, {"threads": "-1"})
+    assert "1 thread per core" in field_docs()["threads"]
+
+
+@pytest.mark.slow
+def test_threads_holds_torch_threads_for_the_run_and_restores_them(tmp_path, tiny_llama, alpaca_file):
+    import json
+
+    import torch
+
+    from tusk.train.loop import train
+
+    assert torch.get_num_threads() == 1  # conftest's setting
+    seen = []
+    config = TrainConfig(model=str(tiny_llama), data=str(alpaca_file), out=str(tmp_path / "run"), batch_size=4,
+                         max_steps=1, save_steps=-1, threads=2)
+    train(config, eval_hook=lambda model_dir, step: seen.append(torch.get_num_threads()) or {}, progress=False)
+    assert seen == [2] and torch.get_num_threads() == 1
+    start = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])
+    assert start["event"] == "start" and start["threads"] == 2

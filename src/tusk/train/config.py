@@ -88,6 +88,10 @@ class TrainConfig:
     """auto (bf16 on a GPU that supports it, fp16 with loss scaling on an older GPU, fp32 on a CPU), bf16,
     fp16 or fp32. bf16 and fp16 are mixed precision: fp32 weights and optimizer, autocast compute."""
 
+    threads: int = 0
+    """CPU threads torch uses for the run (torch.set_num_threads; 0: torch's default, one per core). On a
+    small shared CPU, 1 thread per core (or 1 in all) may be faster than the default."""
+
     attn_implementation: str = "sdpa"
     """Attention kernel passed to transformers: sdpa, flash_attention_2, flex_attention or eager."""
 
@@ -254,7 +258,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     starts; return the config unchanged.  Every problem found is reported in one message."""
     problems = []
     at_least = {"batch_size": 1, "grad_accum": 1, "max_length": 8, "logging_steps": 1, "lora_r": 1, "lora_alpha": 1,
-                "max_steps": 0, "limit": 0, "save_steps": -1, "save_total_limit": 0, "eval_limit": 0,
+                "max_steps": 0, "limit": 0, "threads": 0, "save_steps": -1, "save_total_limit": 0, "eval_limit": 0,
                 "eval_max_tokens": 1}
     for key, low in at_least.items():
         if getattr(config, key) < low:

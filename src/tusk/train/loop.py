@@ -84,12 +84,27 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     """Fine-tune ``config.model`` on ``config.data``; see the module docstring for what it guarantees.
 
     ``encoded`` (an :class:`tusk.train.masking.EncodedData`) replaces reading and tokenising ``config.data``,
-    for callers that bring token ids of their own (benchmarks, pre-tokenised corpora).
+    for callers that bring token ids of their own (benchmarks, pre-tokenised corpora).  ``config.threads``
+    (when set) holds torch's CPU thread count for the run; the previous count is restored afterwards.
     """
     from tusk.train.loading import require_hf
 
     require_hf()
     require_inputs(config, need_data=encoded is None)
+    import torch
+
+    before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+        log.info("torch uses %d CPU threads (threads: %d)", torch.get_num_threads(), config.threads)
+    try:
+        return _train(config, eval_hook, progress, encoded)
+    finally:
+        if config.threads:
+            torch.set_num_threads(before)
+
+
+def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, encoded: Any) -> TrainResult:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, TorchDynamoPlugin
@@ -191,7 +206,8 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
     else:
         runlog.truncate_after(0)
     runlog.write({"event": "start", "step": start_step, "total_steps": total, "world_size": world,
-                  "precision": precision, "encoding": dataclasses.asdict(data.stats),
+                  "precision": precision, "threads": torch.get_num_threads(),
+                  "encoding": dataclasses.asdict(data.stats),
                   "trainable_parameters": trainable, "parameters": n_params, "model_dir": model_dir})
     if main:
         log.info("%s; %d steps, %d trainable of %d parameters", data.stats.summary(), total, trainable, n_params)
