@@ -239,7 +239,7 @@ class _Runner:
                 for record in self._chunk(problems[start : start + size]):
                     self.store.append(record)
                     correct += int(record.correct)
-                    tokens += record.completion_tokens
+                    tokens += record.completion_tokens if record.seconds > 0 else 0  # not cache hits
                     seen += 1
                     bar.advance(1, f"{tokens / max(bar.elapsed, 1e-9):,.0f} tok/s, acc {correct / seen:.1%}")
         self.finished = True
