@@ -44,3 +44,30 @@ def test_threads_holds_torch_threads_for_the_run_and_restores_them(tmp_path, tin
     assert seen == [2] and torch.get_num_threads() == 1
     start = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])
     assert start["event"] == "start" and start["threads"] == 2
+
+
+@pytest.mark.slow
+def test_no_progress_silences_transformers_and_datasets_bars_for_the_whole_run(tmp_path, tiny_llama, alpaca_file,
+                                                                                capfd):
+    from transformers.utils import logging as hf_logging
+
+    from tusk.train.loop import train
+
+    datasets = pytest.importorskip("datasets")
+    from datasets.utils import logging as ds_logging
+
+    seen = []
+
+    def hook(model_dir, step):
+        seen.append((hf_logging.is_progress_bar_enabled(), ds_logging.is_progress_bar_enabled()))
+        return {}
+
+    capfd.readouterr()
+    config = TrainConfig(model=str(tiny_llama), data=str(alpaca_file), out=str(tmp_path / "run"), batch_size=4,
+                         max_steps=1, save_steps=-1)
+    train(config, eval_hook=hook, progress=False)
+    err = capfd.readouterr().err
+    assert "Writing model shards" not in err and "Loading weights" not in err and "%|" not in err
+    assert seen == [(False, False)]
+    assert hf_logging.is_progress_bar_enabled() and ds_logging.is_progress_bar_enabled()  # restored
+    assert datasets is not None
