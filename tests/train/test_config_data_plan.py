@@ -38,19 +38,19 @@ def test_yaml_then_overrides_then_saved_and_reloaded(tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("lr: 1\n", "unknown training option 'lr'"),
-    ("batch_size: many\n", "'batch_size' needs a int"),
-    ("method: qlora\n", "'method' must be one of full, lora"),
-    ("packing: maybe\n", "'packing' needs a bool"),
+    ("lr: 1\n", "lr: unknown training option 'lr'"),
+    ("batch_size: many\n", "batch_size: expected an integer, got 'many'"),
+    ("method: qlora\n", "method: must be one of full, lora"),
+    ("packing: maybe\n", "packing: expected a boolean, got 'maybe'"),
     ("- a\n- b\n", "must be a mapping"),
-    ("warmup_ratio: 1.5\n", "warmup_ratio must be in [0, 1)"),
+    ("warmup_ratio: 1.5\n", "warmup_ratio: must be in [0, 1)"),
 ])
 def test_bad_configs_name_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(TuskError) as err:
         load_config(path)
-    assert message in str(err.value)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
 
 
 def test_alpaca_json_with_extra_keys_jsonl_parquet_and_hf_dataset(tmp_path):

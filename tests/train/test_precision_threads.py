@@ -23,7 +23,7 @@ def test_auto_precision_on_a_gpu_is_bf16_else_fp16_with_loss_scaling(monkeypatch
 def test_threads_is_checked_and_documented():
     assert load_config(None, {"threads": "1"}).threads == 1
     assert TrainConfig().threads == 0  # unset: torch's default
-    with pytest.raises(Exception, match="threads must be at least 0, got -1"):
+    with pytest.raises(Exception, match="threads: must be at least 0, got -1"):
         load_config(None, {"threads": "-1"})
     assert "1 thread per core" in field_docs()["threads"]
 

@@ -17,21 +17,34 @@ from tusk.train.loading import apply_lora, load_model, resolve_model_dir
 
 @pytest.mark.parametrize("overrides,message", [
     ({"method": "full", "export": "adapter"}, "export=adapter needs method=lora"),
-    ({"logging_steps": "0"}, "logging_steps must be at least 1, got 0"),
-    ({"method": "lora", "lora_r": "0"}, "lora_r must be at least 1, got 0"),
-    ({"limit": "-1"}, "limit must be at least 0, got -1"),
-    ({"save_steps": "-2"}, "save_steps must be at least -1"),
-    ({"lora_dropout": "1.5"}, "lora_dropout must be in [0, 1)"),
-    ({"adam_beta2": "1"}, "adam_beta2 must be in [0, 1)"),
-    ({"weight_decay": "-0.1"}, "weight_decay must not be negative"),
-    ({"learning_rate": "nan"}, "learning_rate must be positive"),
+    ({"logging_steps": "0"}, "logging_steps: must be at least 1, got 0"),
+    ({"method": "lora", "lora_r": "0"}, "lora_r: must be at least 1, got 0"),
+    ({"limit": "-1"}, "limit: must be at least 0, got -1"),
+    ({"save_steps": "-2"}, "save_steps: must be at least -1"),
+    ({"lora_dropout": "1.5"}, "lora_dropout: must be in [0, 1)"),
+    ({"adam_beta2": "1"}, "adam_beta2: must be in [0, 1)"),
+    ({"weight_decay": "-0.1"}, "weight_decay: must not be negative"),
+    ({"learning_rate": "nan"}, "learning_rate: must be positive"),
     ({"eval_benchmarks": "gsm8k, gsm8kk"}, "eval_benchmarks: unknown benchmark 'gsm8kk' (known: gsm8k"),
-    ({"method": "lora", "lora_target_modules": " , "}, "lora_target_modules is empty"),
+    ({"method": "lora", "lora_target_modules": " , "}, "lora_target_modules: empty"),
 ])
 def test_bad_settings_are_refused_before_any_work(overrides, message):
     with pytest.raises(TuskError) as err:
         load_config(None, {"model": "m", "data": "d", **overrides})
     assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith("override: ")  # where the bad value came from
+
+
+def test_config_errors_name_the_file_and_key_like_data_build(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: m\ndata: d\nadam_beta1: 1.5\nbatch_size: 0\n")
+    with pytest.raises(TuskError) as err:
+        load_config(path, {"lora_r": "0"})
+    assert str(err.value) == (f"{path}: batch_size: must be at least 1, got 0; adam_beta1: must be in [0, 1), "
+                              "got 1.5; override: lora_r: must be at least 1, got 0")
+    path.write_text("adam_beta1: high\n")
+    with pytest.raises(TuskError, match=f"^{path}: adam_beta1: expected a number, got 'high'$"):
+        load_config(path)
 
 
 def test_good_settings_pass_and_benchmark_names_are_matched_like_tusk_eval():

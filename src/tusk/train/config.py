@@ -189,7 +189,7 @@ def coerce(key: str, value: Any, where: str = "") -> Any:
     types = field_types()
     prefix = f"{where}: " if where else ""
     if key not in types:
-        raise TuskError(f"{prefix}unknown training option {key!r}; known: {', '.join(types)}")
+        raise TuskError(f"{prefix}{key}: unknown training option {key!r}; known: {', '.join(types)}")
     kind = types[key]
     try:
         if kind is bool:
@@ -211,15 +211,20 @@ def coerce(key: str, value: Any, where: str = "") -> Any:
         else:
             value = "" if value is None else str(value)
     except (TypeError, ValueError):
-        raise TuskError(f"{prefix}option {key!r} needs a {kind.__name__}, got {value!r}") from None
+        expected = {bool: "a boolean", int: "an integer", float: "a number"}.get(kind, f"a {kind.__name__}")
+        raise TuskError(f"{prefix}{key}: expected {expected}, got {value!r}") from None
     if key in _CHOICES and value not in _CHOICES[key]:
-        raise TuskError(f"{prefix}option {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        raise TuskError(f"{prefix}{key}: must be one of {', '.join(_CHOICES[key])}, got {value!r}")
     return value
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML (or JSON) config file and apply overrides on top; unknown keys are errors."""
+    """Read a YAML (or JSON) config file and apply overrides on top; unknown keys are errors.
+
+    Every error names where the offending value came from and its key, like ``c.yaml: adam_beta1: must be in
+    [0, 1), got 1.5`` (``override: ...`` for a value given on the command line or in ``overrides``)."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     if path:
         import yaml
 
@@ -234,9 +239,11 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
             raise TuskError(f"{file}: a training config must be a mapping of option: value")
         for key, value in loaded.items():
             values[str(key)] = coerce(str(key), value, str(file))
+            origins[str(key)] = str(file)
     for key, value in (overrides or {}).items():
         values[key] = coerce(key, value, "override")
-    return validate(TrainConfig(**values))
+        origins[key] = "override"
+    return validate(TrainConfig(**values), origins)
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
@@ -253,36 +260,48 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def validate(config: TrainConfig) -> TrainConfig:
+def validate(config: TrainConfig, origins: Mapping[str, str] | None = None) -> TrainConfig:
     """Check values that types alone do not catch (ranges, combinations, benchmark names) before any work
-    starts; return the config unchanged.  Every problem found is reported in one message."""
-    problems = []
+    starts; return the config unchanged.  Every problem found is reported in one message, each as
+    ``ORIGIN: key: problem`` where ``origins`` says where the key's value came from (a file, ``override``)."""
+    problems: list[tuple[str, str]] = []  # (key, problem)
     at_least = {"batch_size": 1, "grad_accum": 1, "max_length": 8, "logging_steps": 1, "lora_r": 1, "lora_alpha": 1,
                 "max_steps": 0, "limit": 0, "threads": 0, "save_steps": -1, "save_total_limit": 0, "eval_limit": 0,
                 "eval_max_tokens": 1}
     for key, low in at_least.items():
         if getattr(config, key) < low:
-            problems.append(f"{key} must be at least {low}, got {getattr(config, key)}")
+            problems.append((key, f"must be at least {low}, got {getattr(config, key)}"))
     for key in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
-            problems.append(f"{key} must be in [0, 1), got {getattr(config, key)}")
+            problems.append((key, f"must be in [0, 1), got {getattr(config, key)}"))
     for key in ("weight_decay", "max_grad_norm", "epochs"):
         if not getattr(config, key) >= 0:  # also catches nan
-            problems.append(f"{key} must not be negative, got {getattr(config, key)}")
+            problems.append((key, f"must not be negative, got {getattr(config, key)}"))
     if config.epochs <= 0 and config.max_steps <= 0:
-        problems.append("set epochs > 0 or max_steps > 0")
+        key = "max_steps" if "max_steps" in (origins or {}) else "epochs"
+        problems.append((key, "set epochs > 0 or max_steps > 0"))
     if not config.learning_rate > 0 or config.learning_rate == float("inf"):
-        problems.append(f"learning_rate must be positive, got {config.learning_rate}")
+        problems.append(("learning_rate", f"must be positive, got {config.learning_rate}"))
     if config.export_gguf and config.export != "merged":
-        problems.append("export_gguf needs export=merged")
+        problems.append(("export_gguf", "export_gguf needs export=merged"))
     if config.export == "adapter" and config.method != "lora":
-        problems.append("export=adapter needs method=lora (full fine-tuning has no adapter; use export=merged)")
+        problems.append(("export", "export=adapter needs method=lora (full fine-tuning has no adapter; "
+                                   "use export=merged)"))
     if config.method == "lora" and not [m for m in config.lora_target_modules.split(",") if m.strip()]:
-        problems.append("lora_target_modules is empty (name modules, or all-linear)")
-    problems += _unknown_benchmarks(config.eval_benchmarks)
+        problems.append(("lora_target_modules", "empty (name modules, or all-linear)"))
+    problems += [("eval_benchmarks", p) for p in _unknown_benchmarks(config.eval_benchmarks)]
     if problems:
-        raise TuskError("bad training config: " + "; ".join(problems))
+        raise TuskError(_problem_message(problems, origins or {}))
     return config
+
+
+def _problem_message(problems: list[tuple[str, str]], origins: Mapping[str, str]) -> str:
+    """``c.yaml: batch_size: must be at least 1, got 0; adam_beta1: ...; override: lora_r: ...``: problems
+    grouped by where their values came from (``training config`` for defaults and direct callers)."""
+    groups: dict[str, list[str]] = {}
+    for key, problem in problems:
+        groups.setdefault(origins.get(key, "training config"), []).append(f"{key}: {problem}")
+    return "; ".join(f"{origin}: " + "; ".join(items) for origin, items in groups.items())
 
 
 def _unknown_benchmarks(names: str) -> list[str]:
@@ -299,7 +318,7 @@ def _unknown_benchmarks(names: str) -> list[str]:
             unknown.append(name)
     if not unknown:
         return []
-    return [f"eval_benchmarks: unknown benchmark {', '.join(map(repr, unknown))} (known: {', '.join(BENCHMARKS)})"]
+    return [f"unknown benchmark {', '.join(map(repr, unknown))} (known: {', '.join(BENCHMARKS)})"]
 
 
 def require_inputs(config: TrainConfig, need_data: bool = True) -> None:
