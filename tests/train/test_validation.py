@@ -115,3 +115,22 @@ def test_no_progress_silences_the_datasets_bars_while_loading(tmp_path, monkeypa
     load_examples(tmp_path / "hf", progress=False)
     load_examples(tmp_path / "hf", progress=True)
     assert seen == [False, True] and ds_logging.is_progress_bar_enabled()
+
+
+def test_eval_benchmarks_paper_means_the_nine_like_tusk_eval(tmp_path, monkeypatch):
+    import tusk.evaluate
+    from tusk.benchmarks import PAPER_BENCHMARKS
+    from tusk.train.eval_hook import make_eval_hook
+
+    assert len(PAPER_BENCHMARKS) == 9
+    config = load_config(None, {"eval_benchmarks": "paper", "eval_limit": "0", "out": str(tmp_path)})
+    seen = []
+    monkeypatch.setattr(tusk.evaluate, "evaluate", lambda c, progress: seen.append(c) or {"benchmarks": {}})
+    make_eval_hook(config)(tmp_path / "model", 3)
+    assert seen[0].benchmarks == PAPER_BENCHMARKS
+    assert seen[0].limit is None  # eval_limit 0: every problem
+    assert seen[0].prompt == "alpaca"
+    mixed = load_config(None, {"eval_benchmarks": "gsm8k, paper"})
+    assert make_eval_hook(mixed) is not None
+    with pytest.raises(TuskError, match="unknown benchmark 'papers'"):
+        load_config(None, {"eval_benchmarks": "papers"})

@@ -144,10 +144,11 @@ class TrainConfig:
     architectures); empty: no GGUF."""
 
     eval_benchmarks: str = ""
-    """Comma-separated benchmarks to evaluate at each checkpoint (empty: no evaluation hook)."""
+    """Comma-separated benchmarks to evaluate at each checkpoint, as tusk eval names them (paper: the
+    paper's nine); empty: no evaluation hook."""
 
     eval_limit: int = 20
-    """Problems per benchmark for the checkpoint evaluation."""
+    """Problems per benchmark for the checkpoint evaluation (0: every problem)."""
 
     eval_mode: str = "hybrid"
     """Decoding mode for the checkpoint evaluation: cot, pot or hybrid."""
@@ -304,8 +305,22 @@ def _problem_message(problems: list[tuple[str, str]], origins: Mapping[str, str]
     return "; ".join(f"{origin}: " + "; ".join(items) for origin, items in groups.items())
 
 
+def eval_benchmark_names(names: str) -> tuple[str, ...]:
+    """The benchmarks of an ``eval_benchmarks`` value: comma-separated names, ``paper`` standing for the
+    paper's nine (as in ``tusk eval --benchmarks paper``); each name once, in order."""
+    wanted: list[str] = []
+    for name in (n.strip() for n in names.split(",")):
+        if name.lower() == "paper":
+            from tusk.benchmarks import PAPER_BENCHMARKS
+
+            wanted += PAPER_BENCHMARKS
+        elif name:
+            wanted.append(name)
+    return tuple(dict.fromkeys(wanted))
+
+
 def _unknown_benchmarks(names: str) -> list[str]:
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    wanted = eval_benchmark_names(names)
     if not wanted:
         return []
     from tusk.benchmarks import BENCHMARKS, get_benchmark
@@ -318,7 +333,7 @@ def _unknown_benchmarks(names: str) -> list[str]:
             unknown.append(name)
     if not unknown:
         return []
-    return [f"unknown benchmark {', '.join(map(repr, unknown))} (known: {', '.join(BENCHMARKS)})"]
+    return [f"unknown benchmark {', '.join(map(repr, unknown))} (known: {', '.join(BENCHMARKS)}, or paper)"]
 
 
 def require_inputs(config: TrainConfig, need_data: bool = True) -> None:

@@ -2,7 +2,8 @@
 
 :func:`make_eval_hook` adapts tusk's evaluation library (:func:`tusk.evaluate.evaluate`) to the loop's hook
 signature ``hook(model_dir, step) -> dict``: the model folder is evaluated through the ``hf`` backend with
-the Alpaca prompt the model was trained on, on ``eval_limit`` problems of each benchmark, into
+the Alpaca prompt the model was trained on, on ``eval_limit`` problems of each benchmark (0: all of them;
+``paper`` in ``eval_benchmarks`` means the paper's nine benchmarks, as for ``tusk eval``), into
 ``OUT/evals/step-NNNNNN`` (a normal run directory: ``tusk report`` reads it).  The hook returns the per-benchmark
 accuracies and averages, which the loop writes to its log.  Nothing here is imported unless the hook is used.
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tusk.train.config import TrainConfig
+from tusk.train.config import TrainConfig, eval_benchmark_names
 
 
 def make_eval_hook(config: TrainConfig):
     """A hook for :func:`tusk.train.loop.train`, or None when ``config.eval_benchmarks`` is empty."""
-    names = tuple(n.strip() for n in config.eval_benchmarks.split(",") if n.strip())
+    names = eval_benchmark_names(config.eval_benchmarks)
     if not names:
         return None
     out = Path(config.out) / "evals"
