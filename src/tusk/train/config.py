@@ -286,8 +286,7 @@ def validate(config: TrainConfig, origins: Mapping[str, str] | None = None) -> T
     if config.export_gguf and config.export != "merged":
         problems.append(("export_gguf", "export_gguf needs export=merged"))
     if config.export == "adapter" and config.method != "lora":
-        problems.append(("export", "export=adapter needs method=lora (full fine-tuning has no adapter; "
-                                   "use export=merged)"))
+        problems.append(("export", "export=adapter needs method=lora (no adapter in full fine-tuning; use merged)"))
     if config.method == "lora" and not [m for m in config.lora_target_modules.split(",") if m.strip()]:
         problems.append(("lora_target_modules", "empty (name modules, or all-linear)"))
     problems += [("eval_benchmarks", p) for p in _unknown_benchmarks(config.eval_benchmarks)]
