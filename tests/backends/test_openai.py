@@ -241,3 +241,20 @@ def test_describe_hides_the_key(server, monkeypatch):
         info = backend.describe()
     assert info == {"backend": "openai", "model": "tiny", "url": server.url}
     assert "sk-secret" not in json.dumps(info)
+
+
+def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny_chat_model_dir):
+    with pytest.raises(TuskError, match="unknown option concurency; its options are"):
+        _backend(server, concurency=4)
+    with pytest.raises(TuskError, match="concurrency='many' is not an integer"):
+        _backend(server, concurrency="many")
+    with pytest.raises(TuskError, match="timeout='soon' is not a number of seconds"):
+        _backend(server, timeout="soon")
+    with _backend(server, threads=2, concurrency="3") as plain:  # threads mean nothing to a server
+        assert plain.concurrency == 3 and plain.preferred_prompt == "alpaca"
+        assert plain.chat_prompt([{"role": "user", "content": "hi"}]) is None
+    with _backend(server, chat_template=str(tiny_chat_model_dir)) as chat:
+        assert chat.preferred_prompt == "chat"
+        prompt = chat.chat_prompt([{"role": "user", "content": "What is 2 + 3?"}])
+        assert "What is 2 + 3?" in prompt and prompt != "What is 2 + 3?"
+        assert len(chat.describe()["chat_template"]) == 16  # which template made the prompts is on record

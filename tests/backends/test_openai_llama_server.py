@@ -159,3 +159,23 @@ def test_real_server_kill_and_restart_mid_run(llama_server):
         assert backend.retries > 0, "the kill should have failed at least one call"
     assert Counter(seen) == Counter(r.id for r in requests)
     assert {k: g.texts for k, g in after.items()} == {k: g.texts for k, g in before.items()}
+
+
+def test_eval_through_a_served_instruct_model_with_its_chat_template(llama_server, tmp_path):
+    import json
+
+    from tusk.backends.openai import OpenAIBackend
+    from tusk.evaluate import EvalConfig, evaluate
+
+    pytest.importorskip("gguf")
+    with OpenAIBackend(f"smollm2@{llama_server.url}", chat_template="smollm2-135m") as backend:
+        config = EvalConfig(model=f"openai:smollm2@{llama_server.url}", benchmarks=("smoke",), limit=2,
+                            max_tokens=24, out=str(tmp_path / "run"))
+        summary = evaluate(config, backend, progress=False)
+    assert summary["benchmarks"]["smoke"]["n"] == 2
+    rows = [json.loads(line) for line in (tmp_path / "run/samples.jsonl").read_text().splitlines()]
+    assert all(r["prompt"].startswith("<|im_start|>") and r["prompt"].endswith("<|im_start|>assistant\n")
+               for r in rows)  # the template's prompt was sent and stored
+    assert all(r["generations"][0].strip() for r in rows)
+    saved = json.loads((tmp_path / "run/config.json").read_text())
+    assert saved["prompt"] == "chat" and len(saved["model_identity"]["chat_template"]) == 16

@@ -20,12 +20,20 @@ Guarantees:
   again for the rest, each call with its own seed; greedy requests are sent once and repeated;
 - stop strings: at most 4 are sent (the OpenAI limit); every stop string is applied to the text afterwards.
 
-Not done: the chat endpoint (prompts are rendered by tusk, so ``chat_prompt`` returns None), streaming
+Chat prompts: the server's chat template is not known to tusk, so by default ``chat_prompt`` returns None and
+prompts are Alpaca.  ``chat_template=SOURCE`` (a built-in model name, a ``.gguf`` file, a model folder or a
+``.jinja`` / ``tokenizer_config.json`` file holding the served model's template) makes tusk render chat prompts
+itself (:mod:`tusk.backends.chat_template`) and prefer them, as the local backends do for instruct models.
+
+Options other than those above are errors, except ``threads`` (meaningless for a server; ignored).
+
+Not done: the chat endpoint (tusk renders every prompt itself, so what was sent is what is stored), streaming
 responses, and token counting beyond what the server reports in ``usage``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -36,7 +44,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from tusk.backends.base import Backend
+from tusk.backends.base import Backend, int_option
+from tusk.backends.chat_template import load_chat_template
 from tusk.backends.stopping import cut_at_stop
 from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request
@@ -106,22 +115,29 @@ class OpenAIBackend(Backend):
         max_retries: int = 8,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        chat_template: str | None = None,
         **unused: Any,
     ):
         name, url = split_target(model)
         super().__init__(name)
+        unused = {k: v for k, v in unused.items() if k not in ("threads", "n_threads")}
         if unused:
-            log.debug("openai backend ignores options %s", sorted(unused))
+            known = "api_key, concurrency, timeout, max_retries, backoff, max_backoff, chat_template"
+            raise TuskError(f"openai backend: unknown option {', '.join(sorted(unused))}; its options are {known}")
         try:
             import httpx
         except ImportError as exc:
             raise MissingExtraError("the openai backend", "openai", exc) from exc
         self.base_url = url
         self.url = url + "/completions"
-        self.concurrency = max(1, int(concurrency))
-        self.max_retries = max(0, int(max_retries))
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.concurrency = int_option("openai", "concurrency", concurrency, minimum=1)
+        self.max_retries = int_option("openai", "max_retries", max_retries, minimum=0)
+        self.backoff = _seconds("backoff", backoff)
+        self.max_backoff = _seconds("max_backoff", max_backoff)
+        timeout = _seconds("timeout", timeout)
+        self.chat_template = load_chat_template(str(chat_template)) if chat_template else None
+        if self.chat_template is not None:
+            self.preferred_prompt = "chat"
         key = api_key or os.environ.get("TUSK_API_KEY") or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
@@ -142,7 +158,13 @@ class OpenAIBackend(Backend):
         return 4 * self.concurrency
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.kind, "model": self.model, "url": self.base_url}
+        described = {"backend": self.kind, "model": self.model, "url": self.base_url}
+        if self.chat_template is not None:  # which template made the prompts (only when one is used)
+            described["chat_template"] = hashlib.sha256(self.chat_template.template.encode()).hexdigest()[:16]
+        return described
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
+        return None if self.chat_template is None else self.chat_template.render(messages)
 
     def close(self) -> None:
         self._closing.set()
@@ -271,3 +293,14 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, min(float(value), 300.0))
     except ValueError:
         return None
+
+
+def _seconds(option: str, value: Any) -> float:
+    """A non-negative number of seconds (YAML numbers, or their text from the command line)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= 0:
+        raise TuskError(f"openai backend: option {option}={value!r} is not a number of seconds >= 0")
+    return seconds

@@ -1,0 +1,131 @@
+"""Chat templates rendered by tusk, for backends whose server does not render them (``openai``).
+
+A served instruct model expects its chat template, but ``/v1/completions`` takes plain text and the server does
+not say which template its model has.  :func:`load_chat_template` reads the template from where the model's
+files are: a built-in model name, a ``.gguf`` file (its ``tokenizer.chat_template`` metadata), a model folder
+(``chat_template.jinja``, ``chat_template.json`` or ``tokenizer_config.json``), a ``tokenizer_config.json``, or a
+``.jinja`` file.  :class:`ChatTemplate` renders it as transformers does (a sandboxed Jinja environment,
+``add_generation_prompt=True``, the model's BOS and EOS token texts), so the prompt sent is the one stored in the
+run's samples.
+
+Does not: read templates from a model hub, or pick one of several named templates (the default one is used).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import MissingExtraError, TuskError
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A chat template and the special-token texts it may refer to."""
+
+    source: str
+    template: str
+    bos_token: str = ""
+    eos_token: str = ""
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        from jinja2 import TemplateError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message: str) -> None:
+            raise TemplateError(message)
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        try:
+            return env.from_string(self.template).render(
+                messages=list(messages), add_generation_prompt=True, bos_token=self.bos_token,
+                eos_token=self.eos_token, tools=None, documents=None,
+            )
+        except TemplateError as exc:
+            raise TuskError(f"chat template from {self.source}: {exc}") from None
+
+
+def load_chat_template(source: str) -> ChatTemplate:
+    """The chat template found at ``source`` (see the module docstring); a one-line error when there is none."""
+    try:
+        import jinja2  # noqa: F401 - rendering needs it; fail at load time, not at the first prompt
+    except ImportError as exc:
+        raise MissingExtraError("chat templates for served models", "openai", exc) from exc
+    from tusk import models
+
+    path = models.resolve_model_path(source) if source in models.BUILTIN_MODELS else Path(source).expanduser()
+    if path.is_dir():
+        for name in ("chat_template.jinja", "chat_template.json", "tokenizer_config.json"):
+            if (path / name).is_file():
+                return _from_file(path / name, path / "tokenizer_config.json")
+        raise TuskError(f"chat_template={source}: the folder has no chat_template.jinja or tokenizer_config.json")
+    if not path.is_file():
+        raise TuskError(f"chat_template={source}: no such file, folder or built-in model")
+    if path.suffix == ".gguf":
+        return _from_gguf(path)
+    return _from_file(path, path.with_name("tokenizer_config.json"))
+
+
+def _from_file(path: Path, tokenizer_config: Path) -> ChatTemplate:
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            data = json.loads(text)
+            template = data.get("chat_template") if isinstance(data, dict) else None
+        else:
+            template = text
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TuskError(f"chat template {path}: cannot read it ({exc})") from None
+    if isinstance(template, list):  # several named templates: take the default one
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+        template = named.get("default")
+    if not isinstance(template, str) or not template.strip():
+        raise TuskError(f"chat template {path}: no chat template in it")
+    bos = eos = ""
+    if tokenizer_config.is_file():
+        try:
+            config = json.loads(tokenizer_config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TuskError(f"{tokenizer_config}: cannot read it ({exc})") from None
+        bos, eos = _token_text(config.get("bos_token")), _token_text(config.get("eos_token"))
+    return ChatTemplate(str(path), template, bos, eos)
+
+
+def _token_text(value: Any) -> str:
+    """A special token as tokenizer_config.json writes it: a string or ``{"content": ...}``."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else ""
+
+
+def _from_gguf(path: Path) -> ChatTemplate:
+    try:
+        from gguf import GGUFReader
+    except ImportError as exc:
+        raise MissingExtraError("reading a chat template from a GGUF file", "hf", exc) from exc
+    try:
+        reader = GGUFReader(str(path))
+    except (OSError, ValueError) as exc:
+        raise TuskError(f"cannot read GGUF file {path}: {exc}") from None
+
+    def scalar(key: str) -> Any:
+        field = reader.fields.get(key)
+        return None if field is None else field.parts[field.data[0]]
+
+    raw = scalar("tokenizer.chat_template")
+    if raw is None:
+        raise TuskError(f"{path}: the GGUF file holds no chat template (tokenizer.chat_template)")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+
+    def token(key: str) -> str:
+        index = scalar(key)
+        if index is None or tokens is None or int(index[0]) >= len(tokens.data):
+            return ""
+        return bytes(tokens.parts[tokens.data[int(index[0])]]).decode("utf-8", "replace")
+
+    template = bytes(raw).decode("utf-8", "replace")
+    return ChatTemplate(str(path), template, token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id"))
