@@ -78,6 +78,9 @@ def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
         weights = {n: p.detach().cpu() for n, p in unwrapped.named_parameters() if p.requires_grad}
         torch.save(weights, path / "trainable.pt")
         torch.save(optimizer.state_dict(), path / "optimizer.pt")
+        scaler = getattr(accelerator, "scaler", None)
+        if scaler is not None:  # fp16: the loss scale reached so far, so a resumed run steps as this one would
+            torch.save(scaler.state_dict(), path / "scaler.pt")
     if accelerator.is_main_process:
         torch.save(scheduler.state_dict(), path / "scheduler.pt")
     torch.save(rng if rng is not None else rng_state(), path / f"rng-{accelerator.process_index}.pt")
@@ -105,6 +108,9 @@ def load_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
             for name, value in weights.items():
                 params[name].copy_(value)
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+        scaler = getattr(accelerator, "scaler", None)
+        if scaler is not None and (path / "scaler.pt").is_file():
+            scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     rng = path / f"rng-{accelerator.process_index}.pt"
     if rng.is_file():
