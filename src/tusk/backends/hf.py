@@ -292,6 +292,8 @@ class HFBackend(Backend):
         # activations of the prompt pass (MLP is the widest) and the final logits in fp32
         act = len(first.ids) * (cfg.hidden_size * 4 + getattr(cfg, "intermediate_size", 0) * 3) * elem
         act += cfg.vocab_size * 4 * 2
+        if not first.sampling.greedy:  # the sampler's per-row noise: a few int64 temporaries per vocabulary entry
+            act += cfg.vocab_size * 8 * 4
         rows = int(free * 0.7 // (kv + act))
         return max(1, min(MAX_BATCH_SIZE, rows))
 
