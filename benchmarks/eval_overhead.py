@@ -6,8 +6,9 @@ they generate the same tokens:
   (a) baseline: ``Llama.create_completion`` called in a plain loop (pure generation);
   (b) tusk:     ``tusk.evaluate.evaluate`` (prompting, decoding, grading, fsynced run store, progress off).
 
-The problems are split into blocks and the passes alternate block by block ((a) on block 1, (b) on block 1,
-(a) on block 2, ...), so a change in machine load during the run hits both passes alike.  Pass (b) evaluates
+The problems are split into blocks and the passes alternate block by block, first one then the other
+((a) then (b) on block 1, (b) then (a) on block 2, ...), so a change in machine load during the run hits both
+passes alike.  Pass (b) evaluates
 block k by resuming the same run directory with a larger ``limit``, so resume costs are part of its time.
 One untimed completion first pays llama.cpp's cold start, and the model's state (its cached prompt tokens) is
 reset before every timed pass, so neither pass reuses a prompt the other just processed.  llama.cpp models
@@ -70,28 +71,42 @@ def main(argv: list[str] | None = None) -> int:
     # untimed warm-up: llama.cpp's first completion pays one-off costs (buffers, first kernels)
     llm.create_completion(build_prompt(problems[0], "cot", style, chat=backend.chat_prompt), max_tokens=4,
                           temperature=0.0)
-    baseline = harness = 0.0
-    baseline_tokens = 0
+    totals = {"baseline": 0.0, "harness": 0.0, "baseline_tokens": 0}
+    summary: dict = {}
+    per_block: list[dict] = []  # each block's seconds per pass, to judge the noise
+
+    def pure_generation(block: list) -> None:  # (a), in the order tusk's llama.cpp backend uses (sorted prompts)
+        prompts = sorted(build_prompt(p, "cot", style, chat=backend.chat_prompt) for p in block)
+        llm.reset()  # no prompt cached from the previous pass
+        t0 = time.perf_counter()
+        for prompt in prompts:
+            out = llm.create_completion(prompt, max_tokens=args.max_tokens, temperature=0.0, stop=stops)
+            totals["baseline_tokens"] += out["usage"]["completion_tokens"]
+        totals["baseline"] += time.perf_counter() - t0
+
+    def harness_pass(out_dir: str, end: int) -> None:  # (b), resuming the run with a larger limit
+        config = EvalConfig(
+            model=args.model, benchmarks=(args.benchmark,), out=out_dir, limit=end,
+            data_dir=args.data_dir, max_tokens=args.max_tokens, chunk_size=size, backend_options=options,
+        )
+        llm.reset()
+        t0 = time.perf_counter()
+        summary.update(evaluate(config, backend=backend, progress=False))
+        totals["harness"] += time.perf_counter() - t0
+
     with tempfile.TemporaryDirectory() as out_dir:
-        for start in range(0, len(problems), size):
+        for k, start in enumerate(range(0, len(problems), size)):
             block = problems[start : start + size]
-            # (a) pure generation, in the order tusk's llama.cpp backend uses (sorted prompts)
-            prompts = sorted(build_prompt(p, "cot", style, chat=backend.chat_prompt) for p in block)
-            llm.reset()  # no prompt cached from the previous pass
-            t0 = time.perf_counter()
-            for prompt in prompts:
-                out = llm.create_completion(prompt, max_tokens=args.max_tokens, temperature=0.0, stop=stops)
-                baseline_tokens += out["usage"]["completion_tokens"]
-            baseline += time.perf_counter() - t0
-            # (b) the whole harness on the same block (resuming the run with a larger limit)
-            config = EvalConfig(
-                model=args.model, benchmarks=(args.benchmark,), out=out_dir, limit=start + len(block),
-                data_dir=args.data_dir, max_tokens=args.max_tokens, chunk_size=size, backend_options=options,
-            )
-            llm.reset()
-            t0 = time.perf_counter()
-            summary = evaluate(config, backend=backend, progress=False)
-            harness += time.perf_counter() - t0
+            before = dict(totals)
+            for run_a in (k % 2 == 0, k % 2 == 1):  # (a) (b), then (b) (a), ...: a drift in load hits both alike
+                if run_a:
+                    pure_generation(block)
+                else:
+                    harness_pass(out_dir, start + len(block))
+            per_block.append({"problems": len(block), "first": "a" if k % 2 == 0 else "b",
+                              "a_seconds": round(totals["baseline"] - before["baseline"], 3),
+                              "b_seconds": round(totals["harness"] - before["harness"], 3)})
+    baseline, harness, baseline_tokens = totals["baseline"], totals["harness"], totals["baseline_tokens"]
     tusk_tokens = summary["tokens"]["completion"]
     backend.close()
 
@@ -109,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "problems_per_second": len(problems) / harness,
         "tokens_per_second": tusk_tokens / harness,
         "overhead": harness / baseline - 1,
+        "per_block": per_block,
         "accuracy": summary["benchmarks"][args.benchmark]["accuracy"],
     }
     table = Table(title=f"tusk eval harness overhead ({len(problems)} {args.benchmark} problems, {args.model})")
