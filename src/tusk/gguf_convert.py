@@ -95,13 +95,20 @@ def dequantized_gguf(gguf: str | Path) -> Path:
     return export_gguf(gguf_to_hf(gguf), target, dtype="f32")
 
 
-def _all_f32(gguf: Path) -> bool:
+def read_gguf(path: Path, purpose: str) -> Any:
+    """A ``gguf.GGUFReader`` over ``path`` (metadata and tensor list; the weights stay memory-mapped)."""
     try:
-        from gguf import GGMLQuantizationType, GGUFReader
+        from gguf import GGUFReader
     except ImportError as exc:
-        raise MissingExtraError("dequantising a GGUF model", "hf", exc) from exc
+        raise MissingExtraError(purpose, "hf", exc) from exc
     try:
-        reader = GGUFReader(str(gguf))
+        return GGUFReader(str(path))
     except (OSError, ValueError) as exc:
-        raise TuskError(f"cannot read GGUF file {gguf}: {exc}") from exc
+        raise TuskError(f"cannot read GGUF file {path}: {exc}") from exc
+
+
+def _all_f32(gguf: Path) -> bool:
+    from gguf import GGMLQuantizationType
+
+    reader = read_gguf(gguf, "dequantising a GGUF model")
     return all(t.tensor_type == GGMLQuantizationType.F32 for t in reader.tensors)

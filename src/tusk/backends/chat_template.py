@@ -103,14 +103,9 @@ def _token_text(value: Any) -> str:
 
 
 def _from_gguf(path: Path) -> ChatTemplate:
-    try:
-        from gguf import GGUFReader
-    except ImportError as exc:
-        raise MissingExtraError("reading a chat template from a GGUF file", "hf", exc) from exc
-    try:
-        reader = GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise TuskError(f"cannot read GGUF file {path}: {exc}") from None
+    from tusk.gguf_convert import read_gguf
+
+    reader = read_gguf(path, "reading a chat template from a GGUF file")
 
     def scalar(key: str) -> Any:
         field = reader.fields.get(key)
