@@ -83,7 +83,7 @@ def test_html_report_renders_in_a_real_browser(tmp_path):
     assert "&lt;b&gt;41&lt;/b&gt;" in dom and "<b>41</b>" not in dom
     assert dom.count("class=\"sample\"") == 4  # the wrong answers (2 GSM, 2 SVAMP), for inspection
     assert "id=\"settings\"" in dom and "<td>max tokens</td><td>64</td>" in dom and "<td>limit</td><td>6</td>" in dom
-    assert "subset of the benchmark" in dom  # 6 of 1319 GSM8K problems
+    assert "on part of the test set" in dom  # 6 of 1319 GSM8K problems
     fallback = dom[dom.index("gsm8k/4:"):]
     fallback = fallback[:fallback.index("</details>")]
     for label in ("generation 1 (pot)", "CoT fallback prompt", "generation 2 (cot)", "program", "stderr"):

@@ -132,7 +132,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-SUBSET_NOTE = "* on a subset of the benchmark's test set (fewer problems than the full set: --limit or a shard)"
+SUBSET_NOTE = "* on part of the test set (--limit or a shard)"
 
 
 def _subset(name: str, score: Mapping[str, Any]) -> bool:
