@@ -121,6 +121,23 @@ def test_a_new_grader_version_or_another_shard_is_not_mixed_into_a_run(tmp_path,
                  progress=False)
     evaluate(EvalConfig(model="scripted", out=str(tmp_path / "s"), limit=6, shard=(0, 2)), backend, progress=False)
     assert len(list(read_samples(tmp_path / "s"))) == 3  # the same shard resumes and extends
+    # a run directory that does not say which grader version graded it is not resumed either
+    saved = json.loads((tmp_path / "run/config.json").read_text())
+    del saved["grader_version"]
+    (tmp_path / "run/config.json").write_text(json.dumps(saved))
+    with pytest.raises(TuskError, match="grader_version: None -> "):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=3), backend, progress=False)
+
+
+def test_options_that_became_neutral_do_not_block_resuming_an_older_run(tmp_path, smoke):
+    backend = ScriptedBackend(responder=lambda r, i: answer_text(problem_for(r.prompt, smoke)))
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2), backend, progress=False)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved["result_options"] = {"batch_size": "8"}  # as runs recorded it before batch sizes became neutral
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=3, backend_options={"batch_size": "8"}),
+             backend, progress=False)
+    assert len(list(read_samples(tmp_path))) == 3
 
 
 def test_chat_prompts_without_a_template_are_refused_before_anything_is_written(tmp_path):

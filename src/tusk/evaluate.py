@@ -47,6 +47,17 @@ _NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", 
                                   "replicas", "tensor_parallel_size"})
 
 
+#: identity keys every run has saved: a run directory without them cannot be trusted to match
+REQUIRED_KEYS = ("grader", "grader_version", "shard")
+
+
+def comparable_setting(key: str, value: Any) -> Any:
+    """A saved setting as a resume compares it: backend options that have since become neutral are dropped."""
+    if key == "result_options" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _NEUTRAL_OPTIONS}
+    return value
+
+
 def _model_identity(description: Any) -> Any:
     """A backend description without library versions and parallelism (nested descriptions too)."""
     if isinstance(description, dict):
@@ -168,7 +179,8 @@ def evaluate(
             result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
         )
         # one run directory holds one shard (shards of a split are joined by tusk merge)
-        store = stack.enter_context(RunStore(config.out, run_config, (*IDENTITY_KEYS, "shard")))
+        store = stack.enter_context(RunStore(config.out, run_config, (*IDENTITY_KEYS, "shard"),
+                                             required=REQUIRED_KEYS, comparable=comparable_setting))
         pending = [p for p in pending if p.id not in store.done_ids]
         if config.mode != "cot" and executor is None and pending:
             from tusk.execution import ProgramPool, SandboxLimits

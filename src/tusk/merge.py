@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tusk.errors import DataError, TuskError
-from tusk.evaluate import IDENTITY_KEYS
+from tusk.evaluate import IDENTITY_KEYS, REQUIRED_KEYS, comparable_setting
 from tusk.report import summarize
 from tusk.store import CONFIG, SUMMARY, read_json, read_samples
 from tusk.types import SampleRecord
@@ -36,7 +36,8 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     configs = [read_json(Path(d) / CONFIG) for d in run_dirs]
     first = configs[0]
     for run_dir, config in zip(run_dirs[1:], configs[1:]):
-        changed = [k for k in IDENTITY_KEYS if config.get(k) != first.get(k)]
+        changed = [k for k in IDENTITY_KEYS
+                   if comparable_setting(k, config.get(k)) != comparable_setting(k, first.get(k))]
         if changed:
             raise TuskError(f"{run_dir} differs from {run_dirs[0]} in {', '.join(changed)}; cannot merge")
     benchmarks: list[str] = []
@@ -46,7 +47,7 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     gaps = _gaps(run_dirs, configs)
     for gap in gaps:
         log.warning("merge is partial: %s", gap)
-    with RunStore(out, merged_config, IDENTITY_KEYS) as store:
+    with RunStore(out, merged_config, IDENTITY_KEYS, required=REQUIRED_KEYS, comparable=comparable_setting) as store:
         for run_dir in run_dirs:
             for record in read_samples(run_dir):
                 if record["id"] not in store.done_ids:

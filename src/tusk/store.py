@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -37,16 +37,21 @@ SUMMARY = "summary.json"
 
 
 class RunStore:
-    """An open run directory. ``identity`` holds the config keys that must match to resume."""
+    """An open run directory. ``identity`` holds the config keys that must match to resume.
 
-    def __init__(self, path: str | Path, config: Mapping[str, Any], identity: tuple[str, ...] = ()):
+    A key an older run did not save is not compared, unless it is in ``required`` (then its absence is a
+    difference).  ``comparable(key, value)``, when given, maps both sides' values before they are compared (to
+    drop parts of a value that no longer matter)."""
+
+    def __init__(self, path: str | Path, config: Mapping[str, Any], identity: tuple[str, ...] = (),
+                 required: tuple[str, ...] = (), comparable: Callable[[str, Any], Any] | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_run_dir(self.path)
         try:
             self.config = dict(config)
             self._samples_path = self.path / SAMPLES
-            self._check_config(identity)
+            self._check_config(identity, required, comparable or (lambda key, value: value))
             self._done: set[str] = set()
             self._repair_and_index()
             (self.path / SUMMARY).unlink(missing_ok=True)  # rewritten when the run ends or is interrupted
@@ -56,7 +61,8 @@ class RunStore:
             raise
 
     # -- config -------------------------------------------------------------------------------------
-    def _check_config(self, identity: tuple[str, ...]) -> None:
+    def _check_config(self, identity: tuple[str, ...], required: tuple[str, ...],
+                      comparable: Callable[[str, Any], Any]) -> None:
         config_path = self.path / CONFIG
         if config_path.exists():
             try:
@@ -65,8 +71,9 @@ class RunStore:
                 raise DataError(f"{config_path}: not valid JSON ({exc})") from exc
             if not isinstance(saved, dict):
                 raise DataError(f"{config_path}: not a run configuration (expected a JSON object)")
-            # keys a run saved before they existed are not compared
-            changed = [k for k in identity if k in saved and saved.get(k) != self.config.get(k)]
+            # keys a run saved before they existed are not compared, unless required
+            changed = [k for k in identity if (k in saved or k in required)
+                       and comparable(k, saved.get(k)) != comparable(k, self.config.get(k))]
             if changed and not self._has_samples():
                 log.info("%s: no samples stored yet; starting over with the new settings", self.path)
                 saved, changed = {}, []
