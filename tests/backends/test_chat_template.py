@@ -34,6 +34,18 @@ def test_a_gguf_renders_as_llama_cpp_does():
         assert template.render(MESSAGES) == llama.chat_prompt(MESSAGES)
 
 
+def test_what_transformers_templates_use_renders_as_there(tmp_path):
+    from datetime import datetime
+
+    (tmp_path / "t.jinja").write_text(
+        "{% for m in messages %}{% if m['role'] == 'system' %}{% continue %}{% endif %}"
+        "{% generation %}<{{ m['role'] }}>{% endgeneration %}{{ m['content'] }}{% if loop.index > 5 %}{% break %}"
+        "{% endif %}{% endfor %}|{{ {'b': '<x>', 'a': 1} | tojson }}|{{ strftime_now('%Y') }}")
+    rendered = load_chat_template(str(tmp_path / "t.jinja")).render(
+        [{"role": "system", "content": "S"}, *MESSAGES])
+    assert rendered == f"<user>{MESSAGES[0]['content']}|{{\"b\": \"<x>\", \"a\": 1}}|{datetime.now():%Y}"
+
+
 def test_files_named_templates_and_special_tokens(tmp_path):
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({
         "bos_token": {"content": "<s>"}, "eos_token": "</s>",
@@ -50,6 +62,9 @@ def test_files_named_templates_and_special_tokens(tmp_path):
     (tmp_path / "sandbox.jinja").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(TuskError, match="sandbox.jinja"):  # templates run sandboxed
         load_chat_template(str(tmp_path / "sandbox.jinja")).render(MESSAGES)
+    (tmp_path / "yaml.jinja").write_text("lr: [1\nx")  # renders, but not a conversation
+    with pytest.raises(TuskError, match="yaml.jinja is not a chat template"):
+        load_chat_template(str(tmp_path / "yaml.jinja"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(TuskError, match="no chat_template.jinja or tokenizer_config.json"):
         load_chat_template(str(tmp_path / "empty"))

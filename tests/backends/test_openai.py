@@ -243,7 +243,7 @@ def test_describe_hides_the_key(server, monkeypatch):
     assert "sk-secret" not in json.dumps(info)
 
 
-def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny_chat_model_dir):
+def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny_chat_model_dir, tmp_path):
     with pytest.raises(TuskError, match="unknown option concurency; its options are"):
         _backend(server, concurency=4)
     with pytest.raises(TuskError, match="concurrency='many' is not an integer"):
@@ -258,3 +258,8 @@ def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny
         prompt = chat.chat_prompt([{"role": "user", "content": "What is 2 + 3?"}])
         assert "What is 2 + 3?" in prompt and prompt != "What is 2 + 3?"
         assert len(chat.describe()["chat_template"]) == 16  # which template made the prompts is on record
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({
+        "bos_token": "<s>", "chat_template": "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} "
+                                             "[/INST]{% endfor %}"}))
+    with _backend(server, chat_template=str(tmp_path)) as llama_style:  # the server adds BOS itself: not twice
+        assert llama_style.chat_prompt([{"role": "user", "content": "hi"}]) == "[INST] hi [/INST]"

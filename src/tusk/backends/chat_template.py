@@ -4,9 +4,12 @@ A served instruct model expects its chat template, but ``/v1/completions`` takes
 not say which template its model has.  :func:`load_chat_template` reads the template from where the model's
 files are: a built-in model name, a ``.gguf`` file (its ``tokenizer.chat_template`` metadata), a model folder
 (``chat_template.jinja``, ``chat_template.json`` or ``tokenizer_config.json``), a ``tokenizer_config.json``, or a
-``.jinja`` file.  :class:`ChatTemplate` renders it as transformers does (a sandboxed Jinja environment,
-``add_generation_prompt=True``, the model's BOS and EOS token texts), so the prompt sent is the one stored in the
-run's samples.
+``.jinja`` file.  :class:`ChatTemplate` renders it as transformers does (a sandboxed Jinja environment with loop
+controls, the ``generation`` block, ``raise_exception``, ``strftime_now`` and transformers' ``tojson``;
+``add_generation_prompt=True``; the model's BOS and EOS token texts), so the prompt sent is the one stored in the
+run's samples.  A template that prints today's date (Llama 3.x) gives prompts, and so generation-cache keys,
+that change from day to day, as with transformers.  A file that renders without the conversation in it (not
+a chat template) is refused when loaded.
 
 Does not: read templates from a model hub, or pick one of several named templates (the default one is used).
 """
@@ -33,14 +36,9 @@ class ChatTemplate:
 
     def render(self, messages: Sequence[dict[str, str]]) -> str:
         from jinja2 import TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        def raise_exception(message: str) -> None:
-            raise TemplateError(message)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = raise_exception
         try:
+            env = _environment()
             return env.from_string(self.template).render(
                 messages=list(messages), add_generation_prompt=True, bos_token=self.bos_token,
                 eos_token=self.eos_token, tools=None, documents=None,
@@ -49,7 +47,50 @@ class ChatTemplate:
             raise TuskError(f"chat template from {self.source}: {exc}") from None
 
 
+def _environment() -> Any:
+    """A sandboxed Jinja environment with what chat templates use in transformers."""
+    from datetime import datetime
+
+    from jinja2 import TemplateError, nodes
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Generation(Extension):
+        """``{% generation %}...{% endgeneration %}`` marks the assistant's part; rendered as its body."""
+
+        tags = frozenset({"generation"})
+
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.Scope(body, lineno=lineno)
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    def tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
+               sort_keys: bool = False) -> str:
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                          sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[Generation, loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda format: datetime.now().strftime(format)
+    return env
+
+
 def load_chat_template(source: str) -> ChatTemplate:
+    """The chat template at ``source`` (see the module docstring), checked by rendering a probe conversation."""
+    template = _load(source)
+    probe = "tusk-probe-7f3a: what is 2 + 3?"
+    if probe not in template.render([{"role": "user", "content": probe}]):
+        raise TuskError(f"chat_template={source}: {template.source} is not a chat template (a rendered "
+                        "conversation does not contain its message)")
+    return template
+
+
+def _load(source: str) -> ChatTemplate:
     """The chat template found at ``source`` (see the module docstring); a one-line error when there is none."""
     try:
         import jinja2  # noqa: F401 - rendering needs it; fail at load time, not at the first prompt
