@@ -167,3 +167,31 @@ def test_report_command_compares_runs_and_adds_paper_rows(tmp_path, capsys, monk
     assert "id='comparison'" in page and "0.00195" in page and "MAmmoTH-7B (paper)" in page
     assert main(["report", str(tmp_path / "a"), "--compare"]) == 2
     assert "needs at least two run directories" in capsys.readouterr().err
+
+
+def test_paper_rows_need_a_paper_benchmark_and_say_when_runs_differ(tmp_path, capsys):
+    from tusk.cli import main
+    from tusk.compare import compare_records
+    from tusk.report import comparison_rows
+
+    make_run(tmp_path / "smoke", rows_for("smoke", 3, 1), {"model": "s", "benchmarks": ["smoke"]})
+    assert main(["report", str(tmp_path / "smoke"), "--paper", "7b"]) == 2
+    assert "none of the paper's nine benchmarks" in capsys.readouterr().err
+    make_run(tmp_path / "gsm", rows_for("gsm8k", 4, 2), {"model": "g", "benchmarks": ["gsm8k"]})
+    make_run(tmp_path / "svamp", rows_for("svamp", 4, 2), {"model": "v", "benchmarks": ["svamp"]})
+    assert main(["report", str(tmp_path / "gsm"), str(tmp_path / "svamp"), "--paper", "7b"]) == 0
+    assert "the runs cover different paper benchmarks" in capsys.readouterr().out
+    # a benchmark that only one run holds is shown as not measured, not as "no change"
+    rows = comparison_rows(compare_records(rows_for("gsm8k", 2, 1), rows_for("svamp", 2, 1)))[1]
+    assert rows[0][:3] == ["gsm8k", "0", "-"] and rows[0][-1] == "2"
+
+
+def test_settings_say_how_a_run_decoded(tmp_path):
+    from tusk.report import run_settings
+
+    make_run(tmp_path / "hot", rows_for("gsm8k", 2, 1), {"model": "m", "benchmarks": ["gsm8k"], "samples": 1,
+                                                          "temperature": 0.8, "top_p": 0.9, "seed": 3})
+    settings = dict(run_settings(tmp_path / "hot", summarize(rows_for("gsm8k", 2, 1), {})))
+    assert settings["sampling"] == "1 samples, temperature 0.8, top-p 0.9, seed 3"
+    make_run(tmp_path / "cold", rows_for("gsm8k", 2, 1), {"model": "m", "benchmarks": ["gsm8k"], "temperature": 0})
+    assert dict(run_settings(tmp_path / "cold", summarize(rows_for("gsm8k", 2, 1), {})))["sampling"] == "greedy"

@@ -42,12 +42,18 @@ def paper_models(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def paper_summaries(models: Sequence[str], benchmarks: Sequence[str] = ()) -> list[tuple[str, dict[str, Any]]]:
-    """``(label, summary)`` for each model, over ``benchmarks`` (those of the paper's nine that are named; all
-    nine when none is named), with in-domain / out-of-domain / overall averages over the same benchmarks."""
+def paper_summaries(
+    models: Sequence[str], benchmarks: Sequence[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(label, summary)`` for each model, over the paper's benchmarks among ``benchmarks`` (all nine when None),
+    with in-domain / out-of-domain / overall averages over the same benchmarks.  Naming none of the nine is an
+    error: there would be nothing to set beside the runs."""
     from tusk.benchmarks import BENCHMARKS
 
-    wanted = [b for b in PAPER_COLUMNS if b in benchmarks] or list(PAPER_COLUMNS)
+    wanted = list(PAPER_COLUMNS) if benchmarks is None else [b for b in PAPER_COLUMNS if b in benchmarks]
+    if not wanted:
+        raise TuskError("--paper: the runs hold none of the paper's nine benchmarks, so there is nothing to "
+                        f"compare with (they hold {', '.join(dict.fromkeys(benchmarks or [])) or 'nothing'})")
     rows = []
     for model in models:
         scores = dict(zip(PAPER_COLUMNS, PAPER_RESULTS[model], strict=True))

@@ -207,10 +207,12 @@ def comparison_rows(comparisons: Sequence[Any]) -> tuple[list[str], list[list[st
     header = ["benchmark", "shared n", "base %", "this %", "Δ pts", "gained", "lost", "p (McNemar)", "unpaired"]
     rows = []
     for c in comparisons:
-        base = c.base_correct / c.n if c.n else None
-        other = c.other_correct / c.n if c.n else None
-        rows.append([c.benchmark, str(c.n), _pct(base), _pct(other), f"{100 * c.delta:+.1f}", str(c.gained),
-                     str(c.lost), f"{c.p_value:.3g}", str(c.base_only + c.other_only)])
+        unpaired = str(c.base_only + c.other_only)
+        if not c.n:  # nothing answered by both runs: nothing measured
+            rows.append([c.benchmark, "0", "-", "-", "-", "-", "-", "-", unpaired])
+            continue
+        rows.append([c.benchmark, str(c.n), _pct(c.base_correct / c.n), _pct(c.other_correct / c.n),
+                     f"{100 * c.delta:+.1f}", str(c.gained), str(c.lost), f"{c.p_value:.3g}", unpaired])
     return header, rows
 
 
@@ -266,7 +268,7 @@ def run_settings(run_dir: str | Path, summary: Mapping[str, Any]) -> list[list[s
         "grader": " v".join(str(v) for v in (summary.get("grader"), summary.get("grader_version")) if v),
         "max tokens": config.get("max_tokens"),
         "sampling": (f"{config.get('samples')} samples, temperature {config.get('temperature')}, top-p "
-                     f"{config.get('top_p')}, seed {config.get('seed')}" if config.get("samples", 1) > 1
+                     f"{config.get('top_p')}, seed {config.get('seed')}" if (config.get("temperature") or 0) > 0
                      else "greedy" if config else None),
         "sandbox timeout (s)": config.get("timeout"),
         "limit": config.get("limit"),

@@ -29,16 +29,23 @@ def run(args: argparse.Namespace) -> int:
         raise TuskError("--compare needs at least two run directories (each is compared with the first)")
     summaries = [(run_dir, load_summary(run_dir)) for run_dir in args.runs]
     references = []
+    note = ""
     if args.paper:
-        from tusk.paper_results import paper_models, paper_summaries
+        from tusk.paper_results import PAPER_COLUMNS, paper_models, paper_summaries
 
         benchmarks = [b for _, summary in summaries for b in summary["benchmarks"]]
         references = paper_summaries(paper_models(args.paper), benchmarks)
+        covered = {frozenset(b for b in summary["benchmarks"] if b in PAPER_COLUMNS) for _, summary in summaries}
+        if len(covered) > 1:
+            note = ("note: the runs cover different paper benchmarks; the paper rows average over all of them "
+                    "(compare each run's own columns)")
     console = result_console()
     if args.details:
         for _, summary in summaries:
             console.print(render_details(summary))
     console.print(render_table([*summaries, *references]))
+    if note:
+        console.print(note)
     if args.compare:
         from tusk.compare import compare_runs
 
