@@ -110,6 +110,11 @@ def test_numbers_equal(gold, pred, rounding, expected):
         ("ninety-nine eggs", "99"),
         ("twenty-five thousand", "25000"),
         ("twenty-fifth", "twenty-fifth"),  # an ordinal is not a count
+        ("thirty something", "30 something"),  # an approximate number is not the number
+        ("twenty-odd", "twenty-odd"),
+        ("12 less than x", "12 less than x"),
+        ("5 more dollars", "5"),  # "how many more": the count is the answer
+        ("12 odd numbers", "12"),
         ("two thirds", "2 thirds"),
         ("3 quarters of an hour", "3 quarters of an hour"),
         ("three quarters", "3 quarters"),

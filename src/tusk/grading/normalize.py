@@ -154,7 +154,7 @@ _NOT_UNIT_WORDS = frozenset(
         *("fifth", "fifths", "sixth", "sixths", "seventh", "sevenths", "eighth", "eighths", "ninth"),
         *("ninths", "tenth", "tenths", "hundredth", "hundredths", "thousandth", "thousandths"),
         *("square-root", "factorial", "percent", "and", "or", "plus", "minus", "is", "are", "was"),
-        *("were", "not", "no", "nor"),
+        *("were", "not", "no", "nor", "than", "something"),
     ]
 )
 # coins after digits ("12 quarters"), a fraction after a number word or before "of" ("three quarters")
