@@ -123,3 +123,13 @@ def test_sigterm_leaves_a_summary_of_exactly_what_was_stored(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is True and summary["benchmarks"]["smoke"]["n"] == 30
     assert samples.read_text().count("\n") == 30
+
+
+@pytest.mark.parametrize("command", [["train", "--config"], ["data", "build", "--out", "unused", "--config"]])
+def test_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path, capsys, command):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: x\nlr: [1\nfoo: 2\n")
+    assert main([*command, str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{bad} line 3, column 4: not valid YAML: expected ',' or ']'" in err

@@ -44,7 +44,7 @@ from tusk.data.decontaminate import DecontamConfig
 from tusk.data.dedup import DedupConfig
 from tusk.data.synthesise import SynthesisSettings
 from tusk.data.verify import VerifySettings
-from tusk.errors import DataError
+from tusk.errors import DataError, yaml_error
 
 
 @dataclass(frozen=True)
@@ -304,5 +304,5 @@ def load_config(path: str | Path) -> BuildConfig:
     except OSError as exc:
         raise DataError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise DataError(f"{path}: invalid YAML ({exc})".replace("\n", " ")) from exc
+        raise DataError(yaml_error(path, exc)) from None
     return parse_config(raw or {}, str(path))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from tusk.errors import TuskError
+from tusk.errors import TuskError, yaml_error
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         except OSError as exc:
             raise TuskError(f"cannot read config {file}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise TuskError(f"{file}: not valid YAML: {exc}") from None
+            raise TuskError(yaml_error(file, exc)) from None
         if not isinstance(loaded, dict):
             raise TuskError(f"{file}: a training config must be a mapping of option: value")
         for key, value in loaded.items():
