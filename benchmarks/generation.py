@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-static", action="store_true", help="leave out (c2) static cache and (c3) static + compiled"
     )
     parser.add_argument("--skip-compile", action="store_true", help="leave out (c3) static + compiled")
-    parser.add_argument("--json", default="benchmarks/results/generation.json")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "generation.json"))
     args = parser.parse_args(argv)
     size = "1b" if args.gpu_random_1b else args.random_llama
 

@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "-v", "--verbose", action="store_true", help="list strict's disagreements with the intended verdict"
     )
-    ap.add_argument("--json", default="benchmarks/results/grading.json")
+    ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "grading.json"))
     args = ap.parse_args(argv)
     if not args.data_dir:
         ap.error("give --data-dir or set TUSK_DATA_DIR")

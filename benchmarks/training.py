@@ -249,7 +249,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peak-tflops", type=positive_float, default=None,
                         help="device peak for MFU (default: bf16 dense from the device name, where known)")
     parser.add_argument("--device-note", default="", help="what machine this is, for the record")
-    parser.add_argument("--json", default="benchmarks/results/training.json")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args(argv)
     missing = [f for f in DATA_FILES if not (Path(args.data_dir) / f).is_file()]
     if missing:
