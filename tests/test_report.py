@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from tusk.report import summarize, table_rows, write_html
+from tusk.report import summarize, table_rows
+from tusk.report_html import write_html
 
 
 def rows_for(benchmark, n, correct, **extra):
@@ -187,7 +188,7 @@ def test_paper_rows_need_a_paper_benchmark_and_say_when_runs_differ(tmp_path, ca
 
 
 def test_settings_say_how_a_run_decoded(tmp_path):
-    from tusk.report import run_settings
+    from tusk.report_html import run_settings
 
     make_run(tmp_path / "hot", rows_for("gsm8k", 2, 1), {"model": "m", "benchmarks": ["gsm8k"], "samples": 1,
                                                           "temperature": 0.8, "top_p": 0.9, "seed": 3})

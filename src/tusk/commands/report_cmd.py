@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tusk.commands import result_console
     from tusk.errors import TuskError
-    from tusk.report import load_summary, render_comparison, render_details, render_table, write_html
+    from tusk.report import load_summary, render_comparison, render_details, render_table
+    from tusk.report_html import write_html
 
     if args.compare and len(args.runs) < 2:
         raise TuskError("--compare needs at least two run directories (each is compared with the first)")
