@@ -263,3 +263,8 @@ def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny
                                              "[/INST]{% endfor %}"}))
     with _backend(server, chat_template=str(tmp_path)) as llama_style:  # the server adds BOS itself: not twice
         assert llama_style.chat_prompt([{"role": "user", "content": "hi"}]) == "[INST] hi [/INST]"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({  # SmolLM2: its BOS is also its turn marker
+        "bos_token": "<|im_start|>", "chat_template": "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+                                                      "{{ m['content'] }}<|im_end|>\n{% endfor %}"}))
+    with _backend(server, chat_template=str(tmp_path)) as literal:
+        assert literal.chat_prompt([{"role": "user", "content": "hi"}]) == "<|im_start|>user\nhi<|im_end|>\n"

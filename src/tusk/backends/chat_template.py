@@ -34,13 +34,15 @@ class ChatTemplate:
     bos_token: str = ""
     eos_token: str = ""
 
-    def render(self, messages: Sequence[dict[str, str]]) -> str:
+    def render(self, messages: Sequence[dict[str, str]], bos: bool = True) -> str:
+        """The prompt for ``messages``; ``bos=False`` renders ``{{ bos_token }}`` as nothing (for servers that add
+        the BOS token themselves; a template that writes its first turn marker literally keeps it)."""
         from jinja2 import TemplateError
 
         try:
             env = _environment()
             return env.from_string(self.template).render(
-                messages=list(messages), add_generation_prompt=True, bos_token=self.bos_token,
+                messages=list(messages), add_generation_prompt=True, bos_token=self.bos_token if bos else "",
                 eos_token=self.eos_token, tools=None, documents=None,
             )
         except TemplateError as exc:

@@ -23,8 +23,9 @@ Guarantees:
 Chat prompts: the server's chat template is not known to tusk, so by default ``chat_prompt`` returns None and
 prompts are Alpaca.  ``chat_template=SOURCE`` (a built-in model name, a ``.gguf`` file, a model folder or a
 ``.jinja`` / ``tokenizer_config.json`` file holding the served model's template) makes tusk render chat prompts
-itself (:mod:`tusk.backends.chat_template`) and prefer them, as the local backends do for instruct models.  A BOS
-text at the start of the rendered prompt is dropped: servers add the BOS token to a completion prompt themselves.
+itself (:mod:`tusk.backends.chat_template`) and prefer them, as the local backends do for instruct models.  The
+template's ``{{ bos_token }}`` renders as nothing: servers add the BOS token to a completion prompt themselves
+(text the template writes literally, such as SmolLM2's ``<|im_start|>``, whose BOS token it also is, stays).
 
 Options other than those above are errors, except ``threads`` (meaningless for a server; ignored).
 
@@ -165,12 +166,8 @@ class OpenAIBackend(Backend):
         return described
 
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
-        """The template's prompt, without a leading BOS text: the server adds the BOS token itself."""
-        if self.chat_template is None:
-            return None
-        prompt = self.chat_template.render(messages)
-        bos = self.chat_template.bos_token
-        return prompt[len(bos):] if bos and prompt.startswith(bos) else prompt
+        """The template's prompt without the template's ``{{ bos_token }}``: the server adds BOS itself."""
+        return None if self.chat_template is None else self.chat_template.render(messages, bos=False)
 
     def close(self) -> None:
         self._closing.set()
