@@ -40,8 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="sandbox worker processes")
     p.add_argument("--chunk-size", type=int, help="problems sent to the backend at once (default: what the backend "
                    "prefers: hf twice its batch size, openai 4x its concurrency, vllm 1024, llamacpp 16)")
-    p.add_argument("--cache", metavar="DIR", help="reuse finished generations stored in DIR (keyed by model, "
-                   "prompt and sampling), e.g. to regrade or change decoding without regenerating")
+    p.add_argument("--cache", metavar="DIR|FILE.sqlite", help="reuse finished generations stored in DIR (its "
+                   "generations.sqlite) or FILE.sqlite, keyed by model, prompt and sampling: regrade or change "
+                   "decoding without regenerating")
     p.add_argument("--threads", type=int, help="CPU threads for local backends (llamacpp, hf); default: all cores")
     p.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an option for the backend's constructor (repeatable), e.g. n_ctx=8192, batch_size=16")
