@@ -188,6 +188,18 @@ def test_extract_cot_multiple_choice_falls_back_to_last_option_letter():
         ("60\n180\n366\n", "366"),
         ("The answer is 45\n", "45"),
         ("x\nThe answer is 7\ndone\n", "7"),
+        # a printed sentence around one number is read as that number, as a reader would
+        ("The total number of bolts is 3.0\n", "3.0"),
+        ("Janet makes $18 every day.\n", "18"),
+        ("Number of student tickets sold: 137\n", "137"),
+        ("It costs 1,250 dollars.\n", "1,250"),
+        # ... but not an expression, two numbers, a larger value or an error message
+        ("x + 3\n", "x + 3"),
+        ("pi times 2\n", "pi times 2"),
+        ("3 apples and 4 pears\n", "3 apples and 4 pears"),
+        ("The discount is 20 percent\n", "The discount is 20 percent"),
+        ("Error: 18 is not valid\n", "Error: 18 is not valid"),
+        ("version 1.2.3 of it\n", "version 1.2.3 of it"),
     ],
 )
 def test_extract_pot(stdout, expected):

@@ -181,13 +181,35 @@ def extract_pot(stdout: str, multiple_choice: bool = False) -> str | None:
         marker = _last_marker(lines[0])
         if marker is not None:
             return _span_after_marker(lines[0], marker.end()) or lines[0]
-        return lines[0]
+        return _sole_number_of_sentence(lines[0]) or lines[0]
     marker = _last_marker(out)
     if marker is not None:
         span = _span_after_marker(out, marker.end())
         if span:
             return span
     return lines[-1]
+
+
+_SENTENCE_WORD = re.compile(r"[A-Za-z]{2,}")
+# words that make the number part of a larger value ("pi times 2", "3 hundred", "20 percent", "2 and a half"),
+# or the sentence something other than an answer ("Error: 18 is not valid")
+_VALUE_WORDS = re.compile(
+    r"\b(?:pi|sqrt|root|times|plus|minus|over|divided|squared|cubed|power|percent|half|halves|third|thirds|"
+    r"quarters?|dozens?|hundreds?|thousands?|millions?|billions?|trillions?|and|or|not|no|none|cannot|"
+    r"invalid|undefined|unknown|impossible|\w*error|\w*exception|warning)\b|%",
+    re.IGNORECASE,
+)
+_SENTENCE_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w.]*\w)")
+
+
+def _sole_number_of_sentence(line: str) -> str | None:
+    """The number of a printed sentence that holds exactly one (``The total is 3.0`` -> ``3.0``, ``Janet makes
+    $18 every day.`` -> ``18``), as a reader takes it; None for anything that is not plainly prose around one
+    number (an expression, an equation, a list, a sentence with two numbers)."""
+    if len(_SENTENCE_WORD.findall(line)) < 2 or any(c in line for c in "=^*/\\()[]{}<>|") or _VALUE_WORDS.search(line):
+        return None
+    numbers = _SENTENCE_NUMBER.findall(line)
+    return numbers[0].rstrip(",") if len(numbers) == 1 else None
 
 
 def extract_answer(response: str, mode: Mode, multiple_choice: bool = False) -> str | None:
