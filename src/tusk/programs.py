@@ -56,9 +56,13 @@ def _dedent_block(body: str) -> str:
 
 def _does_something(tree: ast.Module) -> bool:
     """True unless the code is only bare names, constants or docstrings (prose that happens to parse)."""
+    inert = (ast.Name, ast.Constant, ast.Attribute)
     for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant, ast.Attribute)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, inert):
             continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Tuple) and all(
+                isinstance(item, inert) for item in node.value.elts):
+            continue  # "Therefore," and "Then, done" parse as tuples of names
         if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Compare, ast.BinOp, ast.BoolOp)):
             continue  # "x = 3 and y > 2" style prose fragments parse as expressions
         return True

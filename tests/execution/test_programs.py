@@ -44,6 +44,8 @@ CASES = [
     ),
     ("pure prose", "The answer is 42 because six times seven is forty-two.", None),
     ("one word", "Yes", None),
+    ("a word and a comma", "Prose about the problem.\nTherefore,", None),
+    ("two words and a comma", "First, we compute\n\nThen, done", None),
     ("cot with latex", "We have $x^2 = 4$, so $x = \\boxed{2}$.", None),
     ("empty", "", None),
     ("empty fence", "```python\n```", None),
