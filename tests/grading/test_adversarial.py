@@ -67,3 +67,23 @@ def test_degenerate_outputs_get_a_verdict(grader_name):
             for mode in ("cot", "pot"):
                 grade = grader.grade(text, problem, mode)
                 assert grade.rule and grade.correct in (True, False)
+
+
+def test_program_outputs_match_options_written_with_i_roots_and_pi():
+    from tusk.grading import get_grader
+    from tusk.types import Problem
+
+    grader = get_grader("strict")
+    sat = Problem("sat/1", "sat", "q", "A", ("A)$-1+12 i$", "B)$-1-6 i$", "C)$15+12 i$", "D)$15-6 i$"))
+    assert grader.grade("(-1+12j)", sat, "pot").correct  # Python's complex repr
+    assert not grader.grade("(15-6j)", sat, "pot").correct
+    aqua = Problem("aqua/0", "aqua", "q", "A", ("A)5(√3 + 1)", "B)6(√3 + √2)", "C)7(√3 – 1)", "D)8(√3 – 2)",
+                                                "E)None of these"))
+    for printed in ("13.660254037844386", "13.66"):
+        grade = grader.grade(printed, aqua, "pot")
+        assert grade.correct and grade.rule == "choice_value", printed
+    for near in ("14", "13.7", "18.9"):  # an integer never matches an irrational; 13.7 is not 13.66
+        assert not grader.grade(near, aqua, "pot").correct, near
+    mmlu = Problem("mmlu_math/1", "mmlu_math", "q", "B", ("A)$\\pi$", "B)$2\\pi$", "C)$\\sqrt{2}$", "D)4"))
+    assert grader.grade("6.283185307179586", mmlu, "pot").correct
+    assert grader.grade("1.41421", mmlu, "pot").normalized_prediction == "C"

@@ -13,6 +13,7 @@ import re
 
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|\\displaystyle\b")
+_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z])")
 _NEG_SPACE = re.compile(r"(?<!\\)\\!")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
@@ -95,10 +96,33 @@ def clean_answer(text: str) -> str:
     s = _TEXT_CMD.sub(lambda m: m.group(1), s)
     s = s.replace("\\{", "{").replace("\\}", "}") if s.startswith("\\{") else s
     s = s.replace("−", "-").replace("–", "-").replace("\u2009", " ").replace("\xa0", " ")
+    s = _ROOT.sub(r"\\sqrt{\1}", s).replace("√", "\\sqrt").replace("π", "\\pi ")  # "5(√3 + 1)", "2π"
     s = re.sub(r"\s+", " ", s).strip()
     s = _IN_SET.sub("", s)  # "x \in [2, 5)" -> "[2, 5)"
     s = s.rstrip(".").strip()
-    return s
+    return _python_complex(s)
+
+
+_UNSIGNED = r"\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+_PY_COMPLEX = re.compile(rf"\(?(?:(?P<re>[-+]?{_UNSIGNED})(?P<im>[-+](?:{_UNSIGNED})?)|(?P<pure>[-+]?{_UNSIGNED}))j\)?")
+
+
+def _python_complex(s: str) -> str:
+    """Python's complex repr as mathematics writes it: ``(-1+12j)`` -> ``-1+12i``, ``(2-0.5j)`` -> ``2-0.5i``,
+    ``12j`` -> ``12i``."""
+    m = _PY_COMPLEX.fullmatch(s)
+    if not m:
+        return s
+
+    def plain(number: str) -> str:
+        value = float(number)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+    if m.group("pure"):
+        return f"{plain(m.group('pure'))}i"
+    imaginary = m.group("im")
+    im = plain(imaginary if len(imaginary) > 1 else imaginary + "1")
+    return f"{plain(m.group('re'))}{'' if im.startswith('-') else '+'}{im}i"
 
 
 _SCALES = {"hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9}

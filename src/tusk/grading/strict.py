@@ -57,7 +57,7 @@ _BASE = re.compile(r"(\w+)_\{?(\d+)\}?")
 _ARITHMETIC = re.compile(
     r"(?=.*(?:[+*/×÷-]|\\times|\\cdot|\\div))(?:[\d\s.,+*/×÷()%$-]|\\times|\\cdot|\\div|\\\$)+"
 )
-_SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi")
+_SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi|√|π")
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,15 @@ class StrictGrader:
                 timed_out |= v.timed_out
                 if v.ok:
                     matches.append(letter)
+        if not matches and parse_number(strip_units(p)) is not None:
+            # a printed decimal against options written with roots or pi (13.66 for "5(\sqrt{3}+1)"): the
+            # option's value must round to the decimals printed (an integer never matches an irrational)
+            for letter, text in opts:
+                if _SYMBOLIC.search(texts[letter]):
+                    v = self._compare(p, texts[letter], prof, rounding=True)
+                    timed_out |= v.timed_out
+                    if v.ok:
+                        matches.append(letter)
         if len(matches) == 1:
             return matches[0], "choice_value", timed_out
         if len(matches) > 1 and len({texts[k] for k in matches}) == 1:  # the same option printed twice
