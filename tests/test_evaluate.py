@@ -149,6 +149,26 @@ def test_chat_prompts_without_a_template_are_refused_before_anything_is_written(
     assert not (tmp_path / "run").exists()
 
 
+def test_generations_cut_off_at_max_tokens_are_recorded_and_counted(tmp_path, smoke):
+    import dataclasses
+
+    class Truncating(ScriptedBackend):
+        def generate(self, requests):
+            for generation in super().generate(requests):
+                cut = generation.request_id.endswith("0")
+                yield dataclasses.replace(generation, finish_reasons=("length" if cut else "stop",))
+
+    problems = free_form(smoke)[:4]
+    summary = evaluate(EvalConfig(model="scripted", out=str(tmp_path), prompt="alpaca"),
+                       Truncating(responder=lambda r, i: answer_text(problem_for(r.prompt, problems))),
+                       progress=False, problems=problems)
+    rows = {r["id"]: r for r in read_samples(tmp_path)}
+    cut = [i for i, r in rows.items() if r["extra"].get("finish_reasons") == ["length"]]
+    assert cut and cut == [i for i in rows if i.endswith("0")]
+    assert "finish_reasons" not in rows[next(i for i in rows if not i.endswith("0"))]["extra"]
+    assert summary["benchmarks"]["smoke"]["cut_off"] == len(cut)
+
+
 def test_chunks_follow_the_backend_unless_given(tmp_path, smoke):
     class Recording(ScriptedBackend):
         def __init__(self, preferred):

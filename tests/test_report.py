@@ -24,7 +24,8 @@ def test_averages_follow_the_paper_domains():
                                   "benchmarks": ["gsm8k", "math", "svamp", "smoke"]})
     assert list(summary["benchmarks"]) == ["gsm8k", "math", "svamp", "smoke"]
     assert summary["benchmarks"]["math"] == {"n": 4, "correct": 1, "accuracy": 0.25, "domain": "in",
-                                             "pot_answers": 0, "fell_back": 0, "no_answer": 0, "execution": {}}
+                                             "pot_answers": 0, "fell_back": 0, "no_answer": 0, "cut_off": 0,
+                                             "execution": {}}
     avg = summary["averages"]
     assert avg["in_domain"] == pytest.approx((0.5 + 0.25) / 2)  # unweighted over benchmarks, as the paper
     assert avg["out_of_domain"] == pytest.approx(1.0)
@@ -37,9 +38,9 @@ def test_summary_counts_modes_fallbacks_and_execution_statuses():
     records = rows_for("gsm8k", 3, 2)
     records[0].update(mode="pot", execution_status="ok")
     records[1].update(fell_back=True, execution_status="timeout")
-    records[2].update(prediction=None)
+    records[2].update(prediction=None, extra={"finish_reasons": ["stop", "length"]})  # cut off at max tokens
     b = summarize(records, {"benchmarks": ["gsm8k"]})["benchmarks"]["gsm8k"]
-    assert (b["pot_answers"], b["fell_back"], b["no_answer"]) == (1, 1, 1)
+    assert (b["pot_answers"], b["fell_back"], b["no_answer"], b["cut_off"]) == (1, 1, 1, 1)
     assert b["execution"] == {"ok": 1, "timeout": 1}
 
 

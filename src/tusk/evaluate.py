@@ -324,6 +324,9 @@ class _Runner:
             first = "cot" if self.config.mode == "cot" else "pot"
             extra["generation_modes"] = [first] * len(generations[0].texts) + ["cot"] * sum(
                 len(g.texts) for g in generations[1:])
+        reasons = [r for g in generations for r in g.finish_reasons]
+        if "length" in reasons:  # a generation ran into --max-tokens: its answer may be a fragment
+            extra["finish_reasons"] = reasons
         if chosen.execution is not None:  # what the program printed, to inspect (cut to a few kB)
             extra["stdout"] = chosen.execution.stdout[:OUTPUT_KEPT]
             if chosen.execution.status != "ok":

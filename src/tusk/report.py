@@ -58,6 +58,8 @@ def summarize(records: Iterable[Mapping[str, Any]], config: Mapping[str, Any]) -
         t["pot"] += record.get("mode") == "pot"
         t["fell_back"] += bool(record.get("fell_back"))
         t["no_answer"] += record.get("prediction") in (None, "")
+        extra = record.get("extra") if isinstance(record.get("extra"), Mapping) else {}
+        t["cut_off"] += "length" in (extra.get("finish_reasons") or ())
         if record.get("execution_status"):
             statuses[record["benchmark"]][record["execution_status"]] += 1
         tokens["prompt"] += record.get("prompt_tokens", 0)
@@ -77,6 +79,7 @@ def summarize(records: Iterable[Mapping[str, Any]], config: Mapping[str, Any]) -
             "pot_answers": t["pot"],
             "fell_back": t["fell_back"],
             "no_answer": t["no_answer"],
+            "cut_off": t["cut_off"],
             "execution": dict(statuses[name]),
         }
     accuracies = {d: [b["accuracy"] for b in benchmarks.values() if b["domain"] == d] for d in ("in", "out")}
@@ -189,13 +192,14 @@ def details_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]
     """Header and rows of one run's per-benchmark counts, with a 95% (Wilson) interval for each accuracy."""
     from tusk.compare import wilson_interval
 
-    header = ["benchmark", "domain", "n", "correct", "acc %", "95% CI", "PoT", "fell back", "no answer"]
+    header = ["benchmark", "domain", "n", "correct", "acc %", "95% CI", "PoT", "fell back", "no answer",
+              "cut off"]
     rows = []
     for name, b in summary["benchmarks"].items():
         low, high = wilson_interval(b["correct"], b["n"])
         rows.append([name, b["domain"], str(b["n"]), str(b["correct"]), _pct(b["accuracy"]),
                      f"{_pct(low)}-{_pct(high)}", str(b.get("pot_answers", 0)), str(b.get("fell_back", 0)),
-                     str(b.get("no_answer", 0))])
+                     str(b.get("no_answer", 0)), str(b.get("cut_off", 0))])
     return header, rows
 
 
