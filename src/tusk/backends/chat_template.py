@@ -16,6 +16,7 @@ Does not: read templates from a model hub, or pick one of several named template
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,13 +41,18 @@ class ChatTemplate:
         from jinja2 import TemplateError
 
         try:
-            env = _environment()
-            return env.from_string(self.template).render(
+            return _compiled(self.template).render(
                 messages=list(messages), add_generation_prompt=True, bos_token=self.bos_token if bos else "",
                 eos_token=self.eos_token, tools=None, documents=None,
             )
         except TemplateError as exc:
             raise TuskError(f"chat template from {self.source}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(template: str) -> Any:
+    """``template`` compiled once (a run renders it for every prompt)."""
+    return _environment().from_string(template)
 
 
 def _environment() -> Any:
