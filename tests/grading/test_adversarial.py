@@ -87,3 +87,26 @@ def test_program_outputs_match_options_written_with_i_roots_and_pi():
     mmlu = Problem("mmlu_math/1", "mmlu_math", "q", "B", ("A)$\\pi$", "B)$2\\pi$", "C)$\\sqrt{2}$", "D)4"))
     assert grader.grade("6.283185307179586", mmlu, "pot").correct
     assert grader.grade("1.41421", mmlu, "pot").normalized_prediction == "C"
+
+
+def test_simuleq_answers_that_name_each_unknown_are_read_by_the_one_asked_first():
+    from tusk.grading import get_grader
+    from tusk.types import Problem
+
+    grader = get_grader("strict")
+    problem = Problem("simuleq/1", "simuleq", "A theater sold 3,254 tickets. How many student tickets were sold "
+                      "and how many general admission tickets?", "378")
+    right = [
+        ("So you sold \\boxed{378} student tickets and \\boxed{2876} general admission tickets.", "cot"),
+        ("So there are 2876 general admission tickets and 378 student tickets.", "cot"),
+        ("Subtracting gives 3x = 1134, so x = 378.", "cot"),  # no labels: the last number, as before
+        ("Number of student tickets sold: 378\nNumber of general admission tickets sold: 2876\n", "pot"),
+    ]
+    for response, mode in right:
+        assert grader.grade(response, problem, mode).correct, response
+    wrong = [
+        ("So you sold \\boxed{2876} student tickets and \\boxed{378} general admission tickets.", "cot"),
+        ("Number of student tickets sold: 2876\nNumber of general admission tickets sold: 378\n", "pot"),
+    ]
+    for response, mode in wrong:
+        assert not grader.grade(response, problem, mode).correct, response

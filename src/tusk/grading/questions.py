@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+)?(?:the\s+)?([a-z]+)", re.IGNORECASE)
-_LABEL_FIRST = re.compile(r"([A-Za-z]+)\s*[=:]\s*([+-]?\d[\d,]*(?:\.\d+)?)")
+_LABEL_FIRST = re.compile(r"([A-Za-z][A-Za-z ]{0,60}?)\s*[=:]\s*([+-]?\d[\d,]*(?:\.\d+)?)")
 _LABELLED = re.compile(r"([+-]?\d[\d,]*(?:\.\d+)?)\s*(?:\$\s*)?([A-Za-z]+)")
 
 
@@ -29,7 +29,8 @@ def first_asked_value(answer: str, question: str) -> str:
     if not asked or len(pairs) < 2:
         return answer
     stem = asked.group(1).lower()[:5]
-    hits = [num for num, word in pairs if word.lower()[:5] == stem]
+    # a label is one word ("9 poets", "x = 9") or a phrase ("Number of student tickets sold: 137")
+    hits = [num for num, label in pairs if any(word.lower()[:5] == stem for word in label.split())]
     return hits[0] if len(hits) == 1 else answer
 
 

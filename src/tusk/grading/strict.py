@@ -60,6 +60,22 @@ _ARITHMETIC = re.compile(
 _SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi|√|π")
 
 
+_BOXED_VALUE = re.compile(r"\\(?:boxed|fbox)\{([^{}]*)\}")
+
+
+def _final_statement(response: str) -> str | None:
+    """The last sentence of a response when it states several values (SimulEq answers without an answer
+    marker name each unknown there: the judge then takes the one the question asks first), else None."""
+    lines = [line.strip() for line in (response or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = _BOXED_VALUE.sub(r"\1", lines[-1]).replace("$", "")
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", last) if s.strip()]
+    if not sentences or len(_NUMBER_IN_TEXT.findall(sentences[-1])) < 2:
+        return None
+    return sentences[-1].strip().rstrip(".!? ")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One comparison's outcome: equal or not, the rule that decided, and whether a check timed out."""
@@ -98,6 +114,12 @@ class StrictGrader:
             lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
             if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
                 return ", ".join(lines)
+        if mode == "cot" and profile(problem.benchmark).first_value and answer_line(response) is None:
+            # "So you sold \boxed{378} student tickets and \boxed{29} ...": when the last sentence labels the
+            # unknown the question asks first, that sentence (the judge reads the value); else the usual rule
+            stated = _final_statement(response)
+            if stated and first_asked_value(stated, problem.question) != stated:
+                return stated
         span = extract_answer(response, mode, multiple_choice)
         if multiple_choice and span and mode == "cot":
             # an option text with full stops inside ("Start with 5. Add 4 each time.") is cut short by
