@@ -133,6 +133,7 @@ class _Worker:
         self._response_fd = -1
 
     def spawn(self) -> None:
+        _remove_stale_roots()
         self.terminated = False
         self.root = tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self.root, 0o711)
@@ -286,7 +287,6 @@ class ProgramPool:
         self._all: list[_Worker] = []
         self._closed = False
         self._lock = threading.Lock()
-        _remove_stale_roots()  # once per pool: listing the temp folder is no work for every respawn
         started = [_Worker() for _ in range(self.workers)]
         try:
             for worker in started:
