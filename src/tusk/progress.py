@@ -12,10 +12,12 @@ the work left at that rate.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -210,3 +212,24 @@ class ProgressBar:
     def _refresh_live(self) -> None:
         self._live.update(self._task, completed=self.done, count=self.count_text(), rate=self.rate_text(),
                           eta=self.eta_text(), info=self.info)
+
+
+@contextlib.contextmanager
+def library_bars_off(enabled: bool = True) -> Iterator[None]:
+    """transformers' and datasets' own progress bars (those installed) off for the block, and switched back on
+    afterwards if they were on; nothing when ``enabled`` is False.  tusk shows its own progress."""
+    restore: list[Callable[[], None]] = []
+    if enabled:
+        for module in ("transformers.utils.logging", "datasets.utils.logging"):
+            try:
+                bars = importlib.import_module(module)
+            except ImportError:
+                continue
+            if bars.is_progress_bar_enabled():
+                bars.disable_progress_bar()
+                restore.append(bars.enable_progress_bar)
+    try:
+        yield
+    finally:
+        for switch_on in restore:
+            switch_on()

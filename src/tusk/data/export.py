@@ -43,17 +43,12 @@ def export_hf(records: Sequence[dict[str, Any]], folder: Path) -> Path:
         import datasets
     except ImportError as exc:
         raise MissingExtraError("Hugging Face datasets export", "train", exc) from exc
-    from datasets.utils import logging as ds_logging
+    from tusk.progress import library_bars_off
 
     tmp = folder.with_name(folder.name + ".tmp")
     remove(tmp)
-    was_on = ds_logging.is_progress_bar_enabled()
-    ds_logging.disable_progress_bar()  # a second-long save; the build has its own progress line
-    try:
+    with library_bars_off():  # a second-long save; the build has its own progress line
         datasets.Dataset.from_dict(_columns(records)).save_to_disk(str(tmp))
-    finally:
-        if was_on:
-            ds_logging.enable_progress_bar()
     remove(folder)
     tmp.replace(folder)
     return folder

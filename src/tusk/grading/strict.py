@@ -110,11 +110,12 @@ class StrictGrader:
     # -- API ----------------------------------------------------------------------------------------
     def extract(self, response: str, problem: Problem, mode: Mode) -> str | None:
         multiple_choice = bool(problem.choices) or mc.gold_letter(problem) is not None
-        if mode == "pot" and profile(problem.benchmark).first_value:
+        first_value = profile(problem.benchmark).first_value
+        if mode == "pot" and first_value:
             lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
             if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
                 return ", ".join(lines)
-        if mode == "cot" and profile(problem.benchmark).first_value and answer_line(response) is None:
+        if mode == "cot" and first_value and answer_line(response) is None:
             # "So you sold \boxed{378} student tickets and \boxed{29} ...": when the last sentence labels the
             # unknown the question asks first, that sentence (the judge reads the value); else the usual rule
             stated = _final_statement(response)

@@ -140,18 +140,13 @@ def _records_from_hf_dataset(path: Path, progress: bool = True) -> Iterable[tupl
         import datasets
     except ImportError as exc:
         raise MissingExtraError("reading an HF dataset folder", "train", exc) from None
-    from datasets.utils import logging as ds_logging
+    from tusk.progress import library_bars_off
 
-    quiet = not progress and ds_logging.is_progress_bar_enabled()
-    if quiet:
-        ds_logging.disable_progress_bar()
     try:
-        loaded = datasets.load_from_disk(str(path))
+        with library_bars_off(enabled=not progress):
+            loaded = datasets.load_from_disk(str(path))
     except Exception as exc:  # noqa: BLE001 - datasets raises several types for a wrong folder
         raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from None
-    finally:
-        if quiet:
-            ds_logging.enable_progress_bar()
     if isinstance(loaded, datasets.DatasetDict):
         if "train" not in loaded:
             raise DataError(f"{path}: dataset has no 'train' split (splits: {', '.join(loaded)})")

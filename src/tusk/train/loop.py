@@ -20,16 +20,16 @@ small one per checkpoint).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tusk.progress import library_bars_off
 from tusk.train.config import TrainConfig, require_inputs, save_config
 
 log = logging.getLogger(__name__)
@@ -99,38 +99,11 @@ def train(config: TrainConfig, eval_hook: EvalHook | None = None, progress: bool
         torch.set_num_threads(config.threads)
         log.info("torch uses %d CPU threads (threads: %d)", torch.get_num_threads(), config.threads)
     try:
-        with _library_bars(progress):
+        with library_bars_off(enabled=not progress):  # transformers' and datasets' bars too
             return _train(config, eval_hook, progress, encoded)
     finally:
         if config.threads:
             torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _library_bars(enabled: bool) -> Iterator[None]:
-    """With ``enabled`` False, transformers' bars (loading weights, writing model shards) and datasets' bars
-    are off for the run, and switched back on afterwards if they were on before."""
-    if enabled:
-        yield
-        return
-    from transformers.utils import logging as hf_logging
-
-    restore = []
-    if hf_logging.is_progress_bar_enabled():
-        hf_logging.disable_progress_bar()
-        restore.append(hf_logging.enable_progress_bar)
-    try:
-        from datasets.utils import logging as ds_logging
-    except ImportError:
-        ds_logging = None
-    if ds_logging is not None and ds_logging.is_progress_bar_enabled():
-        ds_logging.disable_progress_bar()
-        restore.append(ds_logging.enable_progress_bar)
-    try:
-        yield
-    finally:
-        for switch_on in restore:
-            switch_on()
 
 
 def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, encoded: Any) -> TrainResult:
