@@ -10,7 +10,14 @@ on one loaded model:
   ``--batch-size``, per-row stopping;
 - (c2) the same backend with ``cache="static"`` (a preallocated KV cache);
 - (c3) the same backend with ``cache="static", compile=True`` (``torch.compile`` of the decoding step), run
-  twice: the first run includes compilation, the second shows the compiled steady state.
+  twice: the first run includes compilation, the second shows the compiled steady state;
+- (c4) the same backend with ``batching="continuous"`` (rows leave the batch when they stop, waiting rows
+  join).
+
+``--lengths gold`` gives each prompt its own length instead: the token count of its GSM8K reference
+solution (capped at ``--tokens``), as if each row stopped there at its end of sequence, so the output lengths
+vary as real answers do.  (b) then runs each batch to its longest row (``generate`` keeps finished rows in the
+batch, padded) and every method counts only each row's own tokens: the work a real run would keep.
 
 (c2) and (c3) are separate backend instances loading the same weights; ``--skip-static`` leaves them out, and
 a contender that fails (say, no compiler for (c3)) is recorded under ``failed`` while the others still report.
@@ -42,12 +49,20 @@ from bench_common import existing_dir, positive_int, run_main
 from llama_shapes import LLAMA_SHAPES  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 
-def gsm8k_prompts(data_dir: str | None, count: int) -> list[str]:
+def gsm8k_prompts(data_dir: str | None, count: int) -> tuple[list[str], list[str]]:
+    """The Alpaca CoT prompts of the first ``count`` GSM8K test problems, and their reference solutions."""
     from tusk.benchmarks.registry import load_problems
     from tusk.prompts import build_prompt
 
     problems = load_problems("gsm8k", data_dir=data_dir, limit=count)
-    return [build_prompt(p, "cot", "alpaca") for p in problems]
+    solutions = [f"{p.meta['rationale']}\nThe answer is {p.answer}." for p in problems]
+    return [build_prompt(p, "cot", "alpaca") for p in problems], solutions
+
+
+def gold_lengths(tokenizer: Any, solutions: list[str], cap: int) -> list[int]:
+    """Each reference solution's token count, between 1 and ``cap``."""
+    counts = tokenizer(solutions, add_special_tokens=False)["input_ids"]
+    return [max(1, min(cap, len(ids))) for ids in counts]
 
 
 def random_llama(
@@ -84,9 +99,10 @@ def random_llama(
 
 
 def baseline(
-    lm: Any, tokenizer: Any, prompts: list[str], tokens: int, batch: int
+    lm: Any, tokenizer: Any, prompts: list[str], lengths: list[int], batch: int
 ) -> tuple[list[str], float, int]:
-    """``model.generate`` over fixed batches in input order (batch=1 is per-prompt generation)."""
+    """``model.generate`` over fixed batches in input order (batch=1 is per-prompt generation); each batch runs
+    to its longest row's length, and each row keeps its own ``lengths[i]`` tokens."""
     import torch
 
     tokenizer.padding_side = "left"
@@ -95,6 +111,7 @@ def baseline(
     began = time.perf_counter()
     for start in range(0, len(prompts), batch):
         enc = tokenizer(prompts[start : start + batch], return_tensors="pt", padding=True)
+        tokens = max(lengths[start : start + batch])
         with torch.inference_mode():
             out = lm.generate(
                 input_ids=enc["input_ids"].to(device),
@@ -104,16 +121,17 @@ def baseline(
                 min_new_tokens=tokens,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        own = [row[:length] for row, length in zip(new, lengths[start : start + batch])]
+        texts += tokenizer.batch_decode(own, skip_special_tokens=True)
     _sync()
-    return texts, time.perf_counter() - began, len(prompts) * tokens
+    return texts, time.perf_counter() - began, sum(lengths)
 
 
-def tusk_backend(backend: Any, prompts: list[str], tokens: int) -> tuple[list[str], float, int]:
+def tusk_backend(backend: Any, prompts: list[str], lengths: list[int]) -> tuple[list[str], float, int]:
     from tusk.types import Request, SamplingParams
 
-    sampling = SamplingParams(max_tokens=tokens)
-    requests = [Request(str(i), p, sampling) for i, p in enumerate(prompts)]
+    requests = [Request(str(i), p, SamplingParams(max_tokens=n)) for i, (p, n) in enumerate(zip(prompts, lengths))]
     began = time.perf_counter()
     gens = {g.request_id: g for g in backend.generate(requests)}
     _sync()
@@ -128,15 +146,16 @@ def run_contender(
     backend_class: Any,
     target: str,
     options: dict[str, Any],
-    cache: str,
-    compiled: bool,
+    settings: dict[str, Any],
     prompts: list[str],
-    tokens: int,
+    tokens: list[int],
     measure: Any,
 ) -> None:
-    """Load a backend with these cache/compile settings and measure it (compiled: twice, cold then warm)."""
+    """Load a backend with these settings (cache, compile, batching) and measure it (compiled: twice, cold then
+    warm)."""
+    compiled = bool(settings.get("compile"))
     began = time.perf_counter()
-    backend = backend_class(target, cache=cache, compile=compiled, **options)
+    backend = backend_class(target, **settings, **options)
     loaded = time.perf_counter() - began
     try:
         if compiled:
@@ -144,7 +163,7 @@ def run_contender(
             measure(key + "-first", first, tusk_backend, backend, prompts, tokens, load_seconds=loaded)
             label += ", 2nd run"
         else:
-            tusk_backend(backend, prompts[:2], 4)  # the same warm-up as the others had
+            tusk_backend(backend, prompts[:2], [4, 4])  # the same warm-up as the others had
         measure(key, label, tusk_backend, backend, prompts, tokens, load_seconds=loaded)
     finally:
         backend.close()
@@ -192,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a saved tokenizer folder for the random model (default: --model's)",
     )
     parser.add_argument("--prompts", type=positive_int, default=64)
-    parser.add_argument("--tokens", type=positive_int, default=48, help="new tokens per prompt (fixed)")
+    parser.add_argument("--tokens", type=positive_int, default=48, help="new tokens per prompt (the most, with "
+                        "--lengths gold)")
+    parser.add_argument("--lengths", choices=("fixed", "gold"), default="fixed",
+                        help="fixed: every prompt --tokens new tokens; gold: each its reference solution's length")
     parser.add_argument(
         "--batch-size", type=positive_int, default=None, help="tusk's batch size (default: automatic)"
     )
@@ -206,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-static", action="store_true", help="leave out (c2) static cache and (c3) static + compiled"
     )
     parser.add_argument("--skip-compile", action="store_true", help="leave out (c3) static + compiled")
+    parser.add_argument("--skip-continuous", action="store_true", help="leave out (c4) continuous batching")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "generation.json"))
     args = parser.parse_args(argv)
     size = "1b" if args.gpu_random_1b else args.random_llama
@@ -219,11 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     from tusk.errors import TuskError
 
     console = Console(width=None if sys.stdout.isatty() else 150)  # logs: no wrapped rows
-    prompts = gsm8k_prompts(args.data_dir, args.prompts)
+    prompts, solutions = gsm8k_prompts(args.data_dir, args.prompts)
     rows: list[dict[str, Any]] = []
     texts: dict[str, list[str]] = {}
     failures: dict[str, str] = {}
-    order = ["a", "b", "c", "c2", "c3-first", "c3"]
+    lengths: list[int] = []  # new tokens each prompt keeps (set once the tokenizer is loaded)
+    order = ["a", "b", "c", "c2", "c3-first", "c3", "c4"]
     load_avg = os.getloadavg()
 
     def result(backend: Any, target: str) -> dict[str, Any]:
@@ -240,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             "dtype": str(backend.dtype),
             "prompts": len(prompts),
             "new_tokens": args.tokens,
+            "lengths": args.lengths,
+            "useful_tokens": sum(lengths),
             "tusk_batch_size": args.batch_size or "auto",
             "torch_threads": torch.get_num_threads(),
             "rows": ordered,
@@ -270,35 +296,41 @@ def main(argv: list[str] | None = None) -> int:
         options = {"batch_size": args.batch_size, "ignore_eos": True, "threads": args.threads}
         backend = HFBackend(target, **options)
         lm, tok = backend.lm, backend.tokenizer
+        if args.lengths == "gold":
+            lengths[:] = gold_lengths(tok, solutions, args.tokens)
+            shape = f"{min(lengths)}-{max(lengths)} new tokens (mean {sum(lengths) / len(lengths):.0f}, gold lengths)"
+        else:
+            lengths[:] = [args.tokens] * len(prompts)
+            shape = f"{args.tokens} new tokens"
         console.print(
-            f"model {target} on {backend.device} ({backend.dtype}); {len(prompts)} prompts x "
-            f"{args.tokens} new tokens; load average {load_avg[0]:.1f}"
+            f"model {target} on {backend.device} ({backend.dtype}); {len(prompts)} prompts x {shape}; "
+            f"load average {load_avg[0]:.1f}"
         )
-        baseline(lm, tok, prompts[:2], 4, 2)  # warm-up: first-call allocations and kernel selection
-        measure("b", "(b) fixed batches of 8 (MAmmoTH)", baseline, lm, tok, prompts, args.tokens, 8)
-        measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, args.tokens)
-        contenders = [] if args.skip_static else [("c2", "static", False)]
+        baseline(lm, tok, prompts[:2], [4, 4], 2)  # warm-up: first-call allocations and kernel selection
+        measure("b", "(b) fixed batches of 8 (MAmmoTH)", baseline, lm, tok, prompts, lengths, 8)
+        measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, lengths)
+        contenders = [] if args.skip_static else [("c2", "static cache", {"cache": "static"})]
         if not (args.skip_static or args.skip_compile):
-            contenders.append(("c3", "static", True))
-        for key, cache, compiled in contenders:
-            label = f"({key}) tusk hf, {cache} cache" + (" + compiled" if compiled else "")
+            contenders.append(("c3", "static cache + compiled", {"cache": "static", "compile": True}))
+        if not args.skip_continuous:
+            contenders.append(("c4", "continuous batching", {"batching": "continuous"}))
+        for key, what, settings in contenders:
+            label = f"({key}) tusk hf, {what}"
             try:
-                run_contender(
-                    key, label, HFBackend, target, options, cache, compiled, prompts, args.tokens, measure
-                )
+                run_contender(key, label, HFBackend, target, options, settings, prompts, lengths, measure)
             except (TuskError, RuntimeError) as exc:  # report and go on: the other rows are still worth having
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 failures[key] = f"{type(exc).__name__}: {first_line}"
                 console.print(f"[red]{label} failed: {failures[key]}[/red]")
             _free_memory()
         if not args.skip_per_prompt:  # the slowest, so last: a time limit costs it, not the others
-            measure("a", "(a) per-prompt generate", baseline, lm, tok, prompts, args.tokens, 1)
+            measure("a", "(a) per-prompt generate", baseline, lm, tok, prompts, lengths, 1)
         final = result(backend, target)
         backend.close()
     Path(args.json).write_text(json.dumps(final, indent=2) + "\n")
 
     rate = {r["key"]: r["tokens_per_s"] for r in final["rows"]}
-    table = Table(title="greedy generation, same prompts, same weights")
+    table = Table(title=f"greedy generation, same prompts, same weights, {args.lengths} lengths")
     for column in ("method", "tokens", "seconds", "tokens/s", "(c) vs this", "this vs (b)", "same as (b)"):
         table.add_column(column, justify="left" if column == "method" else "right", no_wrap=column == "method")
     for row in final["rows"]:

@@ -93,9 +93,11 @@ def test_rerun_with_other_settings_is_refused(tmp_path, smoke):
     with pytest.raises(TuskError, match="result_options"):
         evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, backend_options={"n_ctx": 64}),
                  backend, progress=False)
-    # thread counts, batch sizes and the device do not change what is generated: a resume may use others
+    # thread counts, batch sizes, the batching mode and the device do not change what is generated: a resume
+    # may use others
     evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=3,
-                        backend_options={"threads": 1, "batch_size": 8, "device": "cpu"}), backend, progress=False)
+                        backend_options={"threads": 1, "batch_size": 8, "batching": "continuous", "device": "cpu"}),
+             backend, progress=False)
     assert len(list(read_samples(tmp_path))) == 3
 
 

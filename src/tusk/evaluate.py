@@ -42,7 +42,7 @@ IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p"
 #: characters of a program's stdout (head) and stderr (tail) kept in its sample record
 OUTPUT_KEPT = 2000
 #: backend options and description keys that do not change what a model generates
-_NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "device"})  # dtype is in the identity
+_NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "batching", "device"})  # dtype is in the identity
 _NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
                                   "replicas", "tensor_parallel_size"})
 

@@ -56,6 +56,17 @@ def test_hf_backend_batched_greedy_equals_one_at_a_time(device, sharp_llama):
     assert same == len(PROMPTS), f"{len(PROMPTS) - same} of {len(PROMPTS)} completions depend on the batch"
 
 
+def test_hf_backend_continuous_batching_equals_padded_batches_on_the_device(device, sharp_llama):
+    from tusk.backends.hf import HFBackend
+
+    with HFBackend(str(sharp_llama), device=device, dtype="float32", batch_size=1) as single:
+        alone = {g.request_id: g.texts for g in single.generate(_requests(24))}
+    for options in ({"batch_size": 5}, {}):  # given slots, and slots sized from free memory
+        with HFBackend(str(sharp_llama), device=device, dtype="float32", batching="continuous", **options) as cb:
+            continuous = {g.request_id: g.texts for g in cb.generate(_requests(24))}
+        assert continuous == alone, options
+
+
 @pytest.mark.parametrize("attn", ["sdpa", "eager", "flash_attention_2"])
 def test_packed_loss_equals_unpacked_loss_on_the_device(device, tiny_llama, attn):
     import torch

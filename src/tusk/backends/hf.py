@@ -35,8 +35,14 @@ Decoding options (transformers' own mechanisms; YAML values or ``--backend-optio
   where they cut per-step overhead; not yet measured on a GPU here: measure
   (``benchmarks/generation.py --gpu-random-1b``) before switching them on.
 
-What it does not do: continuous batching (a batch runs until its longest row stops), multi-GPU sharding
-(use the ``vllm`` backend or Ray replicas).
+- ``batching="padded"`` (default) or ``"continuous"``: padded batches run through ``generate`` until their
+  longest row stops; continuous batching (:mod:`tusk.backends.hf_continuous`, tusk's own decoding loop over
+  a dynamic cache) drops each row when it stops and lets waiting rows join, so short answers do not wait for
+  long ones.  Same generations (tested against one row at a time); full-attention models only (a model with
+  sliding-window layers is refused); not with ``cache=static`` or ``compile=true``.  Like ``batch_size``, a
+  scheduling choice: not part of the run's identity.
+
+What it does not do: multi-GPU sharding (use the ``vllm`` backend or Ray replicas).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ log = logging.getLogger(__name__)
 CPU_BATCH_SIZE = 16
 MAX_BATCH_SIZE = 256
 CACHES = ("dynamic", "static")
+BATCHINGS = ("padded", "continuous")
 
 
 @dataclass(frozen=True)
@@ -88,18 +95,23 @@ class HFBackend(Backend):
         threads: int | None = None,
         cache: str = "dynamic",
         compile: bool | str = False,
+        batching: str = "padded",
         **unused: Any,
     ):
         super().__init__(model)
-        self.cache = _cache_option(cache)
+        self.cache = _choice_option("cache", cache, CACHES)
         self.compile = bool_option("hf", "compile", compile)
         if self.compile and self.cache != "static":
             raise TuskError(
                 "hf backend: compile=true needs cache=static (transformers compiles decoding only with a "
                 "static cache)"
             )
+        self.batching = _choice_option("batching", batching, BATCHINGS)
+        if self.batching == "continuous" and (self.cache != "dynamic" or self.compile):
+            raise TuskError("hf backend: batching=continuous runs its own loop over a dynamic cache; it does not "
+                            "combine with cache=static or compile=true")
         if unused:
-            known = "device, dtype, batch_size, base_model, ignore_eos, threads, cache, compile"
+            known = "device, dtype, batch_size, base_model, ignore_eos, threads, cache, compile, batching"
             raise TuskError(f"hf backend: unknown option {', '.join(sorted(unused))}; its options are {known}")
         try:
             import torch
@@ -171,6 +183,8 @@ class HFBackend(Backend):
         """Two batches' worth of rows (on a GPU with no batch size given: two of the largest automatic batches),
         so prompts can be sorted by length across them."""
         batch = self.batch_size or (MAX_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
+        if self.batching == "continuous":  # waiting rows keep the slots full: a deeper queue helps
+            return 4 * batch
         return 2 * batch
 
     def describe(self) -> dict[str, Any]:
@@ -203,13 +217,55 @@ class HFBackend(Backend):
         texts: dict[int, dict[int, tuple[str, str, int]]] = defaultdict(dict)
         prompt_tokens = {row.index: len(row.ids) for row in rows}
         seconds: dict[int, float] = defaultdict(float)
+        decoded = self._run_continuous(rows) if self.batching == "continuous" else self._run_padded(rows)
+        for row, result, elapsed in decoded:
+            index = row.index
+            texts[index][row.sample] = result
+            seconds[index] += elapsed
+            if len(texts[index]) == wanted[index]:
+                yield _generation(requests[index], texts.pop(index), prompt_tokens[index], seconds[index])
+
+    def _run_padded(self, rows: list[_Row]) -> Iterator[tuple[_Row, tuple[str, str, int], float]]:
+        """Padded batches through transformers' generate: each row with its share of its batch's time."""
         for batch, results, elapsed in self._run_batches(rows):
             for row, result in zip(batch, results):
-                texts[row.index][row.sample] = result
-                seconds[row.index] += elapsed / len(batch)
-            for index in dict.fromkeys(row.index for row in batch):
-                if len(texts[index]) == wanted[index]:
-                    yield _generation(requests[index], texts.pop(index), prompt_tokens[index], seconds[index])
+                yield row, result, elapsed / len(batch)
+
+    def _run_continuous(self, rows: list[_Row]) -> Iterator[tuple[_Row, tuple[str, str, int], float]]:
+        """Continuous batching (:mod:`tusk.backends.hf_continuous`), one decoding setting at a time; on
+        out-of-memory the rows not yet finished are decoded again with half the slots (they draw the same)."""
+        from tusk.backends.hf_continuous import ContinuousDecoder, OutOfMemory
+
+        decoder = ContinuousDecoder(self.lm, self.tokenizer, self.device, self.eos_ids, self.tokenizer.pad_token_id)
+        start = 0
+        while start < len(rows):
+            key = _decode_key(rows[start].sampling)
+            end = start
+            while end < len(rows) and _decode_key(rows[end].sampling) == key:
+                end += 1
+            pending = rows[start:end]
+            slots = self.batch_size or self._auto_batch_size(pending[0])
+            while pending:
+                finished: set[tuple[int, int]] = set()
+                try:
+                    for row, result, elapsed in decoder.run(pending, slots):
+                        finished.add((row.index, row.sample))
+                        yield row, result, elapsed
+                    pending = []
+                except OutOfMemory:
+                    if slots == 1:
+                        raise TuskError("hf backend: out of memory with a batch of one row") from None
+                    self._release_memory()
+                    slots = (slots + 1) // 2
+                    pending = [row for row in pending if (row.index, row.sample) not in finished]
+                    log.warning("out of memory; continuing %d rows with %d slots", len(pending), slots)
+            start = end
+
+    def _release_memory(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
 
     # -- batching --------------------------------------------------------------------------------------------
 
@@ -402,10 +458,10 @@ def _torch_dtype(name: str, device: str) -> Any:
     return dtype
 
 
-def _cache_option(value: Any) -> str:
+def _choice_option(option: str, value: Any, choices: Sequence[str]) -> str:
     name = str(value).strip().lower() if isinstance(value, str) else value
-    if name not in CACHES:
-        raise TuskError(f"hf backend: option cache={value!r} is not one of {', '.join(CACHES)}")
+    if name not in choices:
+        raise TuskError(f"hf backend: option {option}={value!r} is not one of {', '.join(choices)}")
     return name
 
 

@@ -46,8 +46,9 @@ def _mix(x: Any) -> Any:
     return x ^ (x >> 15)
 
 
-def uniform_noise(keys: Any, step: int, vocab: int) -> Any:
-    """``[rows, vocab]`` floats in (0, 1): a function of each row's key, the step and the token id only."""
+def uniform_noise(keys: Any, step: Any, vocab: int) -> Any:
+    """``[rows, vocab]`` floats in (0, 1): a function of each row's key, its step (an int, or an int64 tensor
+    of one step per row) and the token id only."""
     import torch
 
     rows = _mix((keys + step * _STEP) & _MASK)
@@ -68,16 +69,25 @@ class RowSampler:
         self.prompt_width = prompt_width
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
+        return sample_scores(scores, self.keys, input_ids.shape[1] - self.prompt_width, self.temperature,
+                             self.top_p)
 
-        step = input_ids.shape[1] - self.prompt_width
-        logits = scores.float() / self.temperature
-        if self.top_p < 1.0:
-            ordered, order = torch.sort(logits, dim=-1, descending=True)
-            probs = ordered.softmax(dim=-1)
-            before = probs.cumsum(dim=-1) - probs  # mass of the tokens ranked above each token
-            drop = before >= self.top_p  # keeps the smallest set reaching top_p, at least one token
-            logits = logits.scatter(-1, order, ordered.masked_fill(drop, -math.inf))
-        u = uniform_noise(self.keys, step, logits.shape[-1])
-        gumbel = -torch.log(-torch.log(u))
-        return logits + gumbel.to(logits.dtype)
+
+def sample_scores(scores: Any, keys: Any, step: Any, temperature: float, top_p: float) -> Any:
+    """Temperature, top-p, then each row's Gumbel noise: the arg max of the result is the row's sample.
+
+    ``step`` is the decoding step, one for all rows (an int) or one per row (an int64 tensor): a row's draw
+    depends only on its key, its step and the logits.
+    """
+    import torch
+
+    logits = scores.float() / temperature
+    if top_p < 1.0:
+        ordered, order = torch.sort(logits, dim=-1, descending=True)
+        probs = ordered.softmax(dim=-1)
+        before = probs.cumsum(dim=-1) - probs  # mass of the tokens ranked above each token
+        drop = before >= top_p  # keeps the smallest set reaching top_p, at least one token
+        logits = logits.scatter(-1, order, ordered.masked_fill(drop, -math.inf))
+    u = uniform_noise(keys, step, logits.shape[-1])
+    gumbel = -torch.log(-torch.log(u))
+    return logits + gumbel.to(logits.dtype)
