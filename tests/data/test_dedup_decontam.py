@@ -85,3 +85,41 @@ def test_real_evaluation_sets_catch_their_own_questions(shared_data_dir):
     flagged = {m.index for m in matches}
     assert set(range(len(numglue))) <= flagged  # the NumGLUE eval set is entirely contaminated
     assert len(flagged - set(range(len(numglue)))) < 20  # GSM8K train barely overlaps GSM8K test
+
+
+def test_exact_key_keeps_math_symbols():
+    texts = ["Solve $x+5<3$.", "Solve $x+5>3$.", "Compute $(-1)^5$.", "Compute $1^5$.",
+             "Find $2n + 1$ when $n=2$.", "Find $2n - 1$ when $n=2$.", "Solve  $x+5<3$ ."]
+    result = deduplicate(texts, ["a"] * len(texts), DedupConfig(near_threshold=None))
+    assert result.keep == (0, 1, 2, 3, 4, 5)
+    assert [(d.index, d.kept, d.reason) for d in result.dropped] == [(6, 0, "exact-pair")]
+
+
+def test_different_gold_answers_are_never_duplicates():
+    texts = [Q, Q, Q, Q]
+    result = deduplicate(texts, ["a", "a", "a", "a"], DedupConfig(near_threshold=None), answers=["72", "70", "", " 72"])
+    assert result.keep == (0, 1)
+    assert {(d.index, d.kept) for d in result.dropped} == {(2, 0), (3, 0)}
+    # near duplicates: one number changed, different answers -> both kept; same (or missing) answer -> dropped
+    sibling = Q.replace("48", "50")
+    config = DedupConfig(near_threshold=0.6)
+    assert deduplicate([Q, sibling], config=config, answers=["72", "75"]).keep == (0, 1)
+    assert deduplicate([Q, sibling], config=config, answers=["72", ""]).keep == (0,)
+    assert deduplicate([Q, sibling], config=config).keep == (0,)
+    # a chain through a question without a gold never joins two different golds
+    third = Q.replace("48", "52")
+    golds = ["72", "", "78"]
+    result = deduplicate([Q, sibling, third], config=DedupConfig(near_threshold=0.5), answers=golds)
+    assert len(result.keep) == 2 and 0 in result.keep
+    assert all({golds[d.index], golds[d.kept]} != {"72", "78"} for d in result.dropped)
+
+
+def test_near_dedup_ignores_asymptote_drawing_code():
+    asy = ("[asy] size(150); draw((0,0)--(10,0)--(10,10)--(0,10)--cycle); label(\"$A$\",(0,0),SW); "
+           "label(\"$B$\",(10,0),SE); label(\"$C$\",(10,10),NE); label(\"$D$\",(0,10),NW); "
+           "draw((0,0)--(10,10)); draw((10,0)--(0,10)); dot((5,5)); [/asy]")
+    first = f"In square $ABCD$ shown, what is the perimeter? {asy}"
+    second = f"In square $ABCD$ shown, what is the area of triangle $ABC$? {asy}"
+    assert deduplicate([first, second], config=DedupConfig(near_threshold=0.9)).keep == (0, 1)
+    other_drawing = first.replace("size(150)", "size(200)").replace("dot((5,5));", "")
+    assert near_duplicates([first, other_drawing], DedupConfig(near_threshold=0.9)) == {1: (0, 1.0)}

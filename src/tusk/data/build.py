@@ -203,7 +203,8 @@ class _Builder:
             for mode in ("cot", "pot"):  # a question's CoT and PoT versions are never duplicates
                 idx = [i for i, c in enumerate(verified) if c.mode == mode]
                 result = deduplicate([verified[i].example.instruction for i in idx],
-                                     [verified[i].example.output for i in idx], self.config.dedup)
+                                     [verified[i].example.output for i in idx], self.config.dedup,
+                                     answers=[verified[i].problem.answer for i in idx])
                 keep.update(idx[j] for j in result.keep)
                 self.dedup_counts.update(result.counts())
                 for drop in result.dropped:

@@ -1,12 +1,17 @@
 """Remove exact and near-duplicate training examples.
 
-Exact: instructions are compared after :func:`tusk.data.text.normalise` (case, punctuation and spacing
-ignored).  An example whose instruction *and* output repeat an earlier one is always dropped; beyond
+Exact: instructions are compared after :func:`tusk.data.text.exact_key` (case, spacing, prose punctuation and
+``$`` ignored; words and math symbols such as ``+ - < > ( ) ^ / =`` kept, so ``x+5<3`` and ``x+5>3`` differ).
+An example whose instruction *and* output repeat an earlier one is always dropped; beyond
 ``max_per_instruction`` examples per instruction (several verified programs for one question) the rest are
-dropped too.  Near: MinHash signatures over word shingles, banded LSH for candidates, then the true Jaccard
-similarity decides (>= ``near_threshold``); a near-duplicate instruction is dropped with all its examples,
-the earliest one in input order survives.  The builder deduplicates each mode separately, so a question's
-CoT and PoT versions are never duplicates of each other.
+dropped too.  Near: MinHash signatures over word shingles (``[asy]...[/asy]`` drawing code left out), banded
+LSH for candidates, then the true Jaccard similarity decides (>= ``near_threshold``); a near-duplicate
+instruction is dropped with all its examples, the earliest one in input order survives.  The builder
+deduplicates each mode separately, so a question's CoT and PoT versions are never duplicates of each other.
+
+Gold answers: when given, two examples whose gold answers differ (both non-empty, compared by
+:func:`tusk.data.text.answer_key`) are never duplicates, exact or near (a problem and its sibling with one
+number changed are both kept); an example without a gold can be a duplicate of one with a gold.
 
 Guarantees: deterministic (stable hashes, input order decides who survives); every drop names the example
 kept in its place and the reason.  Does not: compare outputs for near-duplication, or catch paraphrases
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tusk.data.text import WordHasher, mix64, normalise, shingle_hashes, words
+from tusk.data.text import WordHasher, answer_key, exact_key, mix64, normalise, shingle_hashes, strip_asy, words
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +67,53 @@ class DedupResult:
 
 
 def deduplicate(
-    instructions: Sequence[str], outputs: Sequence[str] | None = None, config: DedupConfig = DedupConfig()
+    instructions: Sequence[str],
+    outputs: Sequence[str] | None = None,
+    config: DedupConfig = DedupConfig(),
+    answers: Sequence[str | None] | None = None,
 ) -> DedupResult:
-    """Which examples to keep (indices in input order) and why the others go."""
+    """Which examples to keep (indices in input order) and why the others go.
+
+    ``answers``: the gold answer of each example ("" or None: none); examples with different golds are
+    never duplicates of each other."""
     outputs = outputs if outputs is not None else [""] * len(instructions)
+    golds = [answer_key(a) for a in answers] if answers is not None else [""] * len(instructions)
     dropped: list[DedupDrop] = []
-    first_of_key: dict[str, int] = {}
-    per_key: dict[str, int] = {}
-    pairs: dict[tuple[str, str], int] = {}
-    group: list[int] = []  # representative (first index) of each kept example's instruction
-    keys = [normalise(text) for text in instructions]
+    # exact key -> [representative index, gold of the group ("" until a member has one)] per gold
+    groups: dict[str, list[list]] = {}
+    per_group: dict[int, int] = {}
+    pairs: dict[tuple[int, str], int] = {}
+    group: list[int] = []  # representative (first index) of each kept example's instruction group
     survivors: list[int] = []
-    for index, key in enumerate(keys):
-        rep = first_of_key.setdefault(key, index)
+    for index, text in enumerate(instructions):
+        gold = golds[index]
+        entries = groups.setdefault(exact_key(text), [])
+        entry = next((e for e in entries if not gold or not e[1] or e[1] == gold), None)
+        if entry is None:
+            entry = [index, gold]
+            entries.append(entry)
+        elif gold and not entry[1]:
+            entry[1] = gold
+        rep = entry[0]
         if config.exact:
-            pair = (key, normalise(outputs[index]))
+            pair = (rep, normalise(outputs[index]))
             if pair in pairs:
                 dropped.append(DedupDrop(index, pairs[pair], "exact-pair"))
                 continue
-            if per_key.get(key, 0) >= config.max_per_instruction:
+            if per_group.get(rep, 0) >= config.max_per_instruction:
                 dropped.append(DedupDrop(index, rep, "exact"))
                 continue
             pairs[pair] = index
-        per_key[key] = per_key.get(key, 0) + 1
+        per_group[rep] = per_group.get(rep, 0) + 1
         survivors.append(index)
         group.append(rep)
     if config.near_threshold is not None and survivors:
         reps = sorted(set(group))
-        near = near_duplicates([instructions[i] for i in reps], config)
+        rep_gold: dict[int, str] = {}
+        for index, rep in zip(survivors, group):
+            if golds[index] and not rep_gold.get(rep):
+                rep_gold[rep] = golds[index]
+        near = near_duplicates([instructions[i] for i in reps], config, [rep_gold.get(i, "") for i in reps])
         victim = {reps[j]: (reps[k], sim) for j, (k, sim) in near.items()}
         kept = []
         for index, rep in zip(survivors, group):
@@ -106,6 +130,7 @@ class Shingles:
     """Word-shingle hashes of many texts in one flat array: text ``i`` owns ``flat[offsets[i]:offsets[i+1]]``.
 
     A text shorter than the shingle size has one shingle (all its words; the empty text one fixed hash).
+    ``[asy]...[/asy]`` drawing code is left out (unless the text is nothing else).
     """
 
     def __init__(self, texts: Sequence[str], n: int):
@@ -113,7 +138,7 @@ class Shingles:
         flat: list[int] = []
         lengths = np.empty(len(texts), dtype=np.int64)
         for i, text in enumerate(texts):
-            tokens = words(text)
+            tokens = words(strip_asy(text)) or words(text)
             lengths[i] = len(tokens)
             flat.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
         word_hashes = WordHasher()(list(vocab))
@@ -164,14 +189,20 @@ def minhash_signatures(shingles: Shingles, num_perm: int, chunk: int = 1 << 17) 
     return signatures
 
 
-def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tuple[int, float]]:
-    """For each text that nearly duplicates an earlier one: index -> (earliest kept index, similarity)."""
+def near_duplicates(
+    texts: Sequence[str], config: DedupConfig, answers: Sequence[str] | None = None
+) -> dict[int, tuple[int, float]]:
+    """For each text that nearly duplicates an earlier one: index -> (earliest kept index, similarity).
+
+    ``answers`` (already :func:`~tusk.data.text.answer_key` form, "" for none): texts whose answers differ are
+    never joined, directly or through a chain (each group holds at most one distinct answer)."""
     n = len(texts)
     if n < 2:
         return {}
     shingles = Shingles(texts, config.shingle)
     signatures = minhash_signatures(shingles, config.bands * config.rows)
     parent = list(range(n))
+    group_answer = list(answers) if answers is not None else [""] * n  # per root
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -216,7 +247,11 @@ def near_duplicates(texts: Sequence[str], config: DedupConfig) -> dict[int, tupl
                     if sim >= config.near_threshold:
                         ra, rb = find(other), find(member)
                         if ra != rb:
+                            a, b = group_answer[ra], group_answer[rb]
+                            if a and b and a != b:
+                                continue  # different gold answers: different problems
                             parent[max(ra, rb)] = min(ra, rb)
+                            group_answer[min(ra, rb)] = a or b
                         similarity[member] = max(similarity.get(member, 0.0), sim)
                 prev = member
     out = {}

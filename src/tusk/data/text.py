@@ -13,6 +13,10 @@ import numpy as np
 
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
+# exact-dedup tokens: words, and every symbol except prose punctuation and TeX math delimiters, so
+# "x+5<3" and "x+5>3" or "2n + 1" and "2n - 1" keep different keys
+_KEY_TOKEN = re.compile(r"\w+|[^\w\s.,;:?\"`$]")
+_ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.IGNORECASE | re.DOTALL)
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -22,8 +26,24 @@ def words(text: str) -> list[str]:
 
 
 def normalise(text: str) -> str:
-    """The key for exact duplicate detection: lower-case words joined by single spaces."""
+    """Lower-case words joined by single spaces (punctuation, symbols and spacing ignored)."""
     return " ".join(words(text))
+
+
+def exact_key(text: str) -> str:
+    """The key for exact duplicate detection: lower-case words and math symbols (``+ - < > ( ) ^ / = ...``)
+    joined by single spaces; case, spacing, prose punctuation (``. , ; : ?`` and quotes) and ``$`` ignored."""
+    return " ".join(_KEY_TOKEN.findall(text.lower()))
+
+
+def strip_asy(text: str) -> str:
+    """``text`` without its ``[asy]...[/asy]`` drawing code (an unclosed block runs to the end)."""
+    return _ASY.sub(" ", text) if "[asy]" in text.lower() else text
+
+
+def answer_key(answer: str | None) -> str:
+    """A gold answer compared for "is this the same problem": lower-case, spacing and ``$`` removed."""
+    return re.sub(r"[\s$]+", "", str(answer or "")).lower()
 
 
 class WordHasher:
