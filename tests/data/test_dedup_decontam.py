@@ -123,3 +123,45 @@ def test_near_dedup_ignores_asymptote_drawing_code():
     assert deduplicate([first, second], config=DedupConfig(near_threshold=0.9)).keep == (0, 1)
     other_drawing = first.replace("size(150)", "size(200)").replace("dot((5,5));", "")
     assert near_duplicates([first, other_drawing], DedupConfig(near_threshold=0.9)) == {1: (0, 1.0)}
+
+
+def test_short_evaluation_question_found_inside_a_longer_training_text():
+    problems = [_p("math/48", "Simplify $(9-4i)-(-3-4i)$.", "math"), _p("dm/1", "Calculate 5 + 3.", "deepmind")]
+    texts = [
+        "Simplify $(9-4i)-(-3-4i)$. Show your steps.",                 # suffix
+        "Question: Simplify $(9-4i) - (-3-4i)$. Let's write a program.",  # prefix, other spacing
+        "Simplify $(9+4i)-(3-4i)$. Show your steps.",                  # same words, other symbols
+        "Calculate 5 + 3. Let's write a Python program.",
+        "Calculate 5 + 37 apples and pears together.",                  # a window, but not the whole question
+    ]
+    matches = find_contamination(texts, problems, DecontamConfig(ngram=8, threshold=0.5))
+    assert [(m.index, m.problem_id, m.overlap) for m in matches] == [(0, "math/48", 1.0), (1, "math/48", 1.0),
+                                                                      (3, "dm/1", 1.0)]
+
+
+ASY_GRID = ("[asy] size(150); real ticklen=3; real tickspace=2; real ticklength=0.1cm; real axisarrowsize=0.14cm; "
+            "pen axispen=black+1.3bp; real vectorarrowsize=0.2cm; real tickdown=-0.5; real tickdownlength=-0.15inch; "
+            "real tickdownbase=0.3; real wholetickdown=tickdown; void rr_cartesian_axes(real xleft, real xright, "
+            "real ybottom, real ytop, real xstep=1, real ystep=1, bool useticks=false) { import graph; } [/asy]")
+
+
+def test_drawing_code_and_answer_format_sentences_are_not_evidence():
+    problems = [
+        _p("math/a", f"The red parabola shown is the graph of the equation $x = ay^2 + by + c$. Find $a+b+c$. {ASY_GRID}",
+           "math"),
+        _p("math/b", "Find the equation of the plane containing the points $(0,-1,-1),$ $(-4,4,4),$ and $(4,5,1).$  "
+           "Enter your answer in the form \\[Ax + By + Cz + D = 0,\\]where $A,$ $B,$ $C,$ $D$ are integers such "
+           "that $A > 0$ and $\\gcd(|A|,|B|,|C|,|D|) = 1.$", "math"),
+    ]
+    texts = [
+        f"The graphs of two functions, $p(x)$ and $q(x),$ are shown here on one set of axes: {ASY_GRID} "
+        "What is the sum of the nine values of $q(p(x))$ evaluated at each of these points?",
+        "Find the equation of the plane passing through the point $(0,7,-7)$ and containing the line "
+        "\\[\\frac{x + 1}{-3} = \\frac{y - 3}{2} = \\frac{z + 2}{1}.\\]Enter your answer in the form "
+        "\\[Ax + By + Cz + D = 0,\\]where $A,$ $B,$ $C,$ $D$ are integers such that $A > 0$ and "
+        "$\\gcd(|A|,|B|,|C|,|D|) = 1.$",
+        problems[0].question,  # verbatim copies are still caught
+        problems[1].question + " Let's write a program.",
+    ]
+    matches = find_contamination(texts, problems, DecontamConfig(ngram=8, threshold=0.5))
+    assert [(m.index, m.problem_id) for m in matches] == [(2, "math/a"), (3, "math/b")]
