@@ -309,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         baseline(lm, tok, prompts[:2], [4, 4], 2)  # warm-up: first-call allocations and kernel selection
         measure("b", "(b) fixed batches of 8 (MAmmoTH)", baseline, lm, tok, prompts, lengths, 8)
         measure("c", "(c) tusk hf backend", tusk_backend, backend, prompts, lengths)
-        contenders = [] if args.skip_static else [("c2", "static cache", {"cache": "static"})]
+        # (c4) first: quick, where (c3) compiles for a while and a time limit should cut what runs last
+        contenders = [] if args.skip_continuous else [("c4", "continuous batching", {"batching": "continuous"})]
+        if not args.skip_static:
+            contenders.append(("c2", "static cache", {"cache": "static"}))
         if not (args.skip_static or args.skip_compile):
             contenders.append(("c3", "static cache + compiled", {"cache": "static", "compile": True}))
-        if not args.skip_continuous:
-            contenders.append(("c4", "continuous batching", {"batching": "continuous"}))
         for key, what, settings in contenders:
             label = f"({key}) tusk hf, {what}"
             try:

@@ -61,6 +61,35 @@ def test_continuous_equals_one_row_at_a_time(tiny_model_dir, single, sampling, s
         assert _outputs(continuous, requests) == _outputs(single, requests)
 
 
+@pytest.fixture
+def gpu_style(monkeypatch):
+    """Finished rows stay in the batch until a quarter of the slots have finished, as on a GPU."""
+    init = hf_continuous.ContinuousDecoder.__init__
+
+    def lazy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.drop_at_once = False
+
+    monkeypatch.setattr(hf_continuous.ContinuousDecoder, "__init__", lazy)
+
+
+@pytest.mark.parametrize("sampling", [SamplingParams(), SamplingParams(temperature=1.2, top_p=0.9, n=3, seed=11)],
+                         ids=["greedy", "sampled"])
+def test_finished_rows_dropped_later_change_nothing(tiny_model_dir, single, sampling, gpu_style, monkeypatch):
+    widths = []
+    keep = hf_continuous.ContinuousDecoder._keep
+
+    def counted(running, rows):
+        widths.append((len(running.rows), len(rows)))
+        return keep(running, rows)
+
+    monkeypatch.setattr(hf_continuous.ContinuousDecoder, "_keep", staticmethod(counted))
+    requests = _mixed_requests(sampling, count=16)
+    with HFBackend(str(tiny_model_dir), batch_size=8, batching="continuous") as continuous:
+        assert _outputs(continuous, requests) == _outputs(single, requests)
+    assert widths and all(before - after >= 2 for before, after in widths), "rows leave two or more at a time"
+
+
 def test_cache_holds_no_column_that_no_row_uses(tiny_model_dir, monkeypatch):
     """Rows of different lengths join and leave; the cache is always as wide as its longest row, and its mask
     marks exactly each row's own tokens."""

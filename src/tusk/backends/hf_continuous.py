@@ -5,8 +5,8 @@ their place and cost a full decoding step each, and a batch of short answers wit
 computes padding.  :class:`ContinuousDecoder` runs its own decoding loop over a transformers dynamic KV cache
 instead:
 
-- a row that stops leaves the batch at once (its cache rows are dropped), and waiting rows join when a
-  quarter of the slots are free: each joining group is prefilled together, then its cache is merged with the
+- a row that stops leaves the batch (its cache rows are dropped), and waiting rows join when a quarter of the
+  slots are free: each joining group is prefilled together, then its cache is merged with the
   running one, whose rows are aligned on the right (left padding, masked; position ids count each row's own
   tokens, so a row's positions do not depend on its neighbours), and leading columns that no row uses any
   more are trimmed;
@@ -14,7 +14,10 @@ instead:
   :func:`tusk.backends.hf_sampling.sample_scores` at their own step, so a sample is the same as in a padded
   batch; stops (end of sequence, stop strings in the decoded tail, max tokens) are those of
   :class:`~tusk.backends.stopping.RowStopper`;
-- rows are yielded as they finish, with their share of each step's time.
+- rows are yielded as they finish, with their share of each step's time;
+- dropping rows copies the whole cache, so on a GPU, where a decoding step costs about as much as that copy,
+  finished rows stay in the batch (computed, ignored) until a quarter of the slots have finished, and are
+  dropped together, just before the next group joins; on the CPU, where compute dominates, they go at once.
 
 It needs a model whose cache layers are plain dynamic layers (full attention: Llama, Qwen2, Mistral without a
 sliding window...); a model with sliding-window or other special layers is refused with a TuskError naming
@@ -50,6 +53,10 @@ class _Running:
         self.cache: Any = None
         self.mask: Any = None  # [rows, columns] 1 where the cache holds a real token
         self.next_ids: Any = None  # [rows] the token each row feeds in the next step
+        self.done: list[bool] = []  # finished and yielded, still in the cache until the next compaction
+
+    def alive(self) -> list[int]:
+        return [i for i, done in enumerate(self.done) if not done]
 
 
 class ContinuousDecoder:
@@ -64,6 +71,7 @@ class ContinuousDecoder:
         # transformers renamed generate's ``past_key_values`` to ``cache`` (5.2x); take the model's own name
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # PEFT
         self.cache_arg = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        self.drop_at_once = not str(device).startswith("cuda")
 
     def run(self, rows: Sequence[Any], slots: int) -> Iterator[tuple[Any, tuple[str, str, int], float]]:
         """Yield ``(row, (text, finish reason, generated tokens), seconds)`` for each row as it finishes."""
@@ -76,22 +84,31 @@ class ContinuousDecoder:
         waiting = list(rows)
         running = _Running()
         refill = max(1, int(slots * REFILL_FRACTION))
+        drop_at = 1 if self.drop_at_once else refill
         with torch.inference_mode():
-            while waiting or running.rows:
-                free = slots - len(running.rows)
-                if waiting and (free >= refill or not running.rows):
+            while waiting or running.alive():
+                alive = running.alive()
+                free = slots - len(alive)
+                if waiting and (free >= refill or not alive):
                     began = time.perf_counter()
+                    if len(alive) < len(running.rows):
+                        self._keep(running, alive)
                     group, waiting = waiting[:free], waiting[free:]
                     self._join(running, group)
-                    self._share(running, time.perf_counter() - began, last=len(group))
+                    self._share(running, time.perf_counter() - began, range(len(running.rows) - len(group),
+                                                                              len(running.rows)))
                     yield from self._finish_rows(running, window)
                     continue
+                if len(running.rows) - len(alive) >= drop_at:
+                    self._keep(running, alive)
+                    alive = running.alive()
                 began = time.perf_counter()
                 logits = self._step(running)
                 running.next_ids = self._choose(logits, running, sampling)
-                for i, token in enumerate(running.next_ids.tolist()):
-                    running.generated[i].append(token)
-                self._share(running, time.perf_counter() - began)
+                tokens = running.next_ids.tolist()
+                for i in alive:
+                    running.generated[i].append(tokens[i])
+                self._share(running, time.perf_counter() - began, alive)
                 yield from self._finish_rows(running, window)
 
     # -- model passes ----------------------------------------------------------------------------------------
@@ -144,6 +161,7 @@ class ContinuousDecoder:
             running.generated.append([int(first[i])])
             running.positions.append(len(row.ids))
             running.seconds.append(0.0)
+            running.done.append(False)
 
     def _step(self, running: _Running) -> Any:
         """One decoding step for every running row: feed each its last token; return the next logits."""
@@ -168,42 +186,46 @@ class ContinuousDecoder:
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _share(running: _Running, elapsed: float, last: int | None = None) -> None:
-        """Charge a pass's time to the rows it served (a join serves only the joining rows)."""
-        served = range(len(running.rows) - last, len(running.rows)) if last else range(len(running.rows))
+    def _share(running: _Running, elapsed: float, served: Sequence[int]) -> None:
+        """Charge a pass's time to the rows it served (a join: the joining rows; a step: the unfinished rows)."""
         for i in served:
             running.seconds[i] += elapsed / len(served)
 
     def _finish_rows(self, running: _Running, window: int) -> Iterator[tuple[Any, tuple[str, str, int], float]]:
-        """Yield rows that stopped after their latest token, and drop them from the cache."""
+        """Yield rows that stopped after their latest token and mark them done (dropped from the cache at once
+        on the CPU, later on a GPU: see the module)."""
         from tusk.backends.stopping import cut_at_stop
 
         reasons = self._stopped(running, window)
         if not any(reasons):
             return
-        keep = [i for i, reason in enumerate(reasons) if reason is None]
-        done = [(i, reason) for i, reason in enumerate(reasons) if reason is not None]
         results = []
-        for i, reason in done:
+        for i, reason in enumerate(reasons):
+            if reason is None:
+                continue
             row, tokens = running.rows[i], running.generated[i]
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             text, cut = cut_at_stop(text, row.sampling.stop)
             ended = "stop" if cut or reason == "stop" else "length"
             results.append((row, (text, ended, len(tokens)), running.seconds[i]))
-        self._keep(running, keep)
+            running.done[i] = True
+        if self.drop_at_once:
+            self._keep(running, running.alive())
         yield from results
 
     def _stopped(self, running: _Running, window: int) -> list[str | None]:
-        """Per running row: "stop" (end of sequence or a stop string), "length" (max tokens) or None."""
+        """Per row: "stop" (end of sequence or a stop string), "length" (max tokens) or None (still running, or
+        done before)."""
         reasons: list[str | None] = [None] * len(running.rows)
-        wants_text = [i for i, row in enumerate(running.rows) if any(row.sampling.stop)]
+        alive = running.alive()
+        wants_text = [i for i in alive if any(running.rows[i].sampling.stop)]
         tails = {}
         if wants_text:
             decoded = self.tokenizer.batch_decode([running.generated[i][-window:] for i in wants_text],
                                                   skip_special_tokens=True)
             tails = dict(zip(wants_text, decoded))
-        for i, row in enumerate(running.rows):
-            tokens = running.generated[i]
+        for i in alive:
+            row, tokens = running.rows[i], running.generated[i]
             if tokens[-1] in self.eos_ids or (i in tails and any(s and s in tails[i] for s in row.sampling.stop)):
                 reasons[i] = "stop"
             elif len(tokens) >= row.sampling.max_tokens:
@@ -219,6 +241,7 @@ class ContinuousDecoder:
         running.generated = [running.generated[i] for i in keep]
         running.positions = [running.positions[i] for i in keep]
         running.seconds = [running.seconds[i] for i in keep]
+        running.done = [running.done[i] for i in keep]
         if not keep:
             running.cache = running.mask = running.next_ids = None
             return
