@@ -8,7 +8,7 @@
         mode: cot                    # cot | pot
       - source: mathqa
         mode: pot
-        files: [mathqa/dev.json]     # default: the source's own files (data dir relative or absolute)
+        files: [mathqa/dev.json]     # default: the source's own files (absolute, or relative: see below)
         cap: 2000                    # keep at most this many (seeded sample)
       - source: gsm8k
         mode: pot
@@ -26,6 +26,12 @@ value is coerced to its field's type and checked against its range (``limit >= 0
 ...); a wrong one is a one-line :class:`~tusk.errors.DataError` naming the file and the key path, e.g.
 ``build.yaml: components[0].limit: expected an integer, got 'five'``.  Booleans must be YAML booleans
 (``true``/``false``); a single string where a list is expected (``files: gsm8k/train.jsonl``) is a one-item list.
+
+Relative paths in a config file are read from the config file's folder, wherever the build runs from:
+``data_dir: ../data`` is next to the config's folder; a relative entry of ``files`` is looked for in the
+config's folder first, then in the data dir (``--data-dir``, else the config's ``data_dir``, else
+``TUSK_DATA_DIR``).  A ``synthesise.template`` may use only ``{question}`` and ``{choices}``; any other
+placeholder is an error naming the key.
 """
 
 from __future__ import annotations
@@ -87,6 +93,10 @@ class BuildConfig:
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    origin: str = field(default="config", compare=False)
+    """the config file (or "config" for a mapping given in Python): error messages name it"""
+    base_dir: str | None = field(default=None, compare=False)
+    """the config file's folder: relative ``files`` are looked for there first"""
 
     @property
     def sha256(self) -> str:
@@ -195,8 +205,11 @@ def _build(cls, values: Any, where: str):
     return cls(**kwargs)
 
 
-def parse_config(raw: dict[str, Any], where: str = "config") -> BuildConfig:
-    """Check and convert a loaded YAML mapping; errors are :class:`DataError` naming ``where`` and the key."""
+def parse_config(raw: dict[str, Any], where: str = "config", base_dir: str | Path | None = None) -> BuildConfig:
+    """Check and convert a loaded YAML mapping; errors are :class:`DataError` naming ``where`` and the key.
+
+    ``base_dir`` (the config file's folder): a relative ``data_dir`` is resolved against it, and relative
+    ``files`` are looked for there first."""
     from tusk.data.sources import SOURCES
 
     if not isinstance(raw, dict):
@@ -224,6 +237,7 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> BuildConfig:
             synth = dict(synth)
             synth.setdefault("mode", values.get("mode", "pot"))
             synth = _build(SynthesisSettings, synth, f"{at}.synthesise")
+            _check_template(synth.template, f"{at}.synthesise.template")
         for key in ("source", "mode"):
             if key not in values:
                 raise DataError(f"{at}: needs a '{key}'")
@@ -253,16 +267,21 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> BuildConfig:
     decontam = _optional_section(DecontamConfig, raw, "decontaminate", where)
     if decontam is not None:
         _check_benchmarks(decontam.benchmarks, f"{where}: decontaminate.benchmarks")
+    data_dir = top.data_dir
+    if data_dir is not None and base_dir is not None and not Path(data_dir).expanduser().is_absolute():
+        data_dir = str((Path(base_dir) / data_dir).resolve())
     return BuildConfig(
         components=tuple(components),
         seed=top.seed,
-        data_dir=top.data_dir,
+        data_dir=data_dir,
         verify=verify,
         dedup=dedup,
         decontaminate=decontam,
         mixture=_build(MixtureConfig, raw.get("mixture"), f"{where}: mixture"),
         export=_build(ExportConfig, raw.get("export"), f"{where}: export"),
         raw=raw,
+        origin=where,
+        base_dir=None if base_dir is None else str(Path(base_dir).resolve()),
     )
 
 
@@ -278,6 +297,17 @@ def _optional_section(cls, raw: dict[str, Any], key: str, where: str):
     if value is False:
         return None
     return _build(cls, None if value is True else value, f"{where}: {key}")
+
+
+def _check_template(template: str | None, path: str) -> None:
+    if template is None:
+        return
+    try:
+        template.format(question="", choices="")
+    except (KeyError, IndexError) as exc:
+        raise DataError(f"{path}: unknown placeholder {exc}; use {{question}} and {{choices}}") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc} (write a literal brace as {{{{ or }}}})") from None
 
 
 def _check_grader(name: str, path: str) -> None:
@@ -305,4 +335,4 @@ def load_config(path: str | Path) -> BuildConfig:
         raise DataError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise DataError(yaml_error(path, exc)) from None
-    return parse_config(raw or {}, str(path))
+    return parse_config(raw or {}, str(path), base_dir=path.parent)

@@ -56,21 +56,25 @@ SOURCES: dict[str, Source] = {
         ),
         Source(
             name="numglue",
-            description="NumGLUE questions and answers, no rationales (synthesise them); shared copy is the eval set",
+            description="NumGLUE questions and answers, no rationales (synthesise them); the shared copy is the "
+            "evaluation set, so builds always decontaminate against numglue (use the train split by download)",
             loader="questions:load_numglue",
             files=("numglue/numglue.json",),
             modes=(),
             benchmark="numglue",
+            eval_set="numglue",
             licence="ODC-By-1.0",
             url="https://raw.githubusercontent.com/allenai/numglue/main/data/NumGLUE_train.json",
         ),
         Source(
             name="theoremqa",
-            description="TheoremQA questions and answers, no rationales (synthesise them); text-only questions",
+            description="TheoremQA test questions and answers, no rationales (synthesise them); text-only questions; "
+            "this is the evaluation set, so builds always decontaminate against theoremqa",
             loader="questions:load_theoremqa",
             files=("theoremqa/theoremqa_test.json",),
             modes=(),
             benchmark="theoremqa",
+            eval_set="theoremqa",
             licence="MIT",
         ),
         Source(

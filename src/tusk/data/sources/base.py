@@ -1,6 +1,9 @@
 """Shared pieces of the source loaders: the :class:`Source` record, file readers, and small text helpers.
 
-Readers raise :class:`~tusk.errors.DataError` naming the file and, for JSON lines, the line number.
+Readers raise :class:`~tusk.errors.DataError` naming the file and where in it: "line N" (1-based) in a JSON
+lines file, "record N (0-based)" in a JSON array.  An empty question is an error; so is a directory given as
+a file.  Relative ``files`` in a build config are looked for in the config file's folder first, then in the
+data dir.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ class Source:
     ``files`` are the default paths relative to the data dir (``tusk.datasets.resolve_file`` finds them);
     ``url`` is where users get the file when it is not in the data dir (sources too large to ship);
     ``modes`` are the rationale modes the upstream file itself provides (empty: questions and answers only,
-    rationales must be synthesised); ``benchmark`` is the evaluation set whose grading rules fit the source.
+    rationales must be synthesised); ``benchmark`` is the evaluation set whose grading rules fit the source;
+    ``eval_set`` names the evaluation benchmark that the default files *are* (the shared NumGLUE and TheoremQA
+    copies): the builder always decontaminates such a component against that benchmark.
     """
 
     name: str
@@ -40,6 +45,7 @@ class Source:
     licence: str
     url: str = ""
     note: str = ""
+    eval_set: str = ""
 
     def load_file(self, path: Path) -> Iterator[SourceItem]:
         """Read one file in this source's upstream format."""
@@ -50,10 +56,16 @@ class Source:
             raise DataError(f"source {self.name}: {path} is not a file")
         return loader(Path(path))
 
-    def resolve(self, files: tuple[str, ...] | list[str] | None = None, data_dir: str | Path | None = None) -> list[Path]:
-        """Absolute paths of ``files`` (default: the source's own), found as ``tusk.datasets`` finds data."""
+    def resolve(
+        self,
+        files: tuple[str, ...] | list[str] | None = None,
+        data_dir: str | Path | None = None,
+        base: str | Path | None = None,
+    ) -> list[Path]:
+        """Absolute paths of ``files`` (default: the source's own), found as ``tusk.datasets`` finds data;
+        ``base`` is the folder of the config that lists them (relative paths are looked for there first)."""
         wanted = tuple(files) if files else self.files
-        return [resolve_source_file(self, rel, data_dir) for rel in wanted]
+        return [resolve_source_file(self, rel, data_dir, base=base if files else None) for rel in wanted]
 
     def load(
         self, files: tuple[str, ...] | list[str] | None = None, data_dir: str | Path | None = None
@@ -62,12 +74,16 @@ class Source:
             yield from self.load_file(path)
 
 
-def resolve_source_file(source: Source, rel: str, data_dir: str | Path | None) -> Path:
-    """An existing absolute path as given, else the data dir / cache / pinned download lookup."""
+def resolve_source_file(source: Source, rel: str, data_dir: str | Path | None, base: str | Path | None = None) -> Path:
+    """An absolute path as given; a relative one in ``base`` (the config file's folder) when given, else in the
+    working folder; then the data dir / cache / pinned download lookup."""
     candidate = Path(rel).expanduser()
-    if candidate.is_absolute() or candidate.is_file():
-        if candidate.is_file():
-            return candidate.resolve()
+    local = candidate if candidate.is_absolute() or base is None else Path(base) / candidate
+    if local.is_dir():
+        raise DataError(f"source {source.name}: {local} is a directory, not a file")
+    if local.is_file():
+        return local.resolve()
+    if candidate.is_absolute():
         raise DataError(f"source {source.name}: {candidate} does not exist")
     try:
         from tusk.datasets import resolve_file
@@ -86,10 +102,45 @@ def resolve_source_file(source: Source, rel: str, data_dir: str | Path | None) -
     raise DataError(f"source {source.name}: cannot find {rel}{hint}; pass --data-dir DIR or set TUSK_DATA_DIR")
 
 
-def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line or index, record) from a JSON array or JSON lines file (sniffed, whatever the extension)."""
+class Where(int):
+    """Where a record is: its line number in a JSON lines file (1-based) or its index in a JSON array (0-based).
+
+    An ``int`` (record ids built from it are unchanged); :attr:`label` says which: "line 3", "record 0 (0-based)".
+    """
+
+    array: bool = False
+
+    def __new__(cls, value: int, array: bool = False) -> Where:  # noqa: PYI034
+        obj = super().__new__(cls, value)
+        obj.array = array
+        return obj
+
+    @property
+    def label(self) -> str:
+        return f"record {int(self)} (0-based)" if self.array else f"line {int(self)}"
+
+
+def at(path: Path, where: int) -> str:
+    """``"FILE line N"`` / ``"FILE record N (0-based)"`` for error messages."""
+    label = where.label if isinstance(where, Where) else f"record {where}"
+    return f"{path} {label}"
+
+
+def question_text(path: Path, where: int, record: dict[str, Any], *names: str) -> str:
+    """The record's question (first of ``names``), stripped; an empty one is an error naming file and line."""
+    text = str(field(path, where, record, *names)).strip()
+    if not text:
+        raise DataError(f"{at(path, where)}: empty {names[0]!r}")
+    return text
+
+
+def read_records(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """(where, record) from a JSON array or JSON lines file (sniffed, whatever the extension; a UTF-8 byte
+    order mark is accepted); ``where`` is the 1-based line of a JSON lines file or the 0-based array index."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise DataError(f"{path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -100,10 +151,13 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             data = json.loads(text)
         except ValueError as exc:
             raise DataError(f"{path}: invalid JSON ({exc})") from exc
+        if not isinstance(data, list):
+            raise DataError(f"{path}: expected a JSON array of objects")
         for index, record in enumerate(data):
+            where = Where(index, array=True)
             if not isinstance(record, dict):
-                raise DataError(f"{path} record {index}: expected an object, got {type(record).__name__}")
-            yield index, record
+                raise DataError(f"{at(path, where)}: expected an object, got {type(record).__name__}")
+            yield where, record
         return
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -114,7 +168,7 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise DataError(f"{path} line {number}: invalid JSON ({exc})") from exc
         if not isinstance(record, dict):
             raise DataError(f"{path} line {number}: expected an object, got {type(record).__name__}")
-        yield number, record
+        yield Where(number), record
 
 
 def field(path: Path, where: int, record: dict[str, Any], *names: str) -> Any:
@@ -122,7 +176,7 @@ def field(path: Path, where: int, record: dict[str, Any], *names: str) -> Any:
     for name in names:
         if name in record and record[name] is not None:
             return record[name]
-    raise DataError(f"{path} record {where}: missing field {' / '.join(repr(n) for n in names)}")
+    raise DataError(f"{at(path, where)}: missing field {' / '.join(repr(n) for n in names)}")
 
 
 def answer_string(value: Any) -> str:

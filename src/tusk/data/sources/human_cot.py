@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tusk.benchmarks.readers import last_boxed  # the same gold rule as evaluation
 from tusk.data.records import SourceItem
-from tusk.data.sources.base import field, read_records
+from tusk.data.sources.base import at, field, question_text, read_records
 from tusk.errors import DataError
 from tusk.prompts import instruction_for
 from tusk.types import Problem, TrainingExample
@@ -37,11 +37,11 @@ def gsm8k_rationale(solution: str) -> tuple[str, str]:
 
 def load_gsm8k(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        question = str(field(path, where, record, "question")).strip()
+        question = question_text(path, where, record, "question")
         try:
             output, gold = gsm8k_rationale(str(field(path, where, record, "answer")))
         except ValueError as exc:
-            raise DataError(f"{path} line {where}: {exc}") from exc
+            raise DataError(f"{at(path, where)}: {exc}") from exc
         problem = Problem(id=f"gsm8k/{path.stem}/{where}", benchmark="gsm8k", question=question, answer=gold)
         example = TrainingExample(
             instruction=instruction_for(problem, "cot"),
@@ -56,11 +56,11 @@ def load_gsm8k(path: Path) -> Iterator[SourceItem]:
 
 def load_math(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        question = str(field(path, where, record, "problem")).strip()
+        question = question_text(path, where, record, "problem")
         solution = str(field(path, where, record, "solution")).strip()
         gold = last_boxed(solution)
         if gold is None:
-            raise DataError(f"{path} line {where}: solution has no \\boxed{{}} answer")
+            raise DataError(f"{at(path, where)}: solution has no \\boxed{{}} answer")
         upstream = str(record.get("id") or where)
         meta = {"level": record.get("level", ""), "type": record.get("type", "")}
         problem = Problem(id=f"math/{upstream}", benchmark="math", question=question, answer=gold, meta=meta)
@@ -77,15 +77,15 @@ def load_math(path: Path) -> Iterator[SourceItem]:
 
 def load_aqua(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        question = str(field(path, where, record, "question")).strip()
+        question = question_text(path, where, record, "question")
         options = field(path, where, record, "options")
         correct = str(field(path, where, record, "correct")).strip().upper()
         rationale = str(record.get("rationale") or "").strip()
         if not isinstance(options, list) or not options:
-            raise DataError(f"{path} line {where}: 'options' must be a non-empty list")
+            raise DataError(f"{at(path, where)}: 'options' must be a non-empty list")
         choices = tuple(str(o).strip() for o in options)
         if not re.fullmatch(r"[A-E]", correct):
-            raise DataError(f"{path} line {where}: 'correct' must be a letter A-E, got {correct!r}")
+            raise DataError(f"{at(path, where)}: 'correct' must be a letter A-E, got {correct!r}")
         problem = Problem(
             id=f"aqua/{path.stem}/{where}", benchmark="aqua", question=question, answer=correct, choices=choices
         )

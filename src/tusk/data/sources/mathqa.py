@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tusk.data.records import SourceItem
-from tusk.data.sources.base import field, read_records
+from tusk.data.sources.base import at, field, question_text, read_records
 from tusk.data.sources.mathqa_program import ProgramError, translate
 from tusk.errors import DataError
 from tusk.prompts import instruction_for
@@ -41,12 +41,12 @@ def parse_options(options: object) -> tuple[str, ...]:
 
 def load_mathqa(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        question = str(field(path, where, record, "Problem", "problem")).strip()
+        question = question_text(path, where, record, "Problem", "problem")
         choices = parse_options(field(path, where, record, "options"))
         correct = str(field(path, where, record, "correct")).strip().upper()
         letters = [c[0] for c in choices]
         if correct not in letters:
-            raise DataError(f"{path} record {where}: correct option {correct!r} not among {letters}")
+            raise DataError(f"{at(path, where)}: correct option {correct!r} not among {letters}")
         meta: dict[str, object] = {"category": record.get("category", "")}
         try:
             program = translate(str(field(path, where, record, "linear_formula")), question)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tusk.data.records import SourceItem
-from tusk.data.sources.base import answer_string, field, read_records
+from tusk.data.sources.base import answer_string, at, field, question_text, read_records
 from tusk.errors import DataError
 from tusk.types import Problem, TrainingExample
 
@@ -45,7 +45,7 @@ def mathinstruct_subsource(source: str) -> tuple[str, str]:
 
 def load_mathinstruct(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        instruction = str(field(path, where, record, "instruction")).strip()
+        instruction = question_text(path, where, record, "instruction")
         output = str(field(path, where, record, "output"))
         source = str(record.get("source") or "")
         name, mode = mathinstruct_subsource(source)
@@ -69,14 +69,14 @@ def load_generic(path: Path) -> Iterator[SourceItem]:
     from tusk.prompts import instruction_for
 
     for where, record in read_records(path):
-        question = str(field(path, where, record, "question", "instruction")).strip()
+        question = question_text(path, where, record, "question", "instruction")
         answer = answer_string(record.get("answer", ""))
         choices = record.get("choices") or ()
         if not isinstance(choices, (list, tuple)):
-            raise DataError(f"{path} record {where}: 'choices' must be a list like [\"A)24\", \"B)30\"]")
+            raise DataError(f"{at(path, where)}: 'choices' must be a list like [\"A)24\", \"B)30\"]")
         mode = str(record.get("mode") or "cot")
         if mode not in ("cot", "pot"):
-            raise DataError(f"{path} record {where}: mode must be cot or pot, got {mode!r}")
+            raise DataError(f"{at(path, where)}: mode must be cot or pot, got {mode!r}")
         problem = Problem(
             id=str(record.get("id") or f"{path.stem}/{where}"),
             benchmark=str(record.get("benchmark") or "math"),
@@ -99,7 +99,7 @@ def load_generic(path: Path) -> Iterator[SourceItem]:
 
 def load_camel(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        question = str(field(path, where, record, "message_1")).strip()
+        question = question_text(path, where, record, "message_1")
         output = str(field(path, where, record, "message_2")).strip()
         topic = str(record.get("sub_topic") or record.get("topic;") or record.get("topic") or "")
         problem = Problem(id=f"camel/{path.stem}/{where}", benchmark="math", question=question, answer="",

@@ -5,9 +5,11 @@ model and keeps only those that verify against the gold.  NumGLUE letter answers
 the question (``Answer Choices: (A) web (B) tree``) as choices; DROP-style records (passage + question,
 answer ``{"number": ...}``) are read too.  TheoremQA items with a picture are skipped (text-only models).
 
-Note: the copies of NumGLUE and TheoremQA in the shared data folder are the *evaluation* sets; building from
-them is useful for tests, and decontamination drops every such example.  For training use the NumGLUE train
-split (``url`` in the registry).
+Note: the copies of NumGLUE and TheoremQA in the shared data folder are the *evaluation* sets (their registry
+entries set ``eval_set``).  A build with such a component always adds that benchmark to the decontamination
+set (and says so in its log and manifest), so every such example is dropped unless ``decontaminate: false``
+(then the build warns that evaluation questions go into ``train.json``).  Building from them is useful for
+tests; for training use the NumGLUE train split (``url`` in the registry).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tusk.data.records import SourceItem
-from tusk.data.sources.base import answer_string, field, read_records
+from tusk.data.sources.base import answer_string, at, field, question_text, read_records
 from tusk.errors import DataError
 from tusk.types import Problem
 
@@ -48,13 +50,13 @@ def _numglue_answer(path: Path, where: int, value: object) -> str:
         spans = value.get("spans") or []
         if spans:
             return str(spans[0]).strip()
-        raise DataError(f"{path} record {where}: answer object has neither a number nor a span")
+        raise DataError(f"{at(path, where)}: answer object has neither a number nor a span")
     return answer_string(value)
 
 
 def load_numglue(path: Path) -> Iterator[SourceItem]:
     for where, record in read_records(path):
-        text = str(field(path, where, record, "question", "Question")).strip()
+        text = question_text(path, where, record, "question", "Question")
         passage = str(record.get("passage") or "").strip()
         if passage:
             text = f"{passage}\n{text}"
@@ -81,7 +83,7 @@ def load_theoremqa(path: Path) -> Iterator[SourceItem]:
         if record.get("Picture"):
             skipped += 1
             continue
-        question = str(field(path, where, record, "Question", "question")).strip()
+        question = question_text(path, where, record, "Question", "question")
         answer = answer_string(field(path, where, record, "Answer", "answer"))
         upstream = str(record.get("id") or where)
         meta = {"answer_type": str(record.get("Answer_type", "")), "theorem": str(record.get("theorem", ""))}
