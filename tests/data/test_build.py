@@ -113,7 +113,7 @@ def test_build_end_to_end_then_resume(tmp_path, shared_data_dir):
     synth = comps["gsm8k/pot-synth"]
     assert synth["problems"] == 12 and synth["candidates"] == 12
     assert synth["verification"] == {"checked": 12, "passed": 3, "pass_rate": 0.25,
-                                     "dropped": {"wrong": 3, "no-program": 3, "error": 3}}
+                                     "dropped": {"wrong": 3, "no-program": 3, "error": 3}, "no_gold": 0}
     assert synth["teacher"]["backend"] == "scripted"
     kept_programs = [r["output"] for r in records if r["source"] == "gsm8k" and r["mode"] == "pot"]
     assert len(kept_programs) == 3 and all(p.startswith("answer = ") for p in kept_programs)

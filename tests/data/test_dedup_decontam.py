@@ -154,12 +154,12 @@ def test_drawing_code_and_answer_format_sentences_are_not_evidence():
            "that $A > 0$ and $\\gcd(|A|,|B|,|C|,|D|) = 1.$", "math"),
     ]
     texts = [
-        f"The graphs of two functions, $p(x)$ and $q(x),$ are shown here on one set of axes: {ASY_GRID} "
-        "What is the sum of the nine values of $q(p(x))$ evaluated at each of these points?",
-        "Find the equation of the plane passing through the point $(0,7,-7)$ and containing the line "
+        (f"The graphs of two functions, $p(x)$ and $q(x),$ are shown here on one set of axes: {ASY_GRID} "
+        "What is the sum of the nine values of $q(p(x))$ evaluated at each of these points?"),
+        ("Find the equation of the plane passing through the point $(0,7,-7)$ and containing the line "
         "\\[\\frac{x + 1}{-3} = \\frac{y - 3}{2} = \\frac{z + 2}{1}.\\]Enter your answer in the form "
         "\\[Ax + By + Cz + D = 0,\\]where $A,$ $B,$ $C,$ $D$ are integers such that $A > 0$ and "
-        "$\\gcd(|A|,|B|,|C|,|D|) = 1.$",
+        "$\\gcd(|A|,|B|,|C|,|D|) = 1.$"),
         problems[0].question,  # verbatim copies are still caught
         problems[1].question + " Let's write a program.",
     ]

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--out", required=True, help="output folder (train.json, manifest.json, reports, caches)")
     b.add_argument("--data-dir", help="folder with the source and benchmark files (else TUSK_DATA_DIR, cache)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
-    c = sub.add_parser("check", help="recompute a build's counts and hashes and compare them with its manifest")
+    c = sub.add_parser("check", help="recompute a build's counts and hashes (inputs, evaluation files, review "
+                       "files, exports, config) and compare them with its manifest")
     c.add_argument("dir", help="a folder written by tusk data build")
     c.add_argument("--skip-inputs", action="store_true", help="do not re-hash the input files")
     s = sub.add_parser("stats", help="mixture table, length distributions and PNG plots of a built dataset")
@@ -60,11 +61,11 @@ def _build(args: argparse.Namespace) -> int:
     result = build_dataset(config, args.out, data_dir=args.data_dir, show_progress=not args.no_progress)
     table = Table(title=f"{result.records} records -> {Path(args.out) / 'train.json'}")
     table.add_column("component", no_wrap=True)
-    for column in ("problems", "cand.", "verified", "pass", "dedup", "contam.", "chosen"):
+    for column in ("problems", "cand.", "verified", "unverif.", "pass", "dedup", "contam.", "chosen"):
         table.add_column(column, justify="right")
     for name, s in result.manifest["components"].items():
         rate = s["verification"]["pass_rate"]
-        table.add_row(name, str(s["problems"]), str(s["candidates"]), str(s["verified"]),
+        table.add_row(name, str(s["problems"]), str(s["candidates"]), str(s["verified"]), str(s.get("unverified", 0)),
                       "-" if rate is None else f"{rate:.1%}", str(s["dedup_dropped"]), str(s["contaminated"]),
                       str(s["selected"]))
     result_console().print(table)

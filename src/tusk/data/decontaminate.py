@@ -196,6 +196,21 @@ def evaluation_problems(
     return problems
 
 
+def evaluation_files(benchmarks: Iterable[str] = (), data_dir: str | Path | None = None) -> list[dict]:
+    """The files behind :func:`evaluation_problems`: benchmark, absolute path, bytes and sha256 of each."""
+    from tusk.benchmarks import PAPER_BENCHMARKS, get_benchmark
+    from tusk.cache import sha256_file
+    from tusk.datasets import resolve_file
+
+    out = []
+    for name in tuple(benchmarks) or PAPER_BENCHMARKS:
+        for data_file in get_benchmark(name).files:
+            path = Path(resolve_file(data_file.relpath, data_dir)).resolve()
+            out.append({"benchmark": name, "path": str(path), "bytes": path.stat().st_size,
+                        "sha256": sha256_file(path)})
+    return out
+
+
 def find_contamination(
     texts: Sequence[str],
     problems: Sequence[Problem],

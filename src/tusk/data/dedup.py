@@ -26,7 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tusk.data.text import WordHasher, answer_key, exact_key, mix64, normalise, shingle_hashes, strip_asy, words
+from tusk.data.text import (
+    WordHasher,
+    answer_key,
+    exact_key,
+    mix64,
+    normalise,
+    shingle_hashes,
+    strip_asy,
+    words,
+)
 
 log = logging.getLogger(__name__)
 

@@ -149,11 +149,13 @@ def synthesise(
     progress: Callable[[int], None] | None = None,
     *,
     source: str,
+    on_cached: Callable[[int], None] | None = None,
 ) -> Iterator[Candidate]:
     """Candidates for every item (``k`` each), in item order; cached generations are reused.
 
     ``component`` names the candidates (keys); ``source`` (the component's data source, e.g. ``gsm8k``) is
-    what their training records carry as ``source``."""
+    what their training records carry as ``source``; ``on_cached`` (default: ``progress``) is told how many
+    problems came from the cache, so a progress bar can leave them out of its rate."""
     from tusk.prompts import stop_strings
 
     cache = cache or GenerationCache(None)
@@ -176,8 +178,8 @@ def synthesise(
             texts_for[index] = cached
         else:
             pending.append((index, key, Request(id=str(index), prompt=prompt, sampling=sampling)))
-    if progress and texts_for:
-        progress(len(texts_for))
+    if texts_for and (on_cached or progress):
+        (on_cached or progress)(len(texts_for))
     log.info("synthesis %s: %d cached, %d to generate", component, len(texts_for), len(pending))
     next_index = 0
     for start in range(0, len(pending), settings.batch):

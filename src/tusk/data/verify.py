@@ -5,7 +5,7 @@ is the last printed line (:func:`tusk.programs.answer_from_stdout`) and the stri
 the problem's gold (a multiple-choice gold is matched through the options).  A CoT example that a teacher
 wrote is graded from its text.  Human CoT rationales are kept as they are (``status="human"``).  Records
 without a gold answer (published MathInstruct) can only be checked to run and print something
-(``rule="no-gold"``).
+(``rule="no-gold"``); the builder counts those as ``unverified``, never as passed.
 
 Every example gets a :class:`Verdict`: kept or not, the execution status, the prediction and the grader's
 rule, so a dropped example always says why.  Verdicts are cached by content (program or text, gold,
@@ -116,8 +116,10 @@ def verify(
     settings: VerifySettings = VerifySettings(),
     cache: VerdictCache | None = None,
     progress: Callable[[int], None] | None = None,
+    on_cached: Callable[[int], None] | None = None,
 ) -> list[Verdict]:
-    """A verdict per candidate, in input order."""
+    """A verdict per candidate, in input order; ``on_cached`` (default: ``progress``) is told how many needed no
+    program run (cached or decided without one)."""
     from tusk.grading import get_grader
 
     grader = get_grader(settings.grader)
@@ -142,8 +144,8 @@ def verify(
             verdicts[i] = _grade_text(grader, candidate)
             cache.put(keys[i], verdicts[i])
         done += 1
-    if progress and done:
-        progress(done)
+    if done and (on_cached or progress):
+        (on_cached or progress)(done)
     cache.flush()
     position = 0
     for chunk in _run_programs([candidates[i] for i in to_run], grader, settings):
