@@ -10,7 +10,9 @@ Two parts, each measured side by side with a baseline in the same run:
    ones (4,475 of them), cycled only if more are asked for.
 2. Dedup + decontamination: ``--records`` (default 262,000, MathInstruct's size) synthetic training
    questions made from the real training questions (GSM8K, MATH, MathQA, AQuA) with numbers re-drawn, plus
-   planted copies of evaluation questions (some verbatim, some with one number changed) and planted
+   planted copies of evaluation questions (every other planting of a question over 30 words has its *first*
+   number raised by one; all the others, short questions included, are verbatim; the two kinds are counted
+   apart) and planted
    near-duplicates; checked against the nine evaluation sets.  Every planting uses its own untouched
    positions (no copy is made from, or over, another planting), each copy comes after its source, and a
    planted pair counts as caught only when its copy is dropped.  Reports time per stage and how many planted
@@ -93,7 +95,8 @@ def _redraw_numbers(text: str, rng: random.Random) -> str:
 
 
 def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
-    """(texts, planted eval indices -> eval problem id, planted near-dup indices)."""
+    """(texts, planted eval indices -> eval problem id, planted near-dup indices, eval problems, the planted eval
+    indices whose first number was changed)."""
     from tusk.data.decontaminate import evaluation_problems
     from tusk.data.sources import get_source
 
@@ -105,11 +108,13 @@ def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
     evals = evaluation_problems(data_dir=data_dir)
     texts = [_redraw_numbers(rng.choice(seeds), rng) for _ in range(size)]
     planted_eval: dict[int, str] = {}
+    changed: set[int] = set()
     for k, idx in enumerate(rng.sample(range(size), min(2000, size // 20))):
         problem = rng.choice(evals)
         words = problem.question.split()
         if k % 2 and len(words) > 30:  # one number changed, or verbatim
             texts[idx] = _NUM.sub(lambda m: str(int(m.group()) + 1), problem.question, count=1)
+            changed.add(idx)
         else:
             texts[idx] = problem.question
         planted_eval[idx] = problem.id
@@ -129,7 +134,7 @@ def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
         else:  # near: a short clause appended (Jaccard of 3-word shingles about 0.9-0.95)
             texts[idx] = texts[src] + " Show your work."
         planted_near.append((src, idx))
-    return texts, planted_eval, planted_near, evals
+    return texts, planted_eval, planted_near, evals, changed
 
 
 def _naive_decontaminate(texts, evals, n: int, threshold: float) -> int:
@@ -153,7 +158,7 @@ def bench_text(data_dir: str, size: int, baseline_records: int) -> dict:
     from tusk.data.dedup import DedupConfig, deduplicate
 
     t0 = time.perf_counter()
-    texts, planted_eval, planted_near, evals = synthetic_corpus(data_dir, size)
+    texts, planted_eval, planted_near, evals, changed = synthetic_corpus(data_dir, size)
     build_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -185,6 +190,8 @@ def bench_text(data_dir: str, size: int, baseline_records: int) -> dict:
         "flagged": len(flagged),
         "planted_eval_questions": len(planted_eval),
         "planted_eval_caught": eval_caught,
+        "planted_eval_number_changed": len(changed),
+        "planted_eval_number_changed_caught": sum(1 for i in changed if i in flagged),
         "baseline_records": len(sample),
         "baseline_seconds": round(naive_s, 1),
         "baseline_extrapolated_seconds": round(naive_s * size / max(1, len(sample)), 0),
@@ -231,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{text['baseline_extrapolated_seconds'] / max(text['decontam_seconds'], 1e-9):.0f}x")
     table.add_row("  planted eval questions caught", f"{text['planted_eval_caught']} / {text['planted_eval_questions']}",
                   "", "")
+    table.add_row("    of them with the first number changed (questions over 30 words)",
+                  f"{text['planted_eval_number_changed_caught']} / {text['planted_eval_number_changed']}", "", "")
     table.add_row("dedup + decontamination total", f"{total:.1f} s", "target < 300 s", "")
     Console(width=None if sys.stdout.isatty() else 150).print(table)  # logs: no wrapped rows
     out = Path(args.json)
