@@ -207,3 +207,24 @@ def test_weights_replaced_at_the_same_path_are_another_model(tmp_path):
         assert replaced.inner.describe() != before
         list(replaced.generate(requests))
         assert replaced.hits == 0 and replaced.misses == 1
+
+
+@pytest.mark.slow
+def test_a_context_window_other_than_the_default_is_another_model_to_the_cache(tmp_path):
+    from tusk.backends import load_backend
+    from tusk.backends.cached import CachedBackend
+
+    with load_backend("smollm2-135m", threads=1) as default, \
+            load_backend("smollm2-135m", n_ctx=4096, threads=1) as explicit:
+        assert "n_ctx" not in default.describe()  # runs and caches made with the default keep their identity
+        assert explicit.describe() == default.describe()
+    prompt = "Once upon a time"
+    requests = [Request("a", prompt, SamplingParams(max_tokens=40))]
+    with CachedBackend(load_backend("smollm2-135m", n_ctx=24, threads=1), tmp_path) as small:
+        assert small.inner.describe()["n_ctx"] == 24
+        (cut,) = small.generate(requests)
+        assert cut.finish_reasons == ("length",) and cut.completion_tokens < 40
+    with CachedBackend(load_backend("smollm2-135m", threads=1), tmp_path) as big:
+        (full,) = big.generate(requests)
+        assert big.hits == 0  # the generation cut short by the small window is not reused
+        assert full.completion_tokens > cut.completion_tokens

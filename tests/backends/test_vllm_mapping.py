@@ -74,3 +74,23 @@ def test_greedy_n_is_repeated():
 def test_missing_vllm_names_the_extra():
     with pytest.raises(MissingExtraError, match=r"tusk\[vllm\]"):
         load_backend("vllm:org/some-model")
+
+
+def test_a_context_window_given_is_part_of_the_description(monkeypatch):
+    import sys
+    import types
+
+    class LLM:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def get_tokenizer(self):
+            return types.SimpleNamespace(chat_template=None)
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, __version__="0"))
+    from tusk.backends.vllm import VLLMBackend
+
+    default = VLLMBackend("org/model")
+    assert "max_model_len" not in default.describe()
+    short = VLLMBackend("org/model", max_model_len=512)
+    assert short.llm.kwargs["max_model_len"] == 512 and short.describe()["max_model_len"] == 512

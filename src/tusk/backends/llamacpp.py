@@ -18,7 +18,8 @@ process may use; ``n_threads`` is the same), ``seed``, ``dequantize``, and any p
 unchanged.  Any other option, an integer option that is not an integer, or a file that is not GGUF raises
 TuskError before anything is loaded.  ``describe()`` identifies the weights by their pinned sha256 (built-in
 models) or by path, size and mtime, so weights replaced at the same path are another model to the generation
-cache and to run resume; Llama() options given (other than thread counts) are part of it too.
+cache and to run resume; Llama() options given (other than thread counts) are part of it too, and so is an
+``n_ctx`` other than the default (the window bounds a completion's length, so it changes results).
 
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
 stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated);
@@ -42,6 +43,9 @@ from tusk.types import Generation, Request
 
 log = logging.getLogger(__name__)
 
+#: the context window when ``n_ctx`` is not given
+DEFAULT_N_CTX = 4096
+
 
 class LlamaCppBackend(Backend):
     """``llamacpp:PATH.gguf`` or a built-in model name (``qwen2.5-coder-0.5b``, ``smollm2-135m``, ...)."""
@@ -51,7 +55,7 @@ class LlamaCppBackend(Backend):
     def __init__(
         self,
         target: str,
-        n_ctx: int = 4096,
+        n_ctx: int = DEFAULT_N_CTX,
         threads: int | None = None,
         seed: int = 0,
         dequantize: bool | str = False,
@@ -110,6 +114,8 @@ class LlamaCppBackend(Backend):
             raise TuskError(f"llamacpp backend: cannot load {self.weights}: {exc}") from exc
         # llama.cpp pads the context it allocates, but llama-cpp-python keeps n_ctx tokens: the smaller counts
         self.n_ctx = min(n_ctx, self._llm.n_ctx()) if n_ctx else self._llm.n_ctx()
+        #: the window bounds how many tokens a completion may have: another one is another result (described)
+        self._described_n_ctx = None if n_ctx == DEFAULT_N_CTX else self.n_ctx
         self._version = getattr(llama_cpp, "__version__", "?")
         self._chat_formatter = self._make_chat_formatter()
         if not self._builtin and self._chat_formatter is not None:
@@ -146,6 +152,8 @@ class LlamaCppBackend(Backend):
             info.update(self._file_identity)
         if self.dequantize:
             info["dequantize"] = True
+        if self._described_n_ctx is not None:  # the default is left out: described runs keep their identity
+            info["n_ctx"] = self._described_n_ctx
         if self._llama_options:
             info["llama_options"] = dict(sorted(self._llama_options.items()))
         return info

@@ -8,7 +8,8 @@ reach the caller while the rest is still running.  Greedy requests with ``n > 1`
 repeated; stop strings are applied again to the returned text, as in every tusk backend.
 
 Options: ``tensor_parallel_size`` (GPUs per model), ``dtype``, ``gpu_memory_utilization``, ``max_model_len``,
-``chunk_size``, ``seed``, ``enforce_eager``.  Not covered: LoRA adapters at request time, pipeline parallelism.
+``chunk_size``, ``seed``, ``enforce_eager``; ``max_model_len``, when given, is part of ``describe()`` (it bounds
+completions, so the generation cache must not mix windows).  Not covered: LoRA adapters at request time, pipeline parallelism.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class VLLMBackend(Backend):
         self.tensor_parallel_size = tensor_parallel_size
         self.dtype = dtype
         self.chunk_size = max(1, chunk_size)
+        self.max_model_len = max_model_len
         engine_args: dict[str, Any] = {
             "model": model,
             "tensor_parallel_size": tensor_parallel_size,
@@ -116,13 +118,16 @@ class VLLMBackend(Backend):
         return 1024
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "backend": self.kind,
             "model": self.model,
             "dtype": self.dtype,
             "tensor_parallel_size": self.tensor_parallel_size,
             "vllm": getattr(self._vllm, "__version__", "unknown"),
         }
+        if self.max_model_len:  # the context window cuts completions short: another one is another result
+            described["max_model_len"] = self.max_model_len
+        return described
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
         for start in range(0, len(requests), self.chunk_size):
