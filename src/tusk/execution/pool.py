@@ -174,6 +174,11 @@ class _Worker:
             log.warning("%s", warning)
 
     def execute(self, code: str, limits: SandboxLimits) -> ExecutionResult:
+        size = len(code.encode("utf-8", "surrogatepass"))
+        if size > protocol.MAX_PROGRAM:  # never sent: the worker's frame could not hold it
+            return ExecutionResult(
+                status="error", error=f"program too large: {size} bytes, limit {protocol.MAX_PROGRAM}"
+            )
         request = {
             "code": code,
             "timeout": limits.timeout,

@@ -1,7 +1,9 @@
 """Framing between the harness and a warm worker: 4-byte big-endian length, then one JSON object.
 
 Guarantees: ``recv`` returns None on a clean end of stream and raises :class:`EOFError` on a torn frame,
-:class:`TimeoutError` when the deadline passes.  Does not: authenticate (both ends are ours; the programs
+:class:`TimeoutError` when the deadline passes; it waits with ``poll`` (any descriptor number, not only
+those below 1024).  A request always fits the worker's frame: programs are capped at ``MAX_PROGRAM``
+bytes of UTF-8, and JSON escapes one byte into at most 6 characters.  Does not: authenticate (both ends are ours; the programs
 never hold these descriptors).
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 _HEADER = struct.Struct("!I")
 MAX_FRAME = 64 << 20
+MAX_PROGRAM = 8 << 20  # bytes of UTF-8; a request (escaped: at most 6x) stays below MAX_FRAME
 ERROR_CHARS = 2000  # the ``error`` field of an answer is cut to this many characters
 
 
@@ -37,13 +40,14 @@ def send(fd: int, message: dict[str, Any]) -> None:
 
 def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
     chunks = bytearray()
+    poller = select.poll()  # not select(): it cannot watch descriptors >= 1024
+    poller.register(fd, select.POLLIN)
     while len(chunks) < size:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no answer from the sandbox worker before the deadline")
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            if not poller.poll(max(1, int(remaining * 1000) + 1)):
                 continue
         chunk = os.read(fd, size - len(chunks))
         if not chunk:
