@@ -3,9 +3,9 @@
 ``prepare_worker(root)`` runs first in a fresh worker, before it imports anything heavy: it moves the
 worker into new network, IPC and mount namespaces (so no child has any network, not even loopback) and
 mounts a small tmpfs over ``root`` (programs' files live in memory, capped, and vanish with the worker);
-as root it also makes the interpreter reachable for ``nobody`` (``_expose_interpreter``).
+as root it also makes the interpreter reachable for unprivileged uids (``_expose_interpreter``).
 
-``make_plan(...)`` then probes Landlock, seccomp and whether ``nobody`` can read the interpreter, and
+``make_plan(...)`` then probes Landlock, seccomp and whether an unprivileged uid can read the interpreter, and
 returns a :class:`Plan`: what every child applies, and a report of what is active and why anything is
 not (each missing mechanism also becomes a warning the harness logs).
 
@@ -16,9 +16,13 @@ abstract sockets outside the domain).
 ``enter_sandbox(plan, ...)`` runs in each forked child: new session and process group, stdin from
 /dev/null, stdout/stderr to capped pipes, every other descriptor closed, private working directory,
 scrubbed environment, rlimits (address space relative to the worker, file size, open files, no core
-dumps, CPU time backstop), no_new_privs, then an unprivileged uid (``nobody``) or, when the
-interpreter's own files are not readable by ``nobody`` (e.g. Python installed under /root), uid 0 with
-every capability dropped, and last the seccomp filter.  Any failure in a child raises: the caller fails
+dumps, CPU time backstop), no_new_privs, then an unprivileged uid or, when the interpreter's own files
+are not readable by others (e.g. Python installed under /root), uid 0 with every capability dropped, and
+last the seccomp filter.  The unprivileged uid (and gid) is the worker's own, ``WORKER_UID_BASE`` + the
+worker's pid: no other live process uses it, so per-uid kernel budgets (RLIMIT_NPROC counts every thread
+of a uid, pending signals, pipe buffers) are not shared with another worker's programs, nor with other
+tusk processes or host daemons.  Where that uid cannot be mapped (a user namespace with a narrow uid map)
+programs run as ``nobody`` and share those budgets; the report says so.  Any failure in a child raises: the caller fails
 closed (the program does not run), it never runs with less isolation than the plan says.
 """
 
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from tusk.execution import _linux, landlock, seccomp
 
 NOBODY = 65534
+WORKER_UID_BASE = 0x7F000000  # + the worker's pid (< 2**22, the kernel's largest pid_max): below 2**31
 TMPFS_SIZE_MB = 64
 TMPFS_INODES = 65536  # bounds what the worker must delete after a program (empty files cost no space)
 FILE_SIZE_LIMIT = 16 << 20
@@ -147,7 +152,7 @@ def prepare_worker(root: str) -> tuple[dict[str, dict[str, object]], list[str]]:
 
 
 def _expose_interpreter() -> str:
-    """Let ``nobody`` reach the interpreter inside this worker's private mount namespace.
+    """Let unprivileged uids reach the interpreter inside this worker's private mount namespace.
 
     A directory on the way to Python's files that others cannot enter (typically /root, mode 0700, when
     Python was installed with pyenv) is covered by an empty tmpfs, and only the subdirectories Python
@@ -212,12 +217,25 @@ def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan
             note(
                 "unprivileged_uid",
                 False,
-                f"{blocked[0]} is not readable by nobody; programs run as uid 0 "
+                f"{blocked[0]} is not readable by others; programs run as uid 0 "
                 "with every capability dropped (Landlock and seccomp still confine them)",
             )
         else:
-            uid = NOBODY
-            note("unprivileged_uid", True, "programs run as nobody (65534), no capabilities")
+            uid = worker_uid()
+            if uid is not None:
+                note(
+                    "unprivileged_uid", True, f"programs run as uid {uid}, this worker's own, no capabilities"
+                )
+                note("worker_uid", True, "no other process shares the programs' per-uid limits (threads)")
+            else:
+                uid = NOBODY
+                note("unprivileged_uid", True, "programs run as nobody (65534), no capabilities")
+                note(
+                    "worker_uid",
+                    False,
+                    f"uid {WORKER_UID_BASE + os.getpid()} is not mapped in this user namespace; programs of "
+                    "every worker share nobody's per-uid limits (RLIMIT_NPROC: threads)",
+                )
     else:  # capabilities held inside our own user namespace are dropped too
         drop_caps = True
         note("unprivileged_uid", True, f"programs run as the caller's uid {os.geteuid()}, no capabilities")
@@ -231,6 +249,20 @@ def make_plan(report: dict[str, dict[str, object]], warnings: list[str]) -> Plan
     return Plan(
         abi, reason is None, uid, drop_caps, read_paths, devices, _address_space(), report, tuple(warnings)
     )
+
+
+def worker_uid() -> int | None:
+    """The uid (and gid) this worker's programs run as, or None when this user namespace cannot map it."""
+    uid = WORKER_UID_BASE + os.getpid()
+    for name in ("uid_map", "gid_map"):
+        try:
+            with open(f"/proc/self/{name}") as fh:
+                ranges = [tuple(map(int, line.split())) for line in fh if line.strip()]
+        except (OSError, ValueError):
+            return None
+        if not any(inside <= uid < inside + count for inside, _, count in ranges):
+            return None
+    return uid
 
 
 def _python_roots() -> list[str]:
