@@ -274,6 +274,7 @@ def test_ignored_signals_still_time_out(pool):
 
 
 def test_threads_left_running_do_not_outlive_the_program(pool):
+    # Non-daemon threads are joined as Python joins them: one that never ends makes the program a timeout.
     r = run(
         pool,
         """
@@ -285,8 +286,29 @@ def test_threads_left_running_do_not_outlive_the_program(pool):
             threading.Thread(target=spin).start()
         print('main done')
     """,
+        QUICK,
     )
-    assert r.status == "ok" and r.stdout == "main done\n"
+    assert r.status == "timeout" and r.stdout == "main done\n"
+    # Daemon threads die with the program: nothing they do comes after its result.
+    r = run(
+        pool,
+        """
+        import threading, time
+        def chatter():
+            while True:
+                print('still here', flush=True)
+                time.sleep(0.001)
+        for _ in range(4):
+            threading.Thread(target=chatter, daemon=True).start()
+        time.sleep(0.05)
+        print('main done', flush=True)
+    """,
+    )
+    assert r.status == "ok" and r.stdout.startswith("still here\n")
+    lines = r.stdout.splitlines()
+    assert "main done" in lines and set(lines) == {"still here", "main done"}
+    after = run(pool, "import threading, time\ntime.sleep(0.2)\nprint(threading.active_count())")
+    assert after.status == "ok" and after.stdout == "1\n"
 
 
 def test_invalid_utf8_output(pool):

@@ -42,6 +42,21 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                found |= {int(c) for c in fh.read().split()}
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -60,9 +75,9 @@ def _start_and_wait_for_the_program() -> tuple[subprocess.Popen, set[int]]:
     proc.stdin.write(SLEEPER.encode())
     proc.stdin.close()
     for _ in range(1200):  # the worker starts (a few seconds), then forks the program
-        tree = _descendants(proc.pid)
-        if any(_descendants(child) for child in tree):
-            return proc, tree
+        # tusk -> worker -> runner -> program: three levels below tusk once the program runs
+        if any(_descendants(runner) for worker in _children(proc.pid) for runner in _children(worker)):
+            return proc, _descendants(proc.pid)
         time.sleep(0.05)
     proc.kill()
     pytest.fail("the program never started")
@@ -120,8 +135,8 @@ def test_worker_ends_its_program_when_the_request_pipe_closes():
         future = ex.submit(pool.run, "import time\ntime.sleep(600)")
         programs: set[int] = set()
         for _ in range(600):
-            programs = _descendants(worker.pid)
-            if programs:
+            programs = _descendants(worker.pid)  # the worker's runner, and the program it forked
+            if any(_children(runner) for runner in _children(worker.pid)):
                 break
             time.sleep(0.05)
         assert programs

@@ -10,8 +10,13 @@
 How it runs.  Each worker is a separate Python process started with a scrubbed environment.  It enters an
 empty network namespace and a private mount namespace with a 64 MiB tmpfs as its work area, imports and
 warms sympy, numpy, math, fractions, itertools (and a few more), freezes its heap and moves it onto huge
-pages, Landlocks itself, then forks one fresh child per program: a program never runs in a reused
-interpreter, and anything it changes (builtins, sympy, files in its work directory) is gone for the next.
+pages, Landlocks itself, then, for each program, forks a one-shot runner that reads the program, forks a
+fresh child to run it, answers and exits: a program never runs in a reused interpreter, anything it
+changes (builtins, sympy, files in its work directory) is gone for the next, and nothing of an earlier
+program (its code, its output) is in a later one's memory, since the worker itself never holds either.
+A program runs as ``python prog.py`` would run it: as the real ``__main__`` module, SIGINT raises
+KeyboardInterrupt, and when its code ends its non-daemon threads are joined and its atexit handlers run
+(within its deadline); programs over 8 MiB of UTF-8 are refused (status ``error``, "program too large").
 
 Every result has an explicit status (``tusk.types.ExecutionResult``), decided from what the worker
 observed, never from an exit code or text the program controls (exact rules: ``zygote``): ``ok`` (exit
@@ -27,7 +32,7 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
 
 - Time: at the deadline the worker SIGKILLs the child's process group, which stops long C calls such as
   ``pow(3, 10**10)`` and ignores signal handlers; RLIMIT_CPU is a second line.
-- Memory: RLIMIT_AS = the worker's size + ``memory_mb``; files live on the 64 MiB tmpfs (at most 65,536 of
+- Memory: RLIMIT_AS = the worker's size + ``memory_mb`` (the same whatever ran before); files live on the 64 MiB tmpfs (at most 65,536 of
   them); each file is capped at 16 MiB (RLIMIT_FSIZE); no core dumps; at most 256 open files.  Threads share two malloc
   arenas (``mallopt(M_ARENA_MAX, 2)``), but each thread's stack (8 MiB by default,
   ``threading.stack_size`` changes it) counts against RLIMIT_AS: about 115 threads fit in 1024 MiB.
@@ -39,7 +44,7 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
   outlives a program or holds memory outside its RLIMIT_AS.  inotify and fanotify are refused (their
   events would name files Landlock hides).
 - Signals: only to itself (seccomp compares the pid; Landlock >= ABI 6 scopes signals to the program's
-  domain; with uid ``nobody`` the kernel's own permission check as well).  ``kill(-1)``, killing the
+  domain; with a uid of the worker's own the kernel's own permission check as well).  ``kill(-1)``, killing the
   parent or the worker fail with EPERM.
 - Network: none.  Empty network namespace, socket(2) refused by seccomp, TCP bind/connect refused by
   Landlock (ABI >= 4).
@@ -49,10 +54,14 @@ What is protected (each item names the mechanism; ``isolation_report()`` says wh
   directory (also ``HOME`` and ``TMPDIR``) is, and which the worker empties after every program.
   Changing modes, owners, times or extended attributes of any file is refused (seccomp).  /proc, /sys,
   /tmp, /home, /root (outside Python's own installation) and the rest of /etc cannot be read.
-- Identity: no_new_privs; uid ``nobody`` with no capabilities.  When a directory on the way to
-  Python's own files is closed to others (an interpreter under /root, mode 0700), the worker covers that
-  directory in its private mount namespace with an empty tmpfs and binds back only the interpreter, so
-  ``nobody`` can run it and the rest of /root is not even visible.  If that is impossible, programs run
+- Identity: no_new_privs; an unprivileged uid and gid of the worker's own (a high base + the worker's
+  pid, used by no other process while it lives) with no capabilities, so one program's threads never
+  count against another's RLIMIT_NPROC (nor other per-uid budgets); where the user namespace cannot map
+  such a uid, ``nobody``, whose budgets all workers share (the report says so); without root, the
+  caller's own uid (and its budgets).  When a directory on the
+  way to Python's own files is closed to others (an interpreter under /root, mode 0700), the worker
+  covers that directory in its private mount namespace with an empty tmpfs and binds back only the
+  interpreter, so an unprivileged uid can run it and the rest of /root is not even visible.  If that is impossible, programs run
   as uid 0 with every capability dropped, a logged warning says so, and files are then protected by
   Landlock and seccomp, not by file permissions.
 - Secrets: the environment is replaced (PATH, HOME, TMPDIR, locale, thread counts), the worker was started

@@ -2,18 +2,31 @@
 
 Started by the harness as ``python -s -c ... main(REQ_FD RESP_FD ROOT)`` with a scrubbed environment.  It
 enters private namespaces (``isolation.prepare_worker``), imports and warms sympy, numpy, math,
-fractions, itertools and friends, freezes the heap (``gc.freeze``) so forks share it, then answers one
-request at a time: fork, confine the child (``isolation.enter_sandbox``), run the program there, collect
-its stdout/stderr through capped pipes until it exits or its wall-clock deadline passes, kill the
-child's process group when needed, reap it, send one result, and empty the work area (a worker that
-cannot empty it exits and is replaced).
+fractions, itertools and friends, freezes the heap (``gc.freeze``) so forks share it, then serves one
+request at a time without ever reading one itself: it forks a one-shot *runner* and waits for it to
+exit.  The runner reads the request, forks the program's child, confines it
+(``isolation.enter_sandbox``), runs the program there, collects its stdout/stderr through capped pipes
+until it exits or its wall-clock deadline passes, kills the child's process group when needed, reaps
+it, empties the work area, sends one result and exits; the worker then forks the next runner.
 
 Guarantees: a program never runs in the worker itself, never in a reused interpreter, and never sees the
-worker's descriptors; one request gets exactly one answer, sent only after the work area is empty again
-(emptied without recursion, so no directory tree can crash the worker; when it cannot be emptied the
-answer carries ``retire`` and the worker exits, so the next program gets a fresh worker and is not
-blamed).  The worker and every program die with the harness: PR_SET_PDEATHSIG (SIGKILL) in both (the
-program may not clear it), and a hang-up of the request pipe kills the running program and ends the worker.
+worker's descriptors.  Nothing of an earlier program is in a later one's address space: the worker
+never holds a program's code or output (only runners do, and each runner exits after its one program),
+so a program's fork contains the pristine worker plus its own request, nothing else, and its address
+space limit does not depend on what ran before.  One request gets exactly one answer, sent only after the
+work area is empty again (emptied without recursion, so no directory tree can crash the runner; when it
+cannot be emptied the answer carries ``retire`` and the worker exits, so the next program gets a fresh
+worker and is not blamed); a runner that fails ends the worker too, and the harness sees the end of the
+stream.  The worker, its runner and every program die with the harness: PR_SET_PDEATHSIG (SIGKILL) in
+each (the program may not clear it), and a hang-up of the request pipe kills the running program and
+ends the worker.
+
+The program runs as Python runs a script: as the ``__main__`` module (``sys.modules["__main__"]``),
+with SIGINT raising KeyboardInterrupt, and when its code ends (normally, by an exception or by
+``sys.exit``) its non-daemon threads are joined and its atexit handlers run, within its deadline (a
+thread that never ends gives ``timeout``, as ``python prog.py`` would hang).  Then the child exits at
+once: daemon threads die with it, and module globals are not finalized (no ``__del__`` at exit).
+``os._exit`` ends it at once, as in Python.
 
 How a status is decided.  Only the worker's own observations count, never an exit code or text the
 program chose:
@@ -34,6 +47,7 @@ program chose:
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import gc
 import io
@@ -44,6 +58,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 from typing import Any, NoReturn
 
 from tusk.execution import _linux, protocol, seccomp
@@ -103,22 +118,50 @@ def main(argv: list[str]) -> None:
             "worker_size": plan.worker_size,
         },
     )
+    zygote = os.getpid()
     counter = 0
-    while True:
+    while True:  # never reads a request itself: each runner reads its own, after the fork
+        counter += 1
+        runner = os.fork()
+        if runner == 0:  # pragma: no cover - runs in the runner
+            _runner(request_fd, response_fd, root, os.path.join(root, f"p{counter}"), plan, zygote)
+        _, status = os.waitpid(runner, 0)
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == _RUNNER_NEXT):
+            return  # the stream ended, the work area is dirty, or the runner failed: the harness sees EOF
+
+
+_RUNNER_NEXT, _RUNNER_END, _RUNNER_FAILED = 0, 1, 2  # a runner's exit code: what the worker does next
+
+
+def _runner(
+    request_fd: int, response_fd: int, root: str, workdir: str, plan: Plan, zygote: int
+) -> NoReturn:  # pragma: no cover - runs in the runner
+    """Serve one request in a one-shot fork of the worker, then exit (see the module docstring)."""
+    code = _RUNNER_FAILED
+    try:
+        _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker dies: so do we
+        if os.getppid() != zygote:
+            code = _RUNNER_END
+            return
         request = protocol.recv(request_fd)
         if request is None:
+            code = _RUNNER_END
             return
-        counter += 1
         try:
-            answer = run_one(request, plan, os.path.join(root, f"p{counter}"), request_fd)
+            answer = run_one(request, plan, workdir, request_fd)
         except _Abandoned:
+            code = _RUNNER_END
             return
         clean = _wipe(root)
         if not clean:  # never hand a dirty work area to the next program: ask to be replaced
             answer["retire"] = True
         protocol.send(response_fd, answer)
-        if not clean:
-            return
+        code = _RUNNER_NEXT if clean else _RUNNER_END
+    except BaseException:  # noqa: BLE001 - reported on the worker's stderr; the worker then exits
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 class _Abandoned(Exception):
@@ -331,10 +374,27 @@ def _child(
             os.write(STATUS_FD, _SETUP_FAILED + repr(exc).encode("utf-8", "replace"))
         finally:
             real_exit(EXIT_SETUP)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores it; Python does not
     os.write(STATUS_FD, _STARTED)  # before any of the program's code: it cannot fake a setup failure
     status = _execute(code)
+    _shut_down()
     _flush()
     real_exit(status)
+
+
+def _shut_down() -> None:  # pragma: no cover - runs in the child
+    """What Python does once the main module has ended: join non-daemon threads, then run atexit handlers.
+
+    Errors are reported on stderr as Python reports them and do not change the exit status; a thread that
+    never ends keeps the program running until its deadline (status ``timeout``).
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt while waiting
+            _write_stderr("Exception ignored on threading shutdown:\n" + _format(exc))
+    atexit._run_exitfuncs()  # prints a handler's exception itself and goes on with the others
 
 
 def _flush() -> None:
@@ -346,7 +406,12 @@ def _flush() -> None:
 
 
 def _execute(code: str) -> int:  # pragma: no cover - runs in the child
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "__file__": "<program>"}
+    """Run ``code`` as the ``__main__`` module; returns the exit status (the traceback is on stderr)."""
+    module = types.ModuleType("__main__")
+    module.__file__ = "<program>"
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module  # pickle, typing and friends look classes up there
+    namespace = module.__dict__
     try:
         exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - the sandboxed child
         return EXIT_OK
@@ -364,12 +429,17 @@ def _execute(code: str) -> int:  # pragma: no cover - runs in the child
         _write_stderr("MemoryError: memory limit exceeded\n")
         return EXIT_ERROR
     except BaseException as exc:  # noqa: BLE001 - every failure of the program is reported
-        try:
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
-        except BaseException:  # noqa: BLE001 - formatting can fail when memory is exhausted
-            text = f"{type(exc).__name__}\n"
-        _write_stderr(text)
+        _write_stderr(_format(exc, skip_first=True))
         return EXIT_ERROR
+
+
+def _format(exc: BaseException, skip_first: bool = False) -> str:
+    """The traceback of ``exc`` (without the wrapper's own frame when ``skip_first``)."""
+    try:
+        tb = exc.__traceback__.tb_next if skip_first and exc.__traceback__ else exc.__traceback__
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:  # noqa: BLE001 - formatting can fail when memory is exhausted
+        return f"{type(exc).__name__}\n"
 
 
 def _write_stderr(text: str) -> None:
