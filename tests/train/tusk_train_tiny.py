@@ -75,15 +75,16 @@ def build_tokenizer(kind: str = "byte", bos: bool = False, vocab_size: int = 384
 
 
 def build_model_dir(path: Path, arch: str = "llama", tokenizer_kind: str = "byte", bos: bool = True,
-                    seed: int = 0) -> Path:
-    """Write a tiny random model + tokenizer into ``path`` (a plain HF folder)."""
+                    seed: int = 0, tied: bool = False) -> Path:
+    """Write a tiny random model + tokenizer into ``path`` (a plain HF folder); ``tied``: the output layer
+    shares the embedding matrix (like SmolLM2 and Qwen2.5-0.5B)."""
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     tokenizer = build_tokenizer(tokenizer_kind, bos=bos)
     common = {"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
               "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
               "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
-              "bos_token_id": tokenizer.bos_token_id, "tie_word_embeddings": False}
+              "bos_token_id": tokenizer.bos_token_id, "tie_word_embeddings": tied}
     config = LlamaConfig(**common) if arch == "llama" else Qwen2Config(**common)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)

@@ -7,7 +7,8 @@ written through accelerate's ``save_state``.  ``state.json`` is written last, so
 interrupted save and is ignored by :func:`latest_checkpoint`.
 
 Export: ``merged`` writes a plain HF model folder (LoRA merged into the weights) plus the tokenizer, which
-the ``hf`` backend and transformers load directly; ``adapter`` writes the peft adapter only.  Either way
+the ``hf`` backend and transformers load directly (``config.json`` records the dtype the weights are saved in;
+tied embeddings are saved once); ``adapter`` writes the peft adapter only.  Either way
 the exported tokenizer carries no chat template (the model was trained on Alpaca prompts), so ``tusk eval``
 prompts it with Alpaca by default.
 """
@@ -118,11 +119,65 @@ def load_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
     return state
 
 
-def prune_checkpoints(out: Path, keep: int) -> None:
+def prune_checkpoints(out: Path, keep: int, keep_path: Path | None = None) -> None:
+    """Remove all but the ``keep`` newest step checkpoints (0 keeps all); ``keep_path`` (the checkpoint just
+    written) is never removed."""
     if keep <= 0:
         return
-    for old in list_checkpoints(out)[:-keep]:
+    found = list_checkpoints(out)
+    protected = [p for p in found if keep_path is not None and p.resolve() == Path(keep_path).resolve()]
+    others = [p for p in found if p not in protected]
+    room = keep - len(protected)
+    for old in others[:-room] if room > 0 else others:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# what a run writes into its directory (see tusk.train.loop); a fresh start moves an earlier run's aside
+RUN_FILES = ("checkpoints", "evals", "final", "final.gguf", "log.jsonl", "loss.png", "config.yaml")
+PREVIOUS = "previous"
+_ARTEFACTS = ("checkpoints", "evals", "final", "final.gguf")
+
+
+def set_aside_previous_run(out: Path) -> Path | None:
+    """Before a run starts from step 0 in ``out``: when ``out`` holds an earlier run's checkpoints,
+    evaluations or export, move all of that run's files into ``out/previous/YYYYmmdd-HHMMSS`` (returned), so
+    its checkpoints never mix with the new run's (rotation, ``resume: auto``).  A directory holding only a log
+    and config (a run stopped before its first checkpoint) is simply reused.  None when nothing was moved."""
+    import time
+
+    def has_content(path: Path) -> bool:
+        return path.is_file() or (path.is_dir() and any(path.iterdir()))
+
+    if not any(has_content(out / name) for name in _ARTEFACTS):
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = out / PREVIOUS / stamp
+    n = 1
+    while target.exists():
+        n += 1
+        target = out / PREVIOUS / f"{stamp}-{n}"
+    target.mkdir(parents=True)
+    for name in RUN_FILES:
+        if (out / name).exists():
+            (out / name).rename(target / name)
+    return target
+
+
+EVAL_MODEL_PREFIX = "eval-model-"
+
+
+def eval_model_dir(out: Path, step: int) -> Path:
+    """Where the evaluation hook's temporary merged model of ``step`` is written (removed after use)."""
+    return out / "checkpoints" / f"{EVAL_MODEL_PREFIX}{step:06d}"
+
+
+def remove_eval_models(out: Path) -> None:
+    """Remove temporary evaluation models an interrupted run left in ``out/checkpoints``."""
+    root = out / "checkpoints"
+    if root.is_dir():
+        for path in root.iterdir():
+            if path.name.startswith(EVAL_MODEL_PREFIX) or path.name.startswith(f".{EVAL_MODEL_PREFIX}"):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def rng_state() -> dict[str, Any]:
@@ -171,18 +226,46 @@ def export_model(accelerator: Any, model: Any, tokenizer: Any, target: Path, kin
         else:
             plain = unwrapped
             source = state_dict if state_dict is not None else unwrapped.state_dict()
-            weights = {k: v.detach().to(dtype) for k, v in source.items()}
+            weights = _converted(source, dtype)
         saved = plain.config.use_cache, getattr(plain.config, "dtype", None)
         plain.config.use_cache, plain.config.dtype = True, dtype
         try:
             plain.save_pretrained(tmp, state_dict=weights)
         finally:
             plain.config.use_cache, plain.config.dtype = saved
+        _record_dtype(tmp / "config.json", dtype)
     _save_tokenizer_without_chat_template(tokenizer, tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     log.info("exported %s model to %s", kind, target)
     return target
+
+
+def _converted(source: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """``source`` with every tensor cast to ``dtype``; tensors that share storage (tied embeddings) stay
+    shared, so ``save_pretrained`` still recognises them as tied and writes the weight once."""
+    done: dict[tuple[int, tuple[int, ...], tuple[int, ...], int], Any] = {}
+    out = {}
+    for name, tensor in source.items():
+        tensor = tensor.detach()
+        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()), tensor.storage_offset())
+        if key not in done or tensor.data_ptr() == 0:
+            done[key] = tensor.to(dtype)
+        out[name] = done[key]
+    return out
+
+
+def _record_dtype(config_json: Path, dtype: Any) -> None:
+    """Write the export's real weight dtype into its ``config.json`` (transformers records the model's
+    parameter dtype, which for a full fine-tune is the fp32 training copy, not the saved bf16/fp16 weights)."""
+    if not config_json.is_file():
+        return
+    values = json.loads(config_json.read_text())
+    name = str(dtype).removeprefix("torch.")
+    key = "dtype" if "dtype" in values or "torch_dtype" not in values else "torch_dtype"
+    if values.get(key) != name:
+        values[key] = name
+        config_json.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
 def _save_tokenizer_without_chat_template(tokenizer: Any, folder: Path) -> None:

@@ -128,8 +128,8 @@ class TrainConfig:
     """Keep at most this many step checkpoints (oldest removed first; 0 keeps all)."""
 
     resume: str = "auto"
-    """auto: continue from the newest checkpoint in the run directory if there is one; never; or a
-    checkpoint folder. Resuming with other data or optimisation settings (learning rate, schedule, LoRA shape,
+    """auto: continue from the newest checkpoint in the run directory if there is one; never (start over:
+    an earlier run's files in the directory are moved to OUT/previous/TIME); or a checkpoint folder. Resuming with other data or optimisation settings (learning rate, schedule, LoRA shape,
     max_steps, ...) is refused, naming each changed key."""
 
     logging_steps: int = 1

@@ -13,7 +13,8 @@ hardware, reproduces the loss curve; resuming with other data or optimisation se
 :mod:`tusk.train.resume`); Ctrl-C / SIGTERM in a one-process run checkpoints the last whole step before the
 interrupt propagates (a multi-process run saves nothing then and names the last periodic checkpoint); the
 run directory holds ``config.yaml`` (resolved config),
-``log.jsonl``, ``loss.png``, ``checkpoints/`` and ``final/`` (export).
+``log.jsonl``, ``loss.png``, ``checkpoints/`` and ``final/`` (export); a run starting from step 0 first moves
+an earlier run's files there into ``previous/TIME/`` (see :func:`tusk.train.checkpoint.set_aside_previous_run`).
 Does not: build the training data (``tusk data build``) or run a full evaluation (the optional hook runs a
 small one per checkpoint).
 """
@@ -167,7 +168,14 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     if resume_path is not None:
         check_resume(resume_path, resume_state or {}, plan_identity, settings)
     if main:  # only now: a refused resume leaves the run's recorded config as it was
+        if resume_path is None:  # starting over: the earlier run's files must not mix with this run's
+            moved = ckpt.set_aside_previous_run(out)
+            if moved is not None:
+                log.warning("starting a new run in %s: the previous run's files (checkpoints, log, evaluations, "
+                            "export) were moved to %s; delete that folder when you no longer need it", out, moved)
+        ckpt.remove_eval_models(out)  # temporary models left by an interrupted evaluation
         save_config(config, out / "config.yaml")
+    accelerator.wait_for_everyone()
 
     from transformers.utils import logging as hf_logging
 
@@ -264,7 +272,7 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
                 saved = done
                 runlog.write({"event": "checkpoint", "step": done, "path": str(path)})
                 if main:
-                    ckpt.prune_checkpoints(out, config.save_total_limit)
+                    ckpt.prune_checkpoints(out, config.save_total_limit, keep_path=path)
                 if eval_hook is not None and done != total:
                     _run_eval(eval_hook, accelerator, model, tokenizer, out, done, runlog, precision)
     except KeyboardInterrupt:
@@ -348,21 +356,37 @@ def _save_on_interrupt(accelerator: Any, model: Any, optimizer: Any, scheduler: 
         # the other processes may not have been interrupted: a collective save could hang, so none is tried
         last = ckpt.latest_checkpoint(out)
         if accelerator.is_main_process:
+            where = f"{last}; {_resume_hint(config, last)}" if last is not None else "the start (no checkpoint yet)"
             log.warning("interrupted after step %d; not saving in a multi-process run: a rerun resumes from %s",
-                        finished, last if last is not None else "the start (no checkpoint yet)")
+                        finished, where)
         return
-    if finished == saved or config.save_steps < 0:  # save_steps -1: no checkpoints at all
+    if config.save_steps < 0:
+        log.warning("interrupted after step %d; nothing was saved (save_steps: -1 writes no checkpoints), so a "
+                    "rerun starts from the beginning", finished)
+        return
+    if finished == saved:
         last = ckpt.latest_checkpoint(out)
-        log.warning("interrupted after step %d; a rerun resumes from %s", finished,
-                    last if last is not None else "the start (no step finished)")
+        if last is None:
+            log.warning("interrupted before the first step finished; a rerun starts from the beginning")
+        else:
+            log.warning("interrupted after step %d, which is checkpointed in %s; %s", finished, last,
+                        _resume_hint(config, last))
         return
     path = ckpt.checkpoint_dir(out, finished)
     with deferred_interrupts(deliver=False):  # a second Ctrl-C must not leave a half-written checkpoint
         ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, path,
                              {"step": finished, "interrupted": True, **identity}, rng=rng)
         runlog.write({"event": "checkpoint", "step": finished, "path": str(path), "reason": "interrupt"})
-        ckpt.prune_checkpoints(out, config.save_total_limit)
-    log.warning("interrupted: saved step %d to %s; rerun the same command to resume", finished, path)
+        ckpt.prune_checkpoints(out, config.save_total_limit, keep_path=path)
+    log.warning("interrupted: saved step %d to %s; %s", finished, path, _resume_hint(config, path))
+
+
+def _resume_hint(config: TrainConfig, path: Path) -> str:
+    """How to continue from checkpoint ``path``: the same command does only under ``resume: auto`` (with
+    ``never`` it would start over, with a named checkpoint it would go back to that one)."""
+    if config.resume == "auto":
+        return "rerun the same command to resume"
+    return f"to resume, rerun the command with --resume {path} (or --resume auto) instead of --resume {config.resume}"
 
 
 def _resume_path(config: TrainConfig, out: Path) -> Path | None:
