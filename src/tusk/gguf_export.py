@@ -8,7 +8,8 @@ tokenizer is written as a ``gpt2`` vocabulary with its merges, special tokens, p
 template.
 
 Guarantees: an unsupported architecture or tokenizer raises :class:`tusk.errors.TuskError` naming it (no
-half-right file is written: the file appears only when complete).  Tested by loading the result in
+half-right file is written: the file appears only when complete); :func:`check_exportable` runs the same
+checks up front (``tusk train`` calls it before the first step).  Tested by loading the result in
 llama.cpp and comparing its logits and tokenisation with transformers.
 Does not: quantise (convert the f16 file with llama.cpp's ``llama-quantize`` for Q4/Q8).
 """
@@ -39,10 +40,7 @@ def export_gguf(model_dir: str | Path, target: str | Path, dtype: str = "f16") -
         raise MissingExtraError("GGUF export", "hf", exc) from None
     model_dir, target = Path(model_dir), Path(target)
     config = json.loads((model_dir / "config.json").read_text())
-    arch_names = config.get("architectures") or []
-    arch = next((_ARCHS[a] for a in arch_names if a in _ARCHS), None)
-    if arch is None:
-        raise TuskError(f"GGUF export supports {', '.join(_ARCHS)}; {model_dir} is {', '.join(arch_names) or '?'}")
+    arch = _arch(config.get("architectures") or [], str(model_dir))
     if dtype not in ("f16", "f32"):
         raise TuskError(f"GGUF export dtype must be f16 or f32, got {dtype!r}")
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -125,18 +123,44 @@ def _pre_tokenizer_name(spec: dict[str, Any]) -> str:
     raise TuskError(f"GGUF export: unsupported pre-tokenizer {json.dumps(pre)[:120]}")
 
 
+def _arch(arch_names: list[str], what: str) -> str:
+    arch = next((_ARCHS[a] for a in arch_names if a in _ARCHS), None)
+    if arch is None:
+        raise TuskError(f"GGUF export supports {', '.join(_ARCHS)}; {what} is {', '.join(arch_names) or '?'}")
+    return arch
+
+
+def _tokenizer_spec(tokenizer: Any, what: str) -> dict[str, Any]:
+    """The tokenizer's ``tokenizer.json`` content, checked to be a BPE tokenizer GGUF export can write."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise TuskError(f"GGUF export needs a fast tokenizer; {what} has {type(tokenizer).__name__}")
+    spec = json.loads(backend.to_str())
+    if spec.get("model", {}).get("type") != "BPE":
+        raise TuskError(f"GGUF export supports BPE tokenizers; {what} has {spec.get('model', {}).get('type')}")
+    _pre_tokenizer_name(spec)
+    return spec
+
+
+def check_exportable(architectures: list[str], tokenizer: Any, what: str) -> None:
+    """Raise :class:`TuskError` when a model with these ``architectures`` (its config's list) and this
+    tokenizer could not be exported; lets a training run with ``export_gguf`` fail before its first step
+    rather than after the last.  ``what`` names the model in the message."""
+    try:
+        import gguf  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError("GGUF export", "hf", exc) from None
+    _arch(list(architectures or []), what)
+    _tokenizer_spec(tokenizer, what)
+
+
 def _add_tokenizer(writer: Any, gguf: Any, model_dir: Path, vocab_size: int) -> None:
     from transformers import AutoTokenizer
 
     # the tokenizer as transformers loads it (it may replace the file's pre-tokenizer for a model type)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise TuskError(f"GGUF export needs a fast tokenizer; {model_dir} has {type(tokenizer).__name__}")
-    spec = json.loads(backend.to_str())
-    model = spec.get("model", {})
-    if model.get("type") != "BPE":
-        raise TuskError(f"GGUF export supports BPE tokenizers; {model_dir} has {model.get('type')}")
+    spec = _tokenizer_spec(tokenizer, str(model_dir))
+    model = spec["model"]
     vocab: dict[str, int] = dict(model["vocab"])
     special = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
     is_special = {t["content"]: bool(t.get("special")) for t in spec.get("added_tokens", [])}

@@ -41,8 +41,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from tusk.commands import result_console
     from tusk.train.config import load_config, require_inputs
 
@@ -55,13 +53,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     require_inputs(config)
     from tusk.train.eval_hook import make_eval_hook
-    from tusk.train.loop import train
+    from tusk.train.loop import ExportFailed, train
 
-    result = train(config, eval_hook=make_eval_hook(config), progress=not args.no_progress)
+    try:
+        result = train(config, eval_hook=make_eval_hook(config), progress=not args.no_progress)
+    except ExportFailed as exc:  # the summary of the training that did finish, then the error
+        _summary(console, config, exc.result)
+        raise
+    _summary(console, config, result)
+    return 0
+
+
+def _summary(console, config, result) -> None:
     import os
 
+    from rich.table import Table
+
     if int(os.environ.get("RANK", "0")) != 0:
-        return 0
+        return
     table = Table(title=f"tusk train: {config.model} ({config.method})")
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -81,4 +90,3 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    return 0

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tusk.errors import TuskError
 from tusk.progress import library_bars_off
 from tusk.train.config import TrainConfig, require_inputs, save_config
 
@@ -51,6 +52,16 @@ class TrainResult:
     parameters: int
     seconds: float
     resumed_from: int = 0
+
+
+class ExportFailed(TuskError):
+    """Training finished but writing ``OUT/final`` (or ``final.gguf``) failed; the log, plot and end event are
+    written, and ``result`` is what :func:`train` would have returned (``export`` None when nothing was
+    written)."""
+
+    def __init__(self, message: str, result: TrainResult):
+        super().__init__(message)
+        self.result = result
 
 
 def lr_lambda(total: int, warmup: int, kind: str) -> Callable[[int], float]:
@@ -147,6 +158,17 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     with accelerator.main_process_first():  # converts a GGUF once, on the main process
         model_dir = resolve_model_dir(config.model)
     tokenizer = load_tokenizer(model_dir)
+    if config.export_gguf:  # an export that cannot be written fails now, not after the last step
+        from transformers import AutoConfig
+
+        from tusk.gguf_export import check_exportable
+
+        architectures = getattr(AutoConfig.from_pretrained(model_dir), "architectures", None) or []
+        try:
+            check_exportable(architectures, tokenizer, str(model_dir))
+        except TuskError as exc:
+            raise TuskError(f"export_gguf: {exc}; set export_gguf to empty (and convert OUT/final yourself) "
+                            "or train a Llama or Qwen2 model") from None
     data = encode_examples(tokenizer, examples, config.max_length) if encoded is None else encoded
     lengths = data.lengths
     plan = DataPlan(
@@ -283,28 +305,43 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     finally:
         bar.close()
 
+    # a failed export must not lose the rest of the run's record: plot, evaluation, end event, result
     export_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    exported = ckpt.export_model(accelerator, model, tokenizer, out / "final", config.export, export_dtype)
-    if config.export_gguf and exported is not None and main:
-        from tusk.gguf_export import export_gguf
+    exported, failure = None, None
+    try:
+        exported = ckpt.export_model(accelerator, model, tokenizer, out / "final", config.export, export_dtype)
+        if config.export_gguf and exported is not None and main:
+            from tusk.gguf_export import export_gguf
 
-        gguf_path = export_gguf(exported, out / "final.gguf", config.export_gguf)
-        runlog.write({"event": "export", "step": total, "path": str(gguf_path), "format": "gguf"})
+            gguf_path = export_gguf(exported, out / "final.gguf", config.export_gguf)
+            runlog.write({"event": "export", "step": total, "path": str(gguf_path), "format": "gguf"})
+    except Exception as exc:  # noqa: BLE001 - reported after the run's record is complete
+        failure = exc
+        runlog.write({"event": "export", "step": total, "error": str(exc)})
     if eval_hook is not None and exported is not None and main:
         _record_eval(eval_hook, exported, total, runlog)
     accelerator.wait_for_everyone()
     curve = losses(runlog.path) if main else []
     if main:
         plot_loss(runlog.path, out / PLOT_NAME, title=f"{Path(config.model).name} ({config.method})")
-        runlog.write({"event": "end", "step": total, "seconds": round(time.perf_counter() - started, 2)})
+        end: dict[str, Any] = {"event": "end", "step": total, "seconds": round(time.perf_counter() - started, 2)}
+        if failure is not None:
+            end["error"] = str(failure)
+        runlog.write(end)
     accelerator.end_training()
     values = tuple(v for _, v in curve)
-    return TrainResult(
+    result = TrainResult(
         out=out, steps=total, first_loss=values[0] if values else None, last_loss=values[-1] if values else None,
         losses=values, export=exported, encoding=dataclasses.asdict(data.stats),
         trainable_parameters=trainable, parameters=n_params, seconds=time.perf_counter() - started,
         resumed_from=resumed_from,
     )
+    if failure is not None:
+        last = ckpt.latest_checkpoint(out)
+        kept = f"; the trained state is in {last}" if last is not None else ""
+        raise ExportFailed(f"training finished ({total} steps) but the export failed: {failure}{kept}",
+                           result) from failure
+    return result
 
 
 def _summed_loss(model: Any, batch: Any, device: Any) -> Any:
