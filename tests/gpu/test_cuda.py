@@ -156,21 +156,25 @@ deepspeed_config:
 """
 
 
-def _launched_run_matches_the_plain_run(tmp_path, tiny_llama, launcher_config: str, name: str) -> None:
-    """Train under ``accelerate launch`` with ``launcher_config``: the same loss curve as a plain run in fp32,
-    sharded checkpoints written, and a merged export that the hf backend loads."""
+def _launched_run_matches_the_plain_run(tmp_path, tiny_llama, launcher_config: str, name: str,
+                                        max_grad_norm: float = 1.0) -> None:
+    """Train under ``accelerate launch`` with ``launcher_config``: the same loss curve as a plain run in fp32
+    (both clipping at ``max_grad_norm``), sharded checkpoints written, and a merged export that the hf backend
+    loads."""
     import torch
 
     from tusk.backends.hf import HFBackend
     from tusk.train.loop import train
-    from tusk.train.runlog import losses
+    from tusk.train.runlog import losses, read_log
 
-    plain = train(_config(tmp_path, tiny_llama, "plain", precision="fp32", export="none"), progress=False)
+    plain = train(_config(tmp_path, tiny_llama, "plain", precision="fp32", export="none",
+                          max_grad_norm=max_grad_norm), progress=False)
     config = tmp_path / f"{name}.yaml"
     config.write_text(launcher_config)
     overrides = {"model": tiny_llama, "data": tmp_path / "train.json", "out": tmp_path / name,
                  "method": "full", "batch_size": 8, "grad_accum": 2, "max_steps": 12, "learning_rate": 1e-2,
-                 "packing": True, "precision": "fp32", "export": "merged", "save_steps": 6}
+                 "packing": True, "precision": "fp32", "export": "merged", "save_steps": 6,
+                 "max_grad_norm": max_grad_norm}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
                "--num_processes", str(max(1, torch.cuda.device_count())), "-m", "tusk.cli", "train",
                "--no-progress", *[f"--set={k}={v}" for k, v in overrides.items()]]
@@ -179,6 +183,9 @@ def _launched_run_matches_the_plain_run(tmp_path, tiny_llama, launcher_config: s
     assert done.returncode == 0, done.stderr[-4000:]
     sharded = [loss for _, loss in losses(tmp_path / name / "log.jsonl")]
     assert sharded == pytest.approx(list(plain.losses), rel=1e-3)
+    norms = [r["grad_norm"] for r in read_log(tmp_path / name / "log.jsonl") if "loss" in r and "event" not in r]
+    if max_grad_norm < 1.0:  # the threshold was really reached, so matching curves show it was honoured
+        assert max(norms) > max_grad_norm
     from tusk.train.checkpoint import list_checkpoints
 
     assert [c.name for c in list_checkpoints(tmp_path / name)] == ["step-000006", "step-000012"]
@@ -202,7 +209,9 @@ def test_deepspeed_zero3_run_matches_the_plain_run_and_exports(tmp_path, device,
     from pathlib import Path
 
     shipped = Path(__file__).parents[2] / "configs" / "accelerate" / "deepspeed_zero3.json"
-    _launched_run_matches_the_plain_run(tmp_path, tiny_llama, DEEPSPEED_CONFIG.format(json=shipped), "zero3")
+    # a threshold below the norms reached: DeepSpeed must clip at max_grad_norm, not at a value of its own
+    _launched_run_matches_the_plain_run(tmp_path, tiny_llama, DEEPSPEED_CONFIG.format(json=shipped), "zero3",
+                                        max_grad_norm=0.05)
 
 
 def test_compiled_training_follows_the_eager_loss_curve(tmp_path, device, tiny_llama):

@@ -146,6 +146,7 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
         dynamo_plugin=dynamo,
     )
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    deepspeed_clipping(accelerator, config.max_grad_norm)
     out = Path(config.out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -342,6 +343,22 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
         raise ExportFailed(f"training finished ({total} steps) but the export failed: {failure}{kept}",
                            result) from failure
     return result
+
+
+def deepspeed_clipping(accelerator: Any, max_grad_norm: float) -> None:
+    """Under DeepSpeed the engine clips gradients itself, at its config's ``gradient_clipping`` (accelerate's
+    ``clip_grad_norm_`` then only reports the norm): set that to ``max_grad_norm`` (0: no clipping) before
+    ``prepare``, warning when a config file asked for another value.  Does nothing without DeepSpeed."""
+    plugin = getattr(getattr(accelerator, "state", None), "deepspeed_plugin", None)
+    if plugin is None:
+        return
+    ds_config = plugin.deepspeed_config
+    given = ds_config.get("gradient_clipping")
+    if given not in (None, "auto") and float(given) != float(max_grad_norm):
+        log.warning("the DeepSpeed config's gradient_clipping %s is replaced by max_grad_norm %s (set "
+                    "gradient_clipping to \"auto\" in the DeepSpeed JSON to silence this)", given, max_grad_norm)
+    ds_config["gradient_clipping"] = float(max_grad_norm)
+    plugin.gradient_clipping = float(max_grad_norm)
 
 
 def _summed_loss(model: Any, batch: Any, device: Any) -> Any:
