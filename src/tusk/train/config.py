@@ -144,8 +144,8 @@ class TrainConfig:
     architectures); empty: no GGUF."""
 
     eval_benchmarks: str = ""
-    """Comma-separated benchmarks to evaluate at each checkpoint, as tusk eval names them (paper: the
-    paper's nine); empty: no evaluation hook."""
+    """Comma-separated benchmarks to evaluate at each checkpoint and on the final model, as tusk eval names
+    them (paper: the paper's nine); empty: no evaluation hook."""
 
     eval_limit: int = 20
     """Problems per benchmark for the checkpoint evaluation (0: every problem)."""
@@ -155,6 +155,10 @@ class TrainConfig:
 
     eval_max_tokens: int = 512
     """Maximum new tokens per generation in the checkpoint evaluation."""
+
+    eval_data_dir: str = ""
+    """Folder holding the benchmark files for the checkpoint evaluation, as tusk eval --data-dir (empty:
+    $TUSK_DATA_DIR, else tusk's data cache or a download). The files are looked up before training starts."""
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {

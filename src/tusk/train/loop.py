@@ -319,8 +319,10 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     except Exception as exc:  # noqa: BLE001 - reported after the run's record is complete
         failure = exc
         runlog.write({"event": "export", "step": total, "error": str(exc)})
-    if eval_hook is not None and exported is not None and main:
+    if eval_hook is not None and exported is not None and config.export == "merged" and main:
         _record_eval(eval_hook, exported, total, runlog)
+    elif eval_hook is not None and failure is None:  # no merged export to score: a temporary one, as per checkpoint
+        _run_eval(eval_hook, accelerator, model, tokenizer, out, total, runlog, precision)
     accelerator.wait_for_everyone()
     curve = losses(runlog.path) if main else []
     if main:
@@ -462,24 +464,29 @@ def _run_eval(hook: EvalHook, accelerator: Any, model: Any, tokenizer: Any, out:
               runlog: Any, precision: str) -> None:
     import torch
 
-    from tusk.train.checkpoint import export_model
+    from tusk.train.checkpoint import checkpoint_dir, eval_model_dir, export_model, remove_eval_models
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    target = out / "checkpoints" / f"eval-model-{step:06d}"
-    exported = export_model(accelerator, model, tokenizer, target, "merged", dtype)
-    if accelerator.is_main_process and exported is not None:
-        import shutil
-
-        _record_eval(hook, exported, step, runlog)
-        shutil.rmtree(exported, ignore_errors=True)
+    target = eval_model_dir(out, step)
+    try:
+        exported = export_model(accelerator, model, tokenizer, target, "merged", dtype)
+        if accelerator.is_main_process and exported is not None:
+            checkpoint = checkpoint_dir(out, step)  # what the event names: the temporary model is removed
+            _record_eval(hook, exported, step, runlog, shown=checkpoint if checkpoint.is_dir() else None)
+    finally:  # also on Ctrl-C / SIGTERM: a full model copy must not stay behind
+        if accelerator.is_main_process:
+            remove_eval_models(out)
     accelerator.wait_for_everyone()
     model.train()
 
 
-def _record_eval(hook: EvalHook, model_dir: Path, step: int, runlog: Any) -> None:
+def _record_eval(hook: EvalHook, model_dir: Path, step: int, runlog: Any, shown: Path | None | str = "") -> None:
+    """Evaluate ``model_dir`` and log an ``eval`` event; its ``model`` is ``shown`` when given (the checkpoint
+    of a temporary export, None when there is none)."""
     try:
         result = hook(model_dir, step)
     except Exception as exc:  # noqa: BLE001 - the hook is optional: a failed evaluation must not lose the training run
         log.warning("evaluation at step %d failed: %s", step, exc)
         result = {"error": str(exc)}
-    runlog.write({"event": "eval", "step": step, "model": str(model_dir), "result": result})
+    model = str(model_dir) if shown == "" else (None if shown is None else str(shown))
+    runlog.write({"event": "eval", "step": step, "model": model, "result": result})
