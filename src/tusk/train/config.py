@@ -80,6 +80,11 @@ class TrainConfig:
     max_length: int = 2048
     """Tokens per example (prompt + response + EOS); longer examples are truncated and counted."""
 
+    max_dropped_share: float = 0.05
+    """Largest share of examples that may be dropped because max_length cuts off their whole response;
+    above it training refuses to start (1: never refuse). Dropped and truncated examples are always warned
+    about, with their counts."""
+
     packing: bool = True
     """Lay each micro-batch's examples back to back in rows of up to max_length tokens (position ids restart
     per example, attention kept within each example) instead of right-padding each example."""
@@ -279,6 +284,8 @@ def validate(config: TrainConfig, origins: Mapping[str, str] | None = None) -> T
     for key in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             problems.append((key, f"must be in [0, 1), got {getattr(config, key)}"))
+    if not 0.0 <= config.max_dropped_share <= 1.0:
+        problems.append(("max_dropped_share", f"must be in [0, 1], got {config.max_dropped_share}"))
     for key in ("weight_decay", "max_grad_norm", "epochs"):
         if not getattr(config, key) >= 0:  # also catches nan
             problems.append((key, f"must not be negative, got {getattr(config, key)}"))

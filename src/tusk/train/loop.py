@@ -171,6 +171,7 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
             raise TuskError(f"export_gguf: {exc}; set export_gguf to empty (and convert OUT/final yourself) "
                             "or train a Llama or Qwen2 model") from None
     data = encode_examples(tokenizer, examples, config.max_length) if encoded is None else encoded
+    check_length_losses(data.stats, config, warn=main)
     lengths = data.lengths
     plan = DataPlan(
         lengths=lengths,
@@ -345,6 +346,22 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
         raise ExportFailed(f"training finished ({total} steps) but the export failed: {failure}{kept}",
                            result) from failure
     return result
+
+
+def check_length_losses(stats: Any, config: TrainConfig, warn: bool = True) -> None:
+    """Warn when ``max_length`` truncates or drops examples (with counts and shares), and refuse to train
+    when the dropped share exceeds ``max_dropped_share``."""
+    if not (stats.dropped or stats.truncated) or not stats.examples:
+        return
+    dropped, truncated = stats.dropped / stats.examples, stats.truncated / stats.examples
+    what = (f"max_length {config.max_length}: {stats.dropped} of {stats.examples} examples ({dropped:.1%}) dropped "
+            f"(the whole response cut off) and {stats.truncated} ({truncated:.1%}) truncated (training on a cut "
+            "response without its end)")
+    if dropped > config.max_dropped_share:
+        raise TuskError(f"{what}; more than max_dropped_share {config.max_dropped_share:.0%} dropped: raise "
+                        "max_length, or set max_dropped_share (up to 1) to train anyway")
+    if warn:
+        log.warning("%s; raise max_length to keep them whole", what)
 
 
 def deepspeed_clipping(accelerator: Any, max_grad_norm: float) -> None:

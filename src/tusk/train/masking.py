@@ -143,7 +143,8 @@ def encode_examples(
     )
     log.info("tokenised: %s", stats.summary())
     if not ids_out:
-        raise TuskError(f"no trainable examples left after tokenisation: {stats.summary()}")
+        raise TuskError(f"no trainable examples left after tokenisation: {stats.summary()}; every response is "
+                        f"cut off by max_length {max_length}: raise max_length")
     return EncodedData(
         ids=tuple(ids_out),
         n_masked=np.asarray(masked, dtype=np.int64),
