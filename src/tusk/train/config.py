@@ -117,7 +117,7 @@ class TrainConfig:
     """Dropout on the LoRA input (method=lora)."""
 
     lora_target_modules: str = "all-linear"
-    """Comma-separated module names to adapt, or all-linear (method=lora)."""
+    """Comma-separated module names to adapt (in YAML also a list), or all-linear (method=lora)."""
 
     seed: int = 42
     """Seed for the data order, initialisation of new weights and dropout."""
@@ -177,6 +177,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# str fields that also take a YAML list (joined with commas)
+_LIST_FIELDS = ("lora_target_modules", "eval_benchmarks")
+# spellings of resume's two keywords (YAML and the command line)
+_RESUME_WORDS = {"auto": "auto", "yes": "auto", "true": "auto", "on": "auto",
+                 "never": "never", "no": "never", "false": "never", "off": "never", "none": "never", "": "never"}
+
+
 @functools.lru_cache(maxsize=1)
 def field_docs() -> dict[str, str]:
     """Each field's docstring, read from this module's source (the string right under the field)."""
@@ -218,10 +225,24 @@ def coerce(key: str, value: Any, where: str = "") -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             value = float(value)
+        elif key in _LIST_FIELDS and isinstance(value, (list, tuple)):  # YAML [a, b] means "a,b"
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError(value)
+            value = ",".join(item.strip() for item in value)
+        elif key == "resume" and isinstance(value, bool):  # YAML reads no / false / yes / true as booleans
+            value = "auto" if value else "never"
+        elif isinstance(value, (list, tuple, dict, bool)):
+            raise ValueError(value)
         else:
             value = "" if value is None else str(value)
+            if key == "resume":
+                value = _RESUME_WORDS.get(value.strip().lower(), value)
     except (TypeError, ValueError):
         expected = {bool: "a boolean", int: "an integer", float: "a number"}.get(kind, f"a {kind.__name__}")
+        if key in _LIST_FIELDS:
+            expected = "a comma-separated string or a list of strings"
+        elif key == "resume":
+            expected = "auto, never or a checkpoint folder"
         raise TuskError(f"{prefix}{key}: expected {expected}, got {value!r}") from None
     if key in _CHOICES and value not in _CHOICES[key]:
         raise TuskError(f"{prefix}{key}: must be one of {', '.join(_CHOICES[key])}, got {value!r}")
@@ -300,6 +321,10 @@ def validate(config: TrainConfig, origins: Mapping[str, str] | None = None) -> T
         problems.append(("export", "export=adapter needs method=lora (no adapter in full fine-tuning; use merged)"))
     if config.method == "lora" and not [m for m in config.lora_target_modules.split(",") if m.strip()]:
         problems.append(("lora_target_modules", "empty (name modules, or all-linear)"))
+    if (config.resume.strip().lower() not in _RESUME_WORDS and config.resume.strip()
+            and not Path(config.resume).expanduser().is_dir()):
+        problems.append(("resume", f"checkpoint folder {config.resume} does not exist (auto, never or a checkpoint "
+                                   "folder)"))
     problems += [("eval_benchmarks", p) for p in _unknown_benchmarks(config.eval_benchmarks)]
     if problems:
         raise TuskError(_problem_message(problems, origins or {}))

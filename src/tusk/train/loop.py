@@ -457,7 +457,7 @@ def _save_on_interrupt(accelerator: Any, model: Any, optimizer: Any, scheduler: 
 def _resume_hint(config: TrainConfig, path: Path) -> str:
     """How to continue from checkpoint ``path``: the same command does only under ``resume: auto`` (with
     ``never`` it would start over, with a named checkpoint it would go back to that one)."""
-    if config.resume == "auto":
+    if config.resume.strip().lower() == "auto":
         return "rerun the same command to resume"
     return f"to resume, rerun the command with --resume {path} (or --resume auto) instead of --resume {config.resume}"
 
@@ -465,15 +465,15 @@ def _resume_hint(config: TrainConfig, path: Path) -> str:
 def _resume_path(config: TrainConfig, out: Path) -> Path | None:
     from tusk.train.checkpoint import latest_checkpoint
 
-    if config.resume in ("never", "no", "false", ""):
+    word = config.resume.strip().lower()
+    if word in ("never", "no", "false", "off", "none", ""):
         return None
-    if config.resume == "auto":
+    if word == "auto":
         return latest_checkpoint(out)
     path = Path(config.resume)
     if not path.is_dir():
-        from tusk.errors import TuskError
-
-        raise TuskError(f"resume: checkpoint folder {path} does not exist")
+        raise TuskError(f"resume: checkpoint folder {path} does not exist (resume is auto, never or a checkpoint "
+                        "folder)")
     return path
 
 
