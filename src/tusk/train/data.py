@@ -3,8 +3,11 @@
 Formats: an Alpaca JSON list (``tusk data build``'s ``train.json``, extra keys such as ``source`` and
 ``mode`` are kept; a ``tusk data build`` output folder means its ``train.json``), JSON Lines, Parquet, and HF
 datasets saved with ``save_to_disk`` (a folder).  Text files must be UTF-8.
-Guarantees: every record has a non-empty string ``instruction`` and a string ``output``; a bad record
-raises :class:`tusk.errors.DataError` naming the file and record (line for JSONL).  Order is preserved.
+Guarantees: every record has a non-empty string ``instruction`` and a non-empty string ``output`` (``input``,
+when present, a string); a bad record raises :class:`tusk.errors.DataError` naming the file and where: ``line N``
+for JSON Lines (also in a ``.json`` file), ``record N`` (from 1) in a JSON list or HF dataset, ``row N`` (from 1)
+in Parquet.  A ``.json`` file is read as JSON first; Parquet is recognised by its magic bytes whatever the name.
+Order is preserved.
 Does not: render prompts or tokenise (see :mod:`tusk.train.tokenize`); shuffle (the loop does, seeded).
 """
 
@@ -36,19 +39,15 @@ def load_examples(path: str | Path, limit: int = 0, progress: bool = True) -> tu
         path = path / BUILD_OUTPUT
     if path.is_dir():
         records = _records_from_hf_dataset(path, progress)
-        where = "record"
-    elif path.suffix == ".parquet":
+    elif path.suffix == ".parquet" or _is_parquet(path):
         records = _records_from_parquet(path)
-        where = "row"
     elif path.suffix in (".jsonl", ".ndjson"):
         records = _records_from_jsonl(path)
-        where = "line"
     else:
         records = _records_from_json(path)
-        where = "record"
     examples = []
-    for index, record in records:
-        examples.append(to_example(record, f"{path}: {where} {index}"))
+    for where, record in records:
+        examples.append(to_example(record, f"{path}: {where}"))
         if limit and len(examples) >= limit:
             break
     if not examples:
@@ -62,13 +61,21 @@ def to_example(record: Any, where: str) -> TrainingExample:
         raise DataError(f"{where}: expected an object with instruction/output, got {type(record).__name__}")
     instruction = record.get("instruction")
     output = record.get("output")
+    if instruction is not None and not isinstance(instruction, str):
+        raise DataError(f"{where}: 'instruction' must be a string, got {type(instruction).__name__}")
     if not isinstance(instruction, str) or not instruction.strip():
         raise DataError(f"{where}: missing or empty 'instruction'")
+    if output is None:
+        raise DataError(f"{where}: missing 'output'")
     if not isinstance(output, str):
-        raise DataError(f"{where}: missing 'output' (a string)")
-    extra = record.get("input") or ""
+        raise DataError(f"{where}: 'output' must be a string, got {type(output).__name__}")
+    if not output.strip():
+        raise DataError(f"{where}: empty 'output' (it would train the model to stop right after the prompt)")
+    extra = record.get("input")
+    if extra is None:
+        extra = ""
     if not isinstance(extra, str):
-        raise DataError(f"{where}: 'input' must be a string")
+        raise DataError(f"{where}: 'input' must be a string, got {type(extra).__name__}")
     mode = record.get("mode") or "cot"
     if mode not in ("cot", "pot"):
         raise DataError(f"{where}: 'mode' must be cot or pot, got {mode!r}")
@@ -85,7 +92,17 @@ def to_example(record: Any, where: str) -> TrainingExample:
     )
 
 
-def _records_from_json(path: Path) -> Iterable[tuple[int, Any]]:
+def _is_parquet(path: Path) -> bool:
+    """Whether ``path`` starts with Parquet's magic bytes (a Parquet file named other than ``.parquet``)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def _records_from_json(path: Path) -> Iterable[tuple[str, Any]]:
+    """A JSON list of records (``record N``, from 1), or JSON Lines saved as ``.json`` (``line N``)."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -93,19 +110,27 @@ def _records_from_json(path: Path) -> Iterable[tuple[int, Any]]:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise DataError(f"{path}: line {line}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
                         "save the file as UTF-8") from None
-    stripped = text.lstrip()
-    if stripped and stripped[0] != "[":  # a .json file holding JSON lines
-        return _records_from_jsonl(path)
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except json.JSONDecodeError as whole:
+        stripped = text.lstrip()
+        if not stripped or stripped[0] == "[":
+            raise DataError(f"{path}: not valid JSON (line {whole.lineno}: {whole.msg})") from None
+        first = stripped.splitlines()[0]
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:  # not JSON Lines either: the file's own JSON error is the useful one
+            raise DataError(f"{path}: not valid JSON (line {whole.lineno}: {whole.msg})") from None
+        return _records_from_jsonl(path)  # a .json file holding JSON lines
+    if isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON list of Alpaca records, got one object (a single record: wrap "
+                        "it in [ ]; many records: a list, or one object per line)")
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of Alpaca records")
-    return enumerate(data)
+        raise DataError(f"{path}: expected a JSON list of Alpaca records, got {type(data).__name__}")
+    return [(f"record {number}", record) for number, record in enumerate(data, 1)]
 
 
-def _records_from_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
+def _records_from_jsonl(path: Path) -> Iterable[tuple[str, Any]]:
     out = []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
@@ -117,7 +142,7 @@ def _records_from_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                out.append((number, json.loads(line)))
+                out.append((f"line {number}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
     return out
@@ -132,7 +157,7 @@ def _records_from_parquet(path: Path) -> Iterable[tuple[int, Any]]:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for corrupt files
         raise DataError(f"{path}: cannot read Parquet ({exc})") from None
-    return enumerate(table.to_pylist())
+    return [(f"row {number}", row) for number, row in enumerate(table.to_pylist(), 1)]
 
 
 def _records_from_hf_dataset(path: Path, progress: bool = True) -> Iterable[tuple[int, Any]]:
@@ -146,9 +171,14 @@ def _records_from_hf_dataset(path: Path, progress: bool = True) -> Iterable[tupl
         with library_bars_off(enabled=not progress):
             loaded = datasets.load_from_disk(str(path))
     except Exception as exc:  # noqa: BLE001 - datasets raises several types for a wrong folder
-        raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from None
+        hint = ""
+        others = sorted(p.name for p in path.iterdir() if p.suffix in (".json", ".jsonl", ".parquet"))
+        if others:
+            hint = f"; to train on a file in it, name it: {path / others[0]}"
+        raise DataError(f"{path}: a folder without {BUILD_OUTPUT} (what tusk data build writes) that is not an HF "
+                        f"dataset saved with save_to_disk either ({exc}){hint}") from None
     if isinstance(loaded, datasets.DatasetDict):
         if "train" not in loaded:
             raise DataError(f"{path}: dataset has no 'train' split (splits: {', '.join(loaded)})")
         loaded = loaded["train"]
-    return enumerate(loaded)
+    return ((f"record {number}", record) for number, record in enumerate(loaded, 1))
