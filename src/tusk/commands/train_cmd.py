@@ -26,8 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     docs = field_docs()
     for f in dataclasses.fields(TrainConfig):
         default = f.default
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"field_{f.name}", metavar="VALUE",
-                           help=f"{docs.get(f.name, '')} (default: {default!r})")
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(default, bool):  # --packing alone means true; --packing false turns it off
+            group.add_argument(flag, dest=f"field_{f.name}", metavar="BOOL", nargs="?", const="true",
+                               help=f"{docs.get(f.name, '')} (true/false; the flag alone: true; default: "
+                                    f"{str(default).lower()})")
+        else:
+            group.add_argument(flag, dest=f"field_{f.name}", metavar="VALUE",
+                               help=f"{docs.get(f.name, '')} (default: {default!r})")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str]:

@@ -59,7 +59,7 @@ class TrainConfig:
     """Fraction of all steps spent warming the learning rate up linearly from 0."""
 
     weight_decay: float = 0.0
-    """AdamW weight decay (the paper: 0)."""
+    """AdamW weight decay (the paper: 0); as in HF Trainer, biases and norm weights are not decayed."""
 
     adam_beta1: float = 0.9
     """AdamW beta1."""

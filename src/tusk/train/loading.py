@@ -98,8 +98,12 @@ def apply_lora(model: Any, r: int, alpha: int, dropout: float, targets: str) -> 
     if modules != "all-linear":
         check_target_modules(model, modules)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=modules, task_type="CAUSAL_LM")
+    import warnings
+
     try:
-        return get_peft_model(model, config)
+        with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question; not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, config)
     except ValueError as exc:  # e.g. a target that is not a layer type LoRA supports
         raise TuskError(f"lora_target_modules={targets!r}: {exc}") from None
 
@@ -115,6 +119,18 @@ def check_target_modules(model: Any, targets: list[str]) -> None:
         what = f"no module named {', '.join(unknown)}" if unknown else "no modules given"
         raise TuskError(f"lora_target_modules: {what} in this model; its linear layers: {', '.join(linear)} "
                         "(or use all-linear)")
+
+
+def optimizer_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups of the trainable parameters: as HF Trainer (the paper's script) does, biases and
+    normalisation weights (the one-dimensional parameters) get no weight decay.  One group when
+    ``weight_decay`` is 0 (so checkpoints of such runs keep one optimizer group)."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not weight_decay:
+        return [{"params": [p for _, p in params], "weight_decay": 0.0}]
+    decay = [p for n, p in params if p.ndim >= 2 and not n.endswith(".bias")]
+    rest = [p for n, p in params if not (p.ndim >= 2 and not n.endswith(".bias"))]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

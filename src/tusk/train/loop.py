@@ -127,7 +127,8 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     from tusk.train import checkpoint as ckpt
     from tusk.train.collate import collate
     from tusk.train.data import load_examples
-    from tusk.train.loading import apply_lora, count_parameters, load_model, load_tokenizer, resolve_model_dir
+    from tusk.train.loading import (apply_lora, count_parameters, load_model, load_tokenizer, optimizer_groups,
+                                    resolve_model_dir)
     from tusk.train.masking import encode_examples
     from tusk.train.plan import DataPlan
     from tusk.train.resume import check_resume, data_digest, deferred_interrupts, settings_identity
@@ -221,7 +222,7 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     # one fused kernel per step for all parameters on a GPU (DeepSpeed brings its own optimizer step)
     fused = cuda and accelerator.distributed_type != DistributedType.DEEPSPEED
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
+        optimizer_groups(model, config.weight_decay),
         lr=config.learning_rate,
         betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.weight_decay,
