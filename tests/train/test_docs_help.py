@@ -69,7 +69,22 @@ def test_lora_brings_no_future_warning(tiny_llama):
     from tusk.train.loading import apply_lora
 
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         apply_lora(model, 4, 8, 0.0, "all-linear")
+
+
+def test_a_gradient_checkpointing_lora_run_brings_no_future_warning(tmp_path, tiny_llama):
+    import json
+
+    from tusk_train_tiny import alpaca_records
+
+    from tusk.train.loop import train
+
+    (tmp_path / "t.json").write_text(json.dumps(alpaca_records()))
+    config = TrainConfig(model=str(tiny_llama), data=str(tmp_path / "t.json"), out=str(tmp_path / "r"), max_steps=1,
+                         batch_size=4, method="lora", gradient_checkpointing=True, export="none", save_steps=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        train(config, progress=False)

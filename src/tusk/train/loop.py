@@ -213,7 +213,10 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
         if quiet:
             hf_logging.enable_progress_bar()
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x: the old name warns
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if config.method == "lora":
             model.enable_input_require_grads()
     if config.method == "lora":
