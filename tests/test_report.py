@@ -197,3 +197,35 @@ def test_settings_say_how_a_run_decoded(tmp_path):
     assert settings["sampling"] == "1 samples, temperature 0.8, top-p 0.9, seed 3"
     make_run(tmp_path / "cold", rows_for("gsm8k", 2, 1), {"model": "m", "benchmarks": ["gsm8k"], "temperature": 0})
     assert dict(run_settings(tmp_path / "cold", summarize(rows_for("gsm8k", 2, 1), {})))["sampling"] == "greedy"
+
+
+def test_bad_sample_lines_are_errors_naming_file_and_line(tmp_path):
+    from tusk.errors import DataError
+    from tusk.report import load_summary
+
+    records = rows_for("gsm8k", 3, 3)
+    (tmp_path / "config.json").write_text(json.dumps({"model": "m", "benchmarks": ["gsm8k"]}))
+    lines = [json.dumps(r) + "\n" for r in records]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join([*lines, lines[1]]))  # a problem twice would be counted twice
+    with pytest.raises(DataError, match=r"samples.jsonl line 4: sample 'gsm8k/1' is already stored on line 2"):
+        load_summary(tmp_path)
+    samples.write_text("".join([*lines, '{"id": "gsm8k/bad", "benchm\n']))  # whole, so not a torn write
+    with pytest.raises(DataError, match="samples.jsonl line 4: corrupt sample record"):
+        load_summary(tmp_path)
+    samples.write_text("".join([lines[0], json.dumps({**records[1], "correct": "yes"}) + "\n"]))
+    with pytest.raises(DataError, match="samples.jsonl line 2: sample 'gsm8k/1': missing or invalid 'correct'"):
+        load_summary(tmp_path)
+    samples.write_text("".join([*lines, '{"id": "gsm8k/3", "benchm']))  # torn: skipped
+    assert load_summary(tmp_path)["benchmarks"]["gsm8k"]["n"] == 3
+
+
+def test_settings_show_limits_per_benchmark_and_time_over_sessions(tmp_path):
+    from tusk.report_html import run_settings
+
+    config = {"model": "m", "benchmarks": ["gsm8k", "svamp"], "limits": {"gsm8k": 8, "svamp": None},
+              "elapsed": {"wall_seconds": 12.5, "generation_seconds": 10.0, "sessions": 3}}
+    make_run(tmp_path / "run", rows_for("gsm8k", 2, 1), config)
+    summary = summarize(rows_for("gsm8k", 2, 1), {**config, "wall_seconds": 12.5})
+    settings = dict(run_settings(tmp_path / "run", summary))
+    assert settings["limit"] == "gsm8k 8, svamp -" and settings["wall time (s)"] == "12.5 over 3 sessions"

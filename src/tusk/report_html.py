@@ -62,11 +62,13 @@ def run_settings(run_dir: str | Path, summary: Mapping[str, Any]) -> list[list[s
                      f"{config.get('top_p')}, seed {config.get('seed')}" if (config.get("temperature") or 0) > 0
                      else "greedy" if config else None),
         "sandbox timeout (s)": config.get("timeout"),
-        "limit": config.get("limit"),
+        "limit": config.get("limit") if "limit" in config or not isinstance(config.get("limits"), dict)
+        else ", ".join(f"{name} {limit if limit is not None else '-'}" for name, limit in config["limits"].items()),
         "shard": config.get("shard") and "/".join(map(str, config["shard"])),
         "merged from": config.get("merged_from") and ", ".join(config["merged_from"]),
         "complete": "no (partial)" if summary.get("complete") is False else "yes",
-        "wall time (s)": summary.get("wall_seconds") and f"{summary['wall_seconds']:.1f}",
+        "wall time (s)": summary.get("wall_seconds") and f"{summary['wall_seconds']:.1f}" + (
+            f" over {sessions} sessions" if (sessions := (config.get("elapsed") or {}).get("sessions", 1)) > 1 else ""),
         "tusk": summary.get("tusk_version") or config.get("tusk_version"),
     }
     return [[key, str(value)] for key, value in values.items() if value not in (None, "", [])]
