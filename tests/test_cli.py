@@ -133,3 +133,17 @@ def test_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert f"{bad} line 3, column 4: not valid YAML: expected ',' or ']'" in err
+
+
+def test_zero_threads_is_an_error_not_all_cores(tmp_path):
+    result = run_cli("eval", "--threads", "0", "--out", str(tmp_path / "r"))
+    assert result.returncode != 0 and "--threads must be at least 1" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unknown_benchmark_is_refused_before_the_cache_or_the_model(tmp_path):
+    cache = tmp_path / "c.sqlite"
+    result = run_cli("-v", "eval", "--model", "smollm2-135m", "--benchmarks", "nosuch", "--cache", str(cache),
+                     "--out", str(tmp_path / "r"))
+    assert result.returncode != 0 and "unknown benchmark 'nosuch'" in result.stderr
+    assert "loading" not in result.stderr and not cache.exists()

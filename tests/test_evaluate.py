@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -348,5 +349,181 @@ def test_a_merge_says_when_it_is_partial_and_refuses_what_would_lose_data(tmp_pa
     row = json.loads(lines[0])
     del row["correct"]
     (tmp_path / "s1/samples.jsonl").write_text(json.dumps(row) + "\n")
-    with pytest.raises(DataError, match="missing fields \\['correct'\\]"):
+    with pytest.raises(DataError, match="s1/samples.jsonl line 1: sample .* missing or invalid 'correct'"):
         merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m4")
+
+
+@pytest.fixture
+def gsm8k_dir(tmp_path):
+    """A data folder with six made-up GSM8K problems."""
+    folder = tmp_path / "data"
+    (folder / "gsm8k").mkdir(parents=True)
+    rows = [{"question": f"Made-up question {k}: what is {k} plus {k}?", "answer": f"{k} + {k} = {2 * k}\n#### {2 * k}"}
+            for k in range(1, 7)]
+    (folder / "gsm8k/test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def right_answers(problems):
+    def respond(request, i):
+        return answer_text(problem_for(request.prompt, problems))
+
+    return respond
+
+
+def test_resuming_with_a_smaller_limit_or_other_benchmarks_is_not_complete(tmp_path, smoke, gsm8k_dir, caplog):
+    from tusk.benchmarks import get_benchmark
+
+    problems = [*smoke, *get_benchmark("gsm8k").load(str(gsm8k_dir))]
+    calls = []
+
+    def interrupted(request, i):
+        calls.append(request.id)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return answer_text(problem_for(request.prompt, problems))
+
+    out = str(tmp_path / "run")
+    first = EvalConfig(model="scripted", benchmarks=("gsm8k",), out=out, limit=6, data_dir=str(gsm8k_dir),
+                       chunk_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(first, ScriptedBackend(responder=interrupted), progress=False)
+    assert len(list(read_samples(out))) == 3
+    backend = ScriptedBackend(responder=right_answers(problems))
+    summary = evaluate(replace(first, benchmarks=("smoke",), limit=2), backend, progress=False)
+    assert summary["complete"] is False  # gsm8k is still 3 problems short
+    assert "3 problems of gsm8k are not stored yet" in caplog.text and "--benchmarks gsm8k --limit 6" in caplog.text
+    config = json.loads((tmp_path / "run/config.json").read_text())
+    assert config["benchmarks"] == ["gsm8k", "smoke"] and config["limits"] == {"gsm8k": 6, "smoke": 2}
+    assert evaluate(replace(first, limit=2), backend, progress=False)["complete"] is False  # limit 6 stays
+    assert json.loads((tmp_path / "run/config.json").read_text())["limits"]["gsm8k"] == 6
+    summary = evaluate(first, backend, progress=False)
+    assert summary["complete"] is True and summary["benchmarks"]["gsm8k"]["n"] == 6
+
+
+def test_a_hybrid_interrupt_keeps_the_pot_generations_of_the_chunk(tmp_path, smoke, monkeypatch):
+    problems = free_form(smoke)[:4]
+    pot_calls, infos = [], []
+
+    def no_program(request, i):
+        if "Let's write a program." in request.prompt:
+            pot_calls.append(request.id)
+            return "I cannot write code for this."
+        raise KeyboardInterrupt  # while the CoT fallbacks are asked
+
+    class Recording(ProgressBarSpy):
+        def advance(self, n=1, info=None):
+            infos.append(info)
+
+    monkeypatch.setattr("tusk.evaluate.ProgressBar", Recording)
+    config = EvalConfig(model="scripted", mode="hybrid", out=str(tmp_path), prompt="alpaca", timeout=1.0)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, ScriptedBackend(responder=no_program), problems=problems)
+    assert len(pot_calls) == 4 and not list(read_samples(tmp_path))
+    assert (tmp_path / "pending.jsonl").read_text().count("\n") == 4
+    assert any("4 waiting for a CoT fallback" in (info or "") for info in infos)  # the bar moved meanwhile
+
+    pot_calls.clear()
+
+    def fallback_only(request, i):
+        if "Let's write a program." in request.prompt:
+            pot_calls.append(request.id)
+            return "I cannot write code for this."
+        return answer_text(problem_for(request.prompt, problems))
+
+    summary = evaluate(config, ScriptedBackend(responder=fallback_only), progress=False, problems=problems)
+    assert pot_calls == []  # the kept PoT generations were reused, not made again
+    assert summary["benchmarks"]["smoke"]["correct"] == 4 and summary["benchmarks"]["smoke"]["fell_back"] == 4
+    assert all(len(r["generations"]) == 2 for r in read_samples(tmp_path))
+    assert not (tmp_path / "pending.jsonl").exists()
+
+
+class ProgressBarSpy:
+    """Stands in for ProgressBar: keeps its numbers and the last info text."""
+
+    def __init__(self, label, total=None, *, done=0, **kwargs):
+        self.total, self.done, self.elapsed, self.info = total, done, 1.0, ""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def advance(self, n=1, info=None):
+        self.done += n
+        self.info = info
+
+
+def test_a_resumed_run_shows_progress_from_what_is_stored(tmp_path, smoke, monkeypatch):
+    wrong = {p.id for p in smoke[:2]}
+
+    def respond(request, i):
+        p = problem_for(request.prompt, smoke)
+        return "The answer is 424242." if p.id in wrong else answer_text(p)
+
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=4), ScriptedBackend(responder=respond),
+             progress=False)
+    bars = []
+
+    class Spy(ProgressBarSpy):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr("tusk.evaluate.ProgressBar", Spy)
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=6), ScriptedBackend(responder=respond))
+    (bar,) = bars
+    assert bar.total == 6 and bar.done == 6
+    assert "acc 66.7%" in bar.info  # 4 of 6: the stored problems count too
+
+
+def test_benchmark_lists_expand_paper_anywhere_and_count_each_name_once(tmp_path, smoke):
+    from tusk.benchmarks import PAPER_BENCHMARKS
+
+    config = EvalConfig(benchmarks=("smoke", "paper", "gsm8k", "smoke")).resolved()
+    assert config.benchmarks == ("smoke", *PAPER_BENCHMARKS)
+    summary = evaluate(EvalConfig(model="scripted", benchmarks=("smoke", "smoke"), out=str(tmp_path), limit=2),
+                       ScriptedBackend(responder=right_answers(smoke)), progress=False)
+    assert summary["benchmarks"]["smoke"]["n"] == 2 and summary["complete"] is True
+
+
+def test_a_resume_with_other_settings_is_refused_before_the_model_is_loaded(tmp_path, smoke, monkeypatch):
+    from tusk.errors import TuskError
+
+    evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=2),
+             ScriptedBackend(responder=right_answers(smoke)), progress=False)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("tusk.backends.load_backend", no_loading)
+    with pytest.raises(TuskError, match="max_tokens: 1024 -> 64"):
+        evaluate(EvalConfig(model="scripted", out=str(tmp_path / "run"), limit=2, max_tokens=64), progress=False)
+    with pytest.raises(TuskError, match="unknown benchmark"):
+        evaluate(EvalConfig(model="scripted", benchmarks=("nosuch",), out=str(tmp_path / "new")),
+                 progress=False, cache=tmp_path / "cache.sqlite")
+    assert not (tmp_path / "cache.sqlite").exists() and not (tmp_path / "new").exists()
+
+
+def test_times_add_up_over_the_sessions_of_a_run(tmp_path, smoke):
+    import time
+
+    def slow(request, i):
+        time.sleep(0.05)
+        return answer_text(problem_for(request.prompt, smoke))
+
+    first = evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2), ScriptedBackend(responder=slow),
+                     progress=False)
+    again = evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2), ScriptedBackend(responder=slow),
+                     progress=False)  # nothing left to do: no time is lost from the summary
+    assert again["wall_seconds"] >= first["wall_seconds"] >= 0.1
+    assert again["generation_seconds"] == pytest.approx(first["generation_seconds"])
+    assert json.loads((tmp_path / "config.json").read_text())["elapsed"]["sessions"] == 2
+
+
+def test_an_empty_shard_selection_warns(tmp_path, smoke, caplog):
+    summary = evaluate(EvalConfig(model="scripted", out=str(tmp_path), limit=2, shard=(3, 4)),
+                       ScriptedBackend(responder=right_answers(smoke)), progress=False)
+    assert summary["benchmarks"] == {}
+    assert "smoke: shard 3/4 of the first 2 of" in caplog.text and "selects no problem" in caplog.text

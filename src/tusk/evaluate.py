@@ -3,17 +3,22 @@
 :func:`evaluate` is what ``tusk eval`` runs.  Problems are processed in chunks: each chunk's requests go to the
 backend together (so batching backends can batch), each problem is decoded and graded as soon as its last
 generation arrives, and its record is appended to ``samples.jsonl`` before the next one.  In hybrid mode a
-chunk's PoT failures are asked again in CoT within the same chunk.  Rerunning with the same ``out`` skips every
-stored problem; an interrupt leaves a valid directory with a partial summary.
+chunk's PoT failures are asked again in CoT within the same chunk; their PoT generations are kept in the run
+directory meanwhile (``pending.jsonl``), so an interrupt does not lose them.  Rerunning with the same ``out``
+skips every stored problem; an interrupt leaves a valid directory with a partial summary.  A summary is
+complete when every selected problem of every benchmark the run directory holds (each under the widest
+``--limit`` it was run with, and the run's shard) is stored; its times add up every session of the run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from tusk import __version__
@@ -30,7 +35,7 @@ from tusk.decoding import (
 from tusk.errors import TuskError
 from tusk.progress import ProgressBar
 from tusk.prompts import PROMPT_STYLES, build_prompt, stop_strings
-from tusk.store import RunStore
+from tusk.store import RunStore, check_resumable, config_limits, with_limits
 from tusk.types import Generation, Mode, Prediction, Problem, Request, SampleRecord, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -72,7 +77,7 @@ class EvalConfig:
     model: str = ""
     """Model spec (see tusk.backends); empty means the embedded default model."""
     benchmarks: tuple[str, ...] = ("smoke",)
-    """Benchmark names (``tusk ls benchmarks``)."""
+    """Benchmark names (``tusk ls benchmarks``); ``paper`` stands for the paper's nine; repeats count once."""
     mode: str = "cot"
     """cot, pot, or hybrid (PoT first, one CoT fallback)."""
     out: str = "runs/latest"
@@ -115,6 +120,9 @@ class EvalConfig:
             raise TuskError("--samples must be at least 1")
         if self.samples > 1 and self.temperature <= 0:
             raise TuskError("--samples above 1 needs --temperature above 0 (greedy samples are identical)")
+        benchmarks = benchmark_names(self.benchmarks)
+        if not benchmarks:
+            raise TuskError("--benchmarks is empty")
         if self.shard and not 0 <= self.shard[0] < self.shard[1]:
             raise TuskError(f"--shard {self.shard[0]}/{self.shard[1]}: need 0 <= i < n")
         checks = [
@@ -130,7 +138,18 @@ class EvalConfig:
         for ok, message in checks:
             if not ok:
                 raise TuskError(message)
-        return replace(self, model=self.model or DEFAULT_MODEL)
+        return replace(self, model=self.model or DEFAULT_MODEL, benchmarks=benchmarks)
+
+
+def benchmark_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Benchmark names in order, ``paper`` expanded to the paper's nine wherever it is, each name once."""
+    from tusk.benchmarks import PAPER_BENCHMARKS
+
+    expanded: dict[str, None] = {}
+    for name in names:
+        for one in PAPER_BENCHMARKS if name == "paper" else (name,):
+            expanded[one] = None
+    return tuple(expanded)
 
 
 def evaluate(
@@ -140,47 +159,66 @@ def evaluate(
     executor: Executor | None = None,
     progress: bool = True,
     problems: Sequence[Problem] | None = None,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) an evaluation and return its summary (also written to ``<out>/summary.json``).
 
     ``backend``, ``grader`` and ``executor`` are built from the config when not given.  ``problems`` replaces
-    loading the config's benchmarks (to evaluate a custom list of problems from Python).
+    loading the config's benchmarks (to evaluate a custom list of problems from Python).  ``cache`` (a folder
+    or ``.sqlite`` file) wraps the backend built from the config in a generation cache
+    (:class:`tusk.backends.cached.CachedBackend`).  Settings are checked before the model is loaded: unknown
+    benchmarks, and (for a resume) every setting that does not depend on the model.
     """
     from tusk.benchmarks import get_benchmark
     from tusk.report import summarize
 
     config = config.resolved()
     benchmarks = [get_benchmark(name) for name in config.benchmarks]  # unknown names fail before loading a model
+    if cache is not None and backend is not None:
+        raise TuskError("evaluate: a cache wraps the backend evaluate loads; give a backend or a cache, not both")
     with ExitStack() as stack:
         if grader is None:
             from tusk.grading import get_grader
 
             grader = get_grader(config.grader)
-        pending = list(problems) if problems is not None else _pending_problems(config, benchmarks)
+        loaded = {} if problems is not None else {name: bench.load(config.data_dir)
+                                                  for name, bench in zip(config.benchmarks, benchmarks)}
+        if problems is not None:
+            pending = list(problems)
+        else:
+            pending = []
+            for name, every in loaded.items():
+                chosen = _selection(every, config.limit, config.shard)
+                if not chosen:
+                    log.warning("%s: %s selects no problem", name, _selection_text(len(every), config.limit,
+                                                                                   config.shard))
+                pending += chosen
+        # what a resume must share, as far as it is known before the model is loaded
+        known = _known_settings(config, grader)
+        check_resumable(config.out, known, tuple(k for k in (*IDENTITY_KEYS, "shard") if k in known),
+                        required=REQUIRED_KEYS, comparable=comparable_setting)
         if backend is None:
-            from tusk.backends import load_backend
-
-            backend = stack.enter_context(load_backend(config.model, **config.backend_options))
+            backend = stack.enter_context(_load_backend(config, cache))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
         if style == "chat" and backend.chat_prompt([{"role": "user", "content": "1 + 1?"}]) is None:
             why = ("tusk sends plain completions to the server and does not know the served model's chat template"
                    if backend.kind == "openai" else "the model has no chat template")
             raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts ({why}); "
                             "use --prompt alpaca")
-        run_config = {**asdict(config), "benchmarks": list(config.benchmarks), "prompt": style,
-                      "shard": list(config.shard) if config.shard else None}
+        run_config = {**asdict(config), **known, "benchmarks": list(config.benchmarks), "prompt": style}
         description = backend.describe()
         run_config.update(
             tusk_version=__version__,
             backend=description,
-            grader_version=getattr(grader, "version", "?"),
             # what a resumed run must share: the weights (not library versions) and result-changing options
             model_identity=_model_identity(description),
-            result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
         )
+        run_config = with_limits(run_config, {name: config.limit for name in config.benchmarks})
         # one run directory holds one shard (shards of a split are joined by tusk merge)
         store = stack.enter_context(RunStore(config.out, run_config, (*IDENTITY_KEYS, "shard"),
                                              required=REQUIRED_KEYS, comparable=comparable_setting))
+        selected = {p.id for p in pending}
+        stored = [r for r in store.records() if r["id"] in selected]
         pending = [p for p in pending if p.id not in store.done_ids]
         if config.mode != "cot" and executor is None and pending:
             from tusk.execution import ProgramPool, SandboxLimits
@@ -191,32 +229,87 @@ def evaluate(
         runner = _Runner(config, backend, grader, executor, style, store)
         started = time.perf_counter()
         try:
-            runner.run(pending, progress)
+            runner.run(pending, progress, done=len(stored), correct=sum(bool(r["correct"]) for r in stored))
         finally:
-            summary = summarize(
-                store.records(),
-                {
-                    **store.config,
-                    "complete": runner.finished,
-                    "wall_seconds": time.perf_counter() - started,
-                    "generation_seconds": runner.generation_seconds,
-                },
-            )
+            complete = runner.finished and (problems is not None or _all_stored(store, config, loaded))
+            before = store.config.get("elapsed") if isinstance(store.config.get("elapsed"), Mapping) else {}
+            elapsed = {
+                "wall_seconds": float(before.get("wall_seconds") or 0) + time.perf_counter() - started,
+                "generation_seconds": float(before.get("generation_seconds") or 0) + runner.generation_seconds,
+                "sessions": int(before.get("sessions") or 0) + 1,
+            }
+            store.update_config(elapsed=elapsed)  # every session's time, for the summary
+            summary = summarize(store.records(), {**store.config, **elapsed, "complete": complete})
             store.write_summary(summary)
         return summary
 
 
-def _pending_problems(config: EvalConfig, benchmarks: Sequence[Any]) -> list[Problem]:
-    problems: list[Problem] = []
-    for bench in benchmarks:
-        loaded = bench.load(config.data_dir)
-        if config.limit is not None:
-            loaded = loaded[: config.limit]
-        if config.shard:
-            i, n = config.shard
-            loaded = [p for position, p in enumerate(loaded) if position % n == i]
-        problems.extend(loaded)
-    return problems
+def _known_settings(config: EvalConfig, grader: AnswerGrader) -> dict[str, Any]:
+    """The run settings known before the model is loaded (all but what the backend tells)."""
+    known = {k: v for k, v in asdict(config).items() if k in IDENTITY_KEYS}
+    known.update(
+        shard=list(config.shard) if config.shard else None,
+        grader_version=getattr(grader, "version", "?"),
+        result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
+    )
+    if config.prompt == "auto":  # the backend decides
+        known.pop("prompt", None)
+    return known
+
+
+def _load_backend(config: EvalConfig, cache: str | Path | None) -> Backend:
+    from tusk.backends import load_backend
+
+    backend = load_backend(config.model, **config.backend_options)
+    if cache is None:
+        return backend
+    from tusk.backends.cached import CachedBackend
+
+    try:
+        return CachedBackend(backend, Path(cache))
+    except BaseException:
+        backend.close()
+        raise
+
+
+def _selection(problems: Sequence[Problem], limit: int | None, shard: Sequence[int] | None) -> list[Problem]:
+    """The problems of one benchmark a run evaluates: the first ``limit``, then those of its shard."""
+    chosen = list(problems if limit is None else problems[:limit])
+    if shard:
+        i, n = shard
+        chosen = [p for position, p in enumerate(chosen) if position % n == i]
+    return chosen
+
+
+def _selection_text(count: int, limit: int | None, shard: Sequence[int] | None) -> str:
+    what = f"{count} problems" if limit is None else f"the first {min(limit, count)} of {count} problems"
+    return f"shard {shard[0]}/{shard[1]} of {what}" if shard else what
+
+
+def _all_stored(store: RunStore, config: EvalConfig, loaded: Mapping[str, Sequence[Problem]]) -> bool:
+    """Whether every selected problem of every benchmark in the run directory is stored (a warning names what
+    is not: the run may have been resumed with a smaller ``--limit`` or fewer benchmarks)."""
+    from tusk.benchmarks import get_benchmark
+
+    limits = config_limits(store.config)
+    complete = True
+    for name in store.config.get("benchmarks") or []:
+        limit = limits.get(name)
+        try:
+            every = loaded[name] if name in loaded else get_benchmark(name).load(config.data_dir)
+        except TuskError as exc:
+            log.warning("%s: cannot tell whether %s is complete (%s); the summary is marked partial",
+                        config.out, name, exc)
+            complete = False
+            continue
+        missing = [p for p in _selection(every, limit, config.shard) if p.id not in store.done_ids]
+        if missing:
+            complete = False
+            options = f"--benchmarks {name}" + ("" if limit is None else f" --limit {limit}")
+            log.warning("%s: %d problems of %s are not stored yet (%s); the summary is marked partial; "
+                        "rerun with %s to finish them", config.out, len(missing), name,
+                        _selection_text(len(every), limit, config.shard), options)
+    return complete
 
 
 class _Runner:
@@ -231,6 +324,9 @@ class _Runner:
         self.store: RunStore = store
         self.finished = False
         self.generation_seconds = 0.0
+        self._tokens = 0  # completion tokens generated in this session (not cache hits or kept ones)
+        self._seen = self._correct = self._waiting = 0
+        self._bar: ProgressBar | None = None
         self.sampling = SamplingParams(
             max_tokens=config.max_tokens,
             temperature=config.temperature,
@@ -243,36 +339,62 @@ class _Runner:
     def prompt(self, problem: Problem, mode: Mode) -> str:
         return build_prompt(problem, mode, self.style, chat=self.backend.chat_prompt)
 
-    def run(self, problems: Sequence[Problem], progress: bool) -> None:
-        seen = correct = tokens = 0
-        with ProgressBar("eval", len(problems), unit="prob", enabled=progress and bool(problems)) as bar:
+    def run(self, problems: Sequence[Problem], progress: bool, done: int = 0, correct: int = 0) -> None:
+        """Evaluate ``problems``; ``done`` problems of the run were stored before, ``correct`` of them correct
+        (a resumed run's progress starts there)."""
+        self._seen, self._correct = done, correct
+        with ProgressBar("eval", done + len(problems), done=done, unit="prob",
+                         enabled=progress and bool(problems)) as bar:
+            self._bar = bar
             size = self.config.chunk_size or max(1, self.backend.preferred_chunk())
             for start in range(0, len(problems), size):
                 for record in self._chunk(problems[start : start + size]):
                     self.store.append(record)
-                    correct += int(record.correct)
-                    tokens += record.completion_tokens if record.seconds > 0 else 0  # not cache hits
-                    seen += 1
-                    bar.advance(1, f"{tokens / max(bar.elapsed, 1e-9):,.0f} tok/s, acc {correct / seen:.1%}")
+                    self._correct += int(record.correct)
+                    self._seen += 1
+                    bar.advance(1, self._info())
+        self._bar = None
         self.finished = True
+
+    def _info(self) -> str:
+        elapsed = self._bar.elapsed if self._bar is not None else 0.0
+        parts = [f"{self._tokens / max(elapsed, 1e-9):,.0f} tok/s",
+                 f"acc {self._correct / self._seen:.1%}" if self._seen else "acc -"]
+        if self._waiting:
+            parts.append(f"{self._waiting} waiting for a CoT fallback")
+        return ", ".join(parts)
 
     def _generate(self, requests: list[Request]) -> Iterator[Generation]:
         for generation in self.backend.generate(requests):
             self.generation_seconds += generation.seconds
+            if generation.seconds > 0:  # not a cache hit
+                self._tokens += generation.completion_tokens
             yield generation
+
+    def _show(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(0, self._info())
 
     def _chunk(self, problems: Sequence[Problem]) -> Iterator[SampleRecord]:
         first: Mode = "cot" if self.config.mode == "cot" else "pot"
+        hybrid = self.config.mode == "hybrid"
         by_id = {p.id: p for p in problems}
         prompts = {p.id: self.prompt(p, first) for p in problems}
-        requests = [Request(p.id, prompts[p.id], self.sampling) for p in problems]
+        # a hybrid run's PoT generations kept by an interrupted session are not made again
+        kept = {p.id: g for p in problems if hybrid and (g := self.store.kept_generation(p.id, prompts[p.id]))}
+        requests = [Request(p.id, prompts[p.id], self.sampling) for p in problems if p.id not in kept]
         retry: list[tuple[Problem, Generation, list[Prediction]]] = []
-        for generation in self._generate(requests):
+        answers = chain(((g, False) for g in kept.values()), ((g, True) for g in self._generate(requests)))
+        for generation, fresh in answers:
             problem = by_id[generation.request_id]
             predictions = self._decode(first, generation.texts, problem)
             failed = [i for i, pred in enumerate(predictions) if needs_fallback(pred)]
-            if self.config.mode == "hybrid" and failed:
+            if hybrid and failed:
+                if fresh:  # kept until its fallback is stored, so an interrupt does not lose it
+                    self.store.keep_generation(problem.id, prompts[problem.id], generation)
                 retry.append((problem, generation, predictions))
+                self._waiting += 1
+                self._show()  # not stored yet, but the bar's rate and text move
                 continue
             yield self._record(problem, prompts[problem.id], [generation], predictions)
         if not retry:
@@ -289,6 +411,7 @@ class _Runner:
             problem, pot_generation, predictions = pending.pop(generation.request_id)
             fallbacks = iter(decode_cot(generation.texts, problem, self.grader))
             merged = [as_fallback(next(fallbacks), pred) if needs_fallback(pred) else pred for pred in predictions]
+            self._waiting -= 1
             yield self._record(
                 problem,
                 prompts[problem.id],

@@ -20,8 +20,8 @@ def _shard(value: str) -> tuple[int, int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="", help="model spec: built-in name, PATH.gguf, hf:DIR, openai:MODEL@URL, "
                    "vllm:ID (default: the embedded qwen2.5-coder-0.5b)")
-    p.add_argument("--benchmarks", default="smoke", help="comma-separated names (tusk ls benchmarks), or 'paper' "
-                   "for the nine of the paper; default: smoke")
+    p.add_argument("--benchmarks", default="smoke", help="comma-separated names (tusk ls benchmarks); 'paper' "
+                   "stands for the nine of the paper (anywhere in the list); repeats count once; default: smoke")
     p.add_argument("--mode", choices=("cot", "pot", "hybrid"), default="cot", help="decoding mode (default cot)")
     p.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest); rerunning with it resumes; "
                    "settings that change results must match")
@@ -58,20 +58,19 @@ def _backend_options(args: argparse.Namespace) -> dict:
         if not sep or not key.strip():
             raise TuskError(f"--backend-option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = yaml.safe_load(value)  # numbers, booleans and strings as written
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise TuskError(f"--threads must be at least 1, got {args.threads}")
         options["threads"] = args.threads
     return options
 
 
 def run(args: argparse.Namespace) -> int:
-    from tusk.benchmarks import PAPER_BENCHMARKS
     from tusk.commands import result_console
     from tusk.evaluate import EvalConfig, evaluate
     from tusk.report import render_details, render_table
 
-    names = tuple(n.strip() for n in args.benchmarks.split(",") if n.strip())
-    if names == ("paper",):
-        names = tuple(PAPER_BENCHMARKS)
+    names = tuple(n.strip() for n in args.benchmarks.split(",") if n.strip())  # 'paper' is expanded by evaluate
     if not names:
         raise TuskError("--benchmarks is empty")
     config = EvalConfig(
@@ -80,27 +79,11 @@ def run(args: argparse.Namespace) -> int:
         top_p=args.top_p, samples=args.samples, seed=args.seed, grader=args.grader, timeout=args.timeout,
         workers=args.workers, chunk_size=args.chunk_size, backend_options=_backend_options(args),
     )
-    backend = None
-    if args.cache:
-        backend = _cached_backend(config, args.cache)
-    try:
-        summary = evaluate(config, backend=backend, progress=not args.no_progress)
-    finally:
-        if backend is not None:
-            backend.close()
+    # settings are checked before the model is loaded and the cache opened
+    summary = evaluate(config, progress=not args.no_progress, cache=args.cache or None)
     console = result_console()
     console.print(render_details(summary))
     console.print(render_table([(summary["model"], summary)]))
     console.print(f"results in {args.out}/summary.json and {args.out}/samples.jsonl")
     return 0
 
-
-def _cached_backend(config, cache_dir: str):
-    from pathlib import Path
-
-    from tusk.backends import load_backend
-    from tusk.backends.cached import CachedBackend
-
-    resolved = config.resolved()
-    inner = load_backend(resolved.model, **resolved.backend_options)
-    return CachedBackend(inner, Path(cache_dir))
