@@ -3,8 +3,14 @@
 Shards must agree on every setting that changes results (:data:`tusk.evaluate.IDENTITY_KEYS`); a problem found
 in several shards is kept once (they are identical by construction); the merged summary is recomputed from the
 merged samples, so it equals the summary an unsharded run would have written.  The merge is marked complete only
-when every shard 0..n-1 of one split is there and finished; otherwise it is marked partial and a warning names
-what is missing (merging unfinished shards is a way to watch a long run).
+when every shard 0..n-1 of one split is there (an unsharded run counts as every shard) and finished, and every
+input ran the same benchmarks with the same ``--limit`` and ``--data-dir``; otherwise it is marked partial and
+a warning names what is missing or different (merging unfinished shards is a way to watch a long run).
+
+``out`` is a new directory or a previous merge: merging into a previous merge adds the new inputs to the ones
+it records (``merged_from``, and what each held in ``merge_inputs``), and completeness is judged over all of
+them; an input given again replaces what was recorded for it.  An input that is itself a merge counts as the
+runs it was merged from.  An ordinary run directory is refused as ``out``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from tusk.errors import DataError, TuskError
 from tusk.evaluate import IDENTITY_KEYS, REQUIRED_KEYS, comparable_setting
 from tusk.report import summarize
-from tusk.store import CONFIG, SUMMARY, read_json, read_samples
+from tusk.store import CONFIG, SUMMARY, combine_limits, config_limits, read_json, read_samples, with_limits
 from tusk.types import SampleRecord
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,12 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     inputs = {Path(d).resolve() for d in run_dirs}
     if Path(out).resolve() in inputs:
         raise TuskError(f"--out {out} is one of the runs being merged; choose a new directory")
+    previous = None
+    if (Path(out) / CONFIG).exists():
+        previous = read_json(Path(out) / CONFIG)
+        if not isinstance(previous, dict) or "merged_from" not in previous:
+            raise TuskError(f"--out {out} holds a run that is not a merge; choose a new directory or a previous "
+                            "merge")
     configs = [read_json(Path(d) / CONFIG) for d in run_dirs]
     first = configs[0]
     for run_dir, config in zip(run_dirs[1:], configs[1:]):
@@ -40,11 +52,20 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
                    if comparable_setting(k, config.get(k)) != comparable_setting(k, first.get(k))]
         if changed:
             raise TuskError(f"{run_dir} differs from {run_dirs[0]} in {', '.join(changed)}; cannot merge")
+    given = [info for run_dir, config in zip(run_dirs, configs) for info in _inputs_of(run_dir, config)]
+    given_runs = {info["run"] for info in given}
+    earlier = [info for info in (_inputs_of(out, previous) if previous else []) if info["run"] not in given_runs]
+    every = earlier + given
     benchmarks: list[str] = []
+    limits: dict[str, int | None] = {}
     for config in configs:
         benchmarks += [b for b in config.get("benchmarks", []) if b not in benchmarks]
-    merged_config = {**first, "benchmarks": benchmarks, "shard": None, "merged_from": [str(d) for d in run_dirs]}
-    gaps = _gaps(run_dirs, configs)
+        limits = combine_limits(limits, config_limits(config))
+    merged_config = {**first, "benchmarks": benchmarks, "shard": None,
+                     "merged_from": [info["run"] for info in every], "merge_inputs": every}
+    merged_config.pop("elapsed", None)  # the time of one input is not the merge's
+    merged_config = with_limits(merged_config, limits)
+    gaps = _gaps(every)
     for gap in gaps:
         log.warning("merge is partial: %s", gap)
     with RunStore(out, merged_config, IDENTITY_KEYS, required=REQUIRED_KEYS, comparable=comparable_setting) as store:
@@ -57,18 +78,57 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     return summary
 
 
-def _gaps(run_dirs: Sequence[str | Path], configs: Sequence[dict[str, Any]]) -> list[str]:
-    """What keeps the merge from being the whole run: unfinished shards, and shards of the split not given."""
-    gaps = []
-    for run_dir in run_dirs:
+def _inputs_of(run_dir: str | Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a run directory contributes to a merge: itself, or for a merge the inputs it records."""
+    if "merged_from" not in config:
         summary_path = Path(run_dir) / SUMMARY
-        if not summary_path.exists() or read_json(summary_path).get("complete") is not True:
-            gaps.append(f"{run_dir} is unfinished")
-    shards = [(int(c["shard"][0]), int(c["shard"][1])) for c in configs if c.get("shard")]
+        return [{
+            "run": str(Path(run_dir).resolve()),
+            "shard": config.get("shard"),
+            "complete": summary_path.exists() and read_json(summary_path).get("complete") is True,
+            "benchmarks": list(config.get("benchmarks") or []),
+            "limits": config_limits(config),
+            "data_dir": config.get("data_dir"),
+        }]
+    recorded = config.get("merge_inputs")
+    if isinstance(recorded, list) and all(isinstance(i, dict) and "run" in i for i in recorded):
+        return [dict(i) for i in recorded]
+    # a merge made before its inputs were recorded: what they hold now, where they can still be read
+    found = []
+    for earlier in config.get("merged_from") or []:
+        try:
+            found += _inputs_of(earlier, read_json(Path(earlier) / CONFIG))
+        except TuskError:
+            found.append({"run": str(Path(earlier).resolve()), "unknown": True})
+    return found
+
+
+def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
+    """What keeps the merge from being the whole run: unfinished inputs, inputs that selected other problems,
+    and shards of the split not given."""
+    gaps = []
+    for info in inputs:
+        if info.get("unknown"):
+            gaps.append(f"{info['run']} was merged in before, and what it held cannot be read any more")
+        elif not info.get("complete"):
+            gaps.append(f"{info['run']} is unfinished")
+    known = [info for info in inputs if not info.get("unknown")]
+    shared = set.intersection(*(set(info["benchmarks"]) for info in known)) if known else set()
+    for what, value in (
+        ("benchmarks", lambda info: sorted(info["benchmarks"])),
+        ("--limit", lambda info: {b: info["limits"].get(b) for b in sorted(shared)}),
+        ("--data-dir", lambda info: info.get("data_dir")),
+    ):
+        values = [value(info) for info in known]
+        if any(v != values[0] for v in values[1:]):
+            listed = "; ".join(f"{info['run']}: {v}" for info, v in zip(known, values))
+            gaps.append(f"the runs differ in {what} ({listed}), so together they are not one run's problems")
+    shards = [(int(info["shard"][0]), int(info["shard"][1])) for info in known if info.get("shard")]
     splits = {n for _, n in shards}
     if len(splits) > 1:
         raise TuskError(f"the runs come from different splits (--shard i/n with n in {sorted(splits)}); cannot merge")
-    if splits and len(shards) == len(configs):
+    whole = any(not info.get("shard") for info in known)  # an unsharded run holds every shard
+    if splits and not whole:
         (n,) = splits
         missing = sorted(set(range(n)) - {i for i, _ in shards})
         if missing:
