@@ -12,8 +12,9 @@ Two parts, each measured side by side with a baseline in the same run:
    questions made from the real training questions (GSM8K, MATH, MathQA, AQuA) with numbers re-drawn, plus
    planted copies of evaluation questions (every other planting of a question over 30 words has its *first*
    number raised by one; all the others, short questions included, are verbatim; the two kinds are counted
-   apart) and planted
-   near-duplicates; checked against the nine evaluation sets.  Every planting uses its own untouched
+   apart) and planted near-duplicates of questions of at least 40 words without drawing code (every other
+   one upper-cased with its final ``?``/``.`` replaced by `` ?``, an exact duplicate under the dedup key; the
+   rest with " Show your work." appended); checked against the nine evaluation sets.  Every planting uses its own untouched
    positions (no copy is made from, or over, another planting), each copy comes after its source, and a
    planted pair counts as caught only when its copy is dropped.  Reports time per stage and how many planted
    items were caught.  Baseline: all-pairs set intersection of n-grams (no index) on ``--baseline-records``
@@ -99,6 +100,8 @@ def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
     indices whose first number was changed)."""
     from tusk.data.decontaminate import evaluation_problems
     from tusk.data.sources import get_source
+    from tusk.data.text import strip_asy
+    from tusk.data.text import words as text_words
 
     rng = random.Random(seed)
     seeds: list[str] = []
@@ -127,10 +130,10 @@ def synthetic_corpus(data_dir: str, size: int, seed: int = 0):
         if len(planted_near) == want:
             break
         src, idx = min(a, b), max(a, b)
-        if len(texts[src].split()) < 40:
-            continue  # too short for a three-word clause to stay above the threshold
-        if len(planted_near) % 2:  # exact after normalisation: case and punctuation changed
-            texts[idx] = texts[src].upper().rstrip(" ?.") + " !"
+        if len(text_words(strip_asy(texts[src]))) < 40:
+            continue  # too short (in the words dedup compares) for a three-word clause to stay above the threshold
+        if len(planted_near) % 2:  # exact after normalisation: case and prose punctuation changed
+            texts[idx] = texts[src].upper().rstrip(" ?.") + " ?"
         else:  # near: a short clause appended (Jaccard of 3-word shingles about 0.9-0.95)
             texts[idx] = texts[src] + " Show your work."
         planted_near.append((src, idx))
