@@ -226,6 +226,7 @@ def test_bad_targets(tmp_path):
         HFBackend("./no/such/model", n_gpu_layers=9)  # refused before anything loads
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")  # peft on transformers 5
 def test_peft_adapter_on_its_base(tiny_model_dir, tmp_path, backend):
     peft = pytest.importorskip("peft")
     import torch

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def _apply_adapter(model: Any, adapter_dir: str) -> Any:
 
         raise MissingExtraError("loading a PEFT adapter", "hf", exc) from exc
     try:
-        peft_model = PeftModel.from_pretrained(model, adapter_dir)
+        with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question; not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = PeftModel.from_pretrained(model, adapter_dir)
     except (OSError, ValueError) as exc:
         raise TuskError(f"hf backend: cannot load adapter {adapter_dir}: {exc}") from exc
     log.info("merging adapter %s into its base model", adapter_dir)
