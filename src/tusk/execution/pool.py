@@ -331,9 +331,7 @@ class ProgramPool:
             if self._closed:
                 raise TuskError("the program pool is closed")
             if worker.terminated or not worker.alive:  # a kill may not have landed yet: never reuse it
-                worker.stop()
-                worker.spawn()
-                worker.wait_ready()
+                self._restart(worker)
             if batch is not None:
                 batch.enter(worker)
             return worker.execute(code, limits or self.limits)
@@ -341,6 +339,20 @@ class ProgramPool:
             if batch is not None:
                 batch.leave(worker)
             self._idle.put(worker)
+
+    @staticmethod
+    def _restart(worker: _Worker) -> None:
+        """A fresh process for ``worker``; one failed start (say, killed while starting) is tried again."""
+        for attempt in (1, 2):
+            worker.stop()
+            worker.spawn()
+            try:
+                worker.wait_ready()
+                return
+            except TuskError as exc:
+                if attempt == 2:
+                    raise
+                log.warning("%s; trying once more", exc)
 
     def map(self, codes: Iterable[str], limits: SandboxLimits | None = None) -> Iterator[ExecutionResult]:
         """Results in input order, streamed; ``codes`` is consumed lazily, a few programs ahead."""
