@@ -9,6 +9,7 @@ import pytest
 
 from tusk.backends.scripted import ScriptedBackend
 from tusk.benchmarks import load_problems
+from tusk.errors import TuskError
 from tusk.evaluate import EvalConfig, evaluate
 from tusk.merge import merge_runs
 from tusk.store import read_samples
@@ -371,7 +372,8 @@ def right_answers(problems):
     return respond
 
 
-def test_resuming_with_a_smaller_limit_or_other_benchmarks_is_not_complete(tmp_path, smoke, gsm8k_dir, caplog):
+def test_resuming_with_a_smaller_limit_or_other_benchmarks_is_not_complete(tmp_path, smoke, gsm8k_dir, caplog,
+                                                                            monkeypatch):
     from tusk.benchmarks import get_benchmark
 
     problems = [*smoke, *get_benchmark("gsm8k").load(str(gsm8k_dir))]
@@ -390,7 +392,10 @@ def test_resuming_with_a_smaller_limit_or_other_benchmarks_is_not_complete(tmp_p
         evaluate(first, ScriptedBackend(responder=interrupted), progress=False)
     assert len(list(read_samples(out))) == 3
     backend = ScriptedBackend(responder=right_answers(problems))
+    (gsm8k_dir / "gsm8k/test.jsonl").rename(tmp_path / "away.jsonl")  # judged from the recorded count
+    monkeypatch.setenv("TUSK_OFFLINE", "1")
     summary = evaluate(replace(first, benchmarks=("smoke",), limit=2), backend, progress=False)
+    (tmp_path / "away.jsonl").rename(gsm8k_dir / "gsm8k/test.jsonl")
     assert summary["complete"] is False  # gsm8k is still 3 problems short
     assert "3 problems of gsm8k are not stored yet" in caplog.text and "--benchmarks gsm8k --limit 6" in caplog.text
     config = json.loads((tmp_path / "run/config.json").read_text())
@@ -399,6 +404,44 @@ def test_resuming_with_a_smaller_limit_or_other_benchmarks_is_not_complete(tmp_p
     assert json.loads((tmp_path / "run/config.json").read_text())["limits"]["gsm8k"] == 6
     summary = evaluate(first, backend, progress=False)
     assert summary["complete"] is True and summary["benchmarks"]["gsm8k"]["n"] == 6
+
+
+def test_a_resume_with_another_benchmark_judges_the_earlier_one_without_its_files(tmp_path, smoke, gsm8k_dir,
+                                                                                  monkeypatch, caplog):
+    from tusk.benchmarks import get_benchmark
+
+    problems = [*smoke, *get_benchmark("gsm8k").load(str(gsm8k_dir))]
+    backend = ScriptedBackend(responder=right_answers(problems))
+    out = str(tmp_path / "run")
+    monkeypatch.delenv("TUSK_DATA_DIR", raising=False)
+    monkeypatch.setenv("TUSK_OFFLINE", "1")  # a download attempt would fail the completeness check
+    first = EvalConfig(model="scripted", benchmarks=("gsm8k",), out=out, limit=2, data_dir=str(gsm8k_dir))
+    assert evaluate(first, backend, progress=False)["complete"] is True
+    config = json.loads((tmp_path / "run/config.json").read_text())
+    assert config["data_dir"] == str(gsm8k_dir.resolve())
+    assert config["problem_sets"]["gsm8k"]["count"] == 6
+    (gsm8k_dir / "gsm8k/test.jsonl").rename(tmp_path / "moved.jsonl")  # the earlier files are gone
+    summary = evaluate(replace(first, benchmarks=("smoke",), data_dir=None), backend, progress=False)
+    assert summary["complete"] is True, caplog.text
+    config = json.loads((tmp_path / "run/config.json").read_text())
+    assert set(config["problem_sets"]) == {"gsm8k", "smoke"}  # the earlier benchmark's record stays
+
+
+def test_resuming_on_changed_benchmark_files_is_refused(tmp_path, smoke, gsm8k_dir):
+    from tusk.benchmarks import get_benchmark
+
+    backend = ScriptedBackend(responder=right_answers(get_benchmark("gsm8k").load(str(gsm8k_dir))))
+    config = EvalConfig(model="scripted", benchmarks=("gsm8k",), out=str(tmp_path / "run"), limit=2,
+                        data_dir=str(gsm8k_dir))
+    evaluate(config, backend, progress=False)
+    copy = tmp_path / "copy"
+    (copy / "gsm8k").mkdir(parents=True)
+    text = (gsm8k_dir / "gsm8k/test.jsonl").read_text()
+    (copy / "gsm8k/test.jsonl").write_text(text)
+    assert evaluate(replace(config, data_dir=str(copy)), backend, progress=False)["complete"] is True  # same files
+    (copy / "gsm8k/test.jsonl").write_text(text.replace("Made-up question 1:", "Changed question 1:"))
+    with pytest.raises(TuskError, match=r"other problem files \(gsm8k: 6 problems read from .*copy before, 6 now"):
+        evaluate(replace(config, data_dir=str(copy)), backend, progress=False)
 
 
 def test_a_hybrid_interrupt_keeps_the_pot_generations_of_the_chunk(tmp_path, smoke, monkeypatch):

@@ -43,13 +43,29 @@ def test_shards_that_ran_other_limits_are_not_a_complete_merge(tmp_path, backend
     assert config["limits"] == {"smoke": 6} and config["limit"] == 6
 
 
-def test_shards_that_ran_other_benchmarks_or_data_are_not_a_complete_merge(tmp_path, backend, smoke, caplog):
-    data = tmp_path / "data"  # the smoke set is built in: another --data-dir is only a setting here
-    data.mkdir()
+def test_shards_that_ran_other_benchmarks_or_data_are_not_a_complete_merge(tmp_path, backend, smoke, caplog,
+                                                                            monkeypatch):
+    folder = tmp_path / "data"
+    (folder / "gsm8k").mkdir(parents=True)
+    rows = [{"question": f"What is {k} plus {k}?", "answer": f"#### {2 * k}"} for k in range(1, 5)]
+    (folder / "gsm8k/test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gsm8k = ScriptedBackend(responder=lambda request, i: "The answer is 2.")
+    # the same files through --data-dir, TUSK_DATA_DIR and a relative path: one run's problems
+    run(gsm8k, tmp_path / "g0", benchmarks=("gsm8k",), shard=(0, 3), data_dir=str(folder))
+    monkeypatch.setenv("TUSK_DATA_DIR", str(folder))
+    run(gsm8k, tmp_path / "g1", benchmarks=("gsm8k",), shard=(1, 3))
+    monkeypatch.delenv("TUSK_DATA_DIR")
+    monkeypatch.chdir(tmp_path)
+    run(gsm8k, tmp_path / "g2", benchmarks=("gsm8k",), shard=(2, 3), data_dir="data")
+    assert merge_runs([tmp_path / f"g{i}" for i in range(3)], tmp_path / "gm")["complete"] is True, caplog.text
+    # other contents: not one run's problems
+    rows[0]["question"] = "What is 1 plus one?"
+    (folder / "gsm8k/test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run(gsm8k, tmp_path / "g2_other", benchmarks=("gsm8k",), shard=(2, 3), data_dir=str(folder))
+    caplog.clear()
+    assert merge_runs([tmp_path / "g0", tmp_path / "g1", tmp_path / "g2_other"], tmp_path / "gm2")["complete"] is False
+    assert "differ in benchmark files" in caplog.text and "4 problems, sha256" in caplog.text
     run(backend, tmp_path / "s0", limit=4, shard=(0, 2))
-    run(backend, tmp_path / "s1_data", limit=4, shard=(1, 2), data_dir=str(data))
-    assert merge_runs([tmp_path / "s0", tmp_path / "s1_data"], tmp_path / "m")["complete"] is False
-    assert "differ in --data-dir" in caplog.text
     caplog.clear()
     (tmp_path / "s1_bench").mkdir()
     config = json.loads((tmp_path / "s0/config.json").read_text())

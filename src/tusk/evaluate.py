@@ -12,14 +12,17 @@ complete when every selected problem of every benchmark the run directory holds 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tusk import __version__
 from tusk.backends.base import Backend
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("cot", "pot", "hybrid")
 #: config keys whose change would change the results: a run directory refuses to mix them
+_T = TypeVar("_T")
 IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
                  "grader_version", "timeout", "result_options", "model_identity")
 #: characters of a program's stdout (head) and stderr (tail) kept in its sample record
@@ -197,6 +201,8 @@ def evaluate(
         known = _known_settings(config, grader)
         check_resumable(config.out, known, tuple(k for k in (*IDENTITY_KEYS, "shard") if k in known),
                         required=REQUIRED_KEYS, comparable=comparable_setting)
+        problem_sets = {name: problem_set(every) for name, every in loaded.items()}
+        _check_same_problems(Path(config.out), problem_sets)
         if backend is None:
             backend = stack.enter_context(_load_backend(config, cache))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
@@ -205,7 +211,8 @@ def evaluate(
                    if backend.kind == "openai" else "the model has no chat template")
             raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts ({why}); "
                             "use --prompt alpaca")
-        run_config = {**asdict(config), **known, "benchmarks": list(config.benchmarks), "prompt": style}
+        run_config = {**asdict(config), **known, "benchmarks": list(config.benchmarks), "prompt": style,
+                      "data_dir": data_folder(config.data_dir), "problem_sets": problem_sets}
         description = backend.describe()
         run_config.update(
             tusk_version=__version__,
@@ -272,7 +279,7 @@ def _load_backend(config: EvalConfig, cache: str | Path | None) -> Backend:
         raise
 
 
-def _selection(problems: Sequence[Problem], limit: int | None, shard: Sequence[int] | None) -> list[Problem]:
+def _selection(problems: Sequence[_T], limit: int | None, shard: Sequence[int] | None) -> list[_T]:
     """The problems of one benchmark a run evaluates: the first ``limit``, then those of its shard."""
     chosen = list(problems if limit is None else problems[:limit])
     if shard:
@@ -286,29 +293,87 @@ def _selection_text(count: int, limit: int | None, shard: Sequence[int] | None) 
     return f"shard {shard[0]}/{shard[1]} of {what}" if shard else what
 
 
+def problem_set(problems: Sequence[Problem]) -> dict[str, Any]:
+    """What identifies the problems a benchmark loaded: their number and a sha256 of their ids, questions,
+    choices and gold answers (not the folder they came from: the same files reached through another path,
+    machine or mirror give the same digest)."""
+    digest = hashlib.sha256()
+    for p in problems:
+        digest.update(json.dumps([p.id, p.question, list(p.choices), p.answer], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return {"count": len(problems), "sha256": digest.hexdigest()}
+
+
+def data_folder(data_dir: str | None) -> str | None:
+    """The user data folder a run reads (``--data-dir``, else ``$TUSK_DATA_DIR``) as an absolute path; None
+    when files come from tusk's cache or a download."""
+    from tusk.datasets import DATA_DIR_ENV
+
+    folder = data_dir or os.environ.get(DATA_DIR_ENV)
+    return str(Path(folder).expanduser().resolve()) if folder else None
+
+
+def _check_same_problems(out: Path, problem_sets: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse to resume a run whose benchmark files changed: its stored samples answer other problems."""
+    from tusk.store import CONFIG, SAMPLES, read_json
+
+    samples = out / SAMPLES
+    if not (out / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+        return  # nothing stored: the run starts over
+    saved = read_json(out / CONFIG)
+    before = saved.get("problem_sets") if isinstance(saved.get("problem_sets"), Mapping) else {}
+    changed = [name for name, now in problem_sets.items()
+               if isinstance(before.get(name), Mapping) and before[name].get("sha256") != now["sha256"]]
+    if changed:
+        where = saved.get("data_dir") or "tusk's data cache"
+        details = "; ".join(f"{name}: {before[name].get('count')} problems read from {where} before, "
+                            f"{problem_sets[name]['count']} now, with other contents" for name in changed)
+        raise TuskError(f"{out} was run on other problem files ({details}); point --data-dir at the files it "
+                        "was run on, or use another --out")
+
+
 def _all_stored(store: RunStore, config: EvalConfig, loaded: Mapping[str, Sequence[Problem]]) -> bool:
     """Whether every selected problem of every benchmark in the run directory is stored (a warning names what
-    is not: the run may have been resumed with a smaller ``--limit`` or fewer benchmarks)."""
+    is not: the run may have been resumed with a smaller ``--limit`` or fewer benchmarks).
+
+    A benchmark of an earlier session that this one did not load is judged from the problem count the run
+    config recorded for it (no file is read or downloaded); runs saved before counts were recorded load it.
+    """
     from tusk.benchmarks import get_benchmark
 
     limits = config_limits(store.config)
+    sets = store.config.get("problem_sets") if isinstance(store.config.get("problem_sets"), Mapping) else {}
+    stored_per_benchmark: dict[str, int] = {}
+    if any(name not in loaded for name in store.config.get("benchmarks") or []):
+        for record in store.records():
+            stored_per_benchmark[record["benchmark"]] = stored_per_benchmark.get(record["benchmark"], 0) + 1
     complete = True
     for name in store.config.get("benchmarks") or []:
         limit = limits.get(name)
-        try:
-            every = loaded[name] if name in loaded else get_benchmark(name).load(config.data_dir)
-        except TuskError as exc:
-            log.warning("%s: cannot tell whether %s is complete (%s); the summary is marked partial",
-                        config.out, name, exc)
-            complete = False
-            continue
-        missing = [p for p in _selection(every, limit, config.shard) if p.id not in store.done_ids]
+        recorded = sets.get(name) if isinstance(sets.get(name), Mapping) else {}
+        if name in loaded:
+            count = len(loaded[name])
+            missing = sum(p.id not in store.done_ids for p in _selection(loaded[name], limit, config.shard))
+        elif isinstance(recorded.get("count"), int):
+            count = recorded["count"]
+            expected = len(_selection(range(count), limit, config.shard))
+            missing = max(0, expected - stored_per_benchmark.get(name, 0))
+        else:
+            try:
+                every = get_benchmark(name).load(store.config.get("data_dir") or config.data_dir)
+            except TuskError as exc:
+                log.warning("%s: cannot tell whether %s is complete (%s); the summary is marked partial",
+                            config.out, name, exc)
+                complete = False
+                continue
+            count = len(every)
+            missing = sum(p.id not in store.done_ids for p in _selection(every, limit, config.shard))
         if missing:
             complete = False
             options = f"--benchmarks {name}" + ("" if limit is None else f" --limit {limit}")
             log.warning("%s: %d problems of %s are not stored yet (%s); the summary is marked partial; "
-                        "rerun with %s to finish them", config.out, len(missing), name,
-                        _selection_text(len(every), limit, config.shard), options)
+                        "rerun with %s to finish them", config.out, missing, name,
+                        _selection_text(count, limit, config.shard), options)
     return complete
 
 

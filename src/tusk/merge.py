@@ -4,7 +4,8 @@ Shards must agree on every setting that changes results (:data:`tusk.evaluate.ID
 in several shards is kept once (they are identical by construction); the merged summary is recomputed from the
 merged samples, so it equals the summary an unsharded run would have written.  The merge is marked complete only
 when every shard 0..n-1 of one split is there (an unsharded run counts as every shard) and finished, and every
-input ran the same benchmarks with the same ``--limit`` and ``--data-dir``; otherwise it is marked partial and
+input ran the same benchmarks with the same ``--limit`` on the same problem files (their recorded digest, not
+the folder path, is compared); otherwise it is marked partial and
 a warning names what is missing or different (merging unfinished shards is a way to watch a long run).
 
 ``out`` is a new directory or a previous merge: merging into a previous merge adds the new inputs to the ones
@@ -58,10 +59,12 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     every = earlier + given
     benchmarks: list[str] = []
     limits: dict[str, int | None] = {}
+    problem_sets: dict[str, Any] = {}
     for config in configs:
         benchmarks += [b for b in config.get("benchmarks", []) if b not in benchmarks]
         limits = combine_limits(limits, config_limits(config))
-    merged_config = {**first, "benchmarks": benchmarks, "shard": None,
+        problem_sets.update(config.get("problem_sets") or {})
+    merged_config = {**first, "benchmarks": benchmarks, "shard": None, "problem_sets": problem_sets,
                      "merged_from": [info["run"] for info in every], "merge_inputs": every}
     merged_config.pop("elapsed", None)  # the time of one input is not the merge's
     merged_config = with_limits(merged_config, limits)
@@ -89,6 +92,7 @@ def _inputs_of(run_dir: str | Path, config: dict[str, Any]) -> list[dict[str, An
             "benchmarks": list(config.get("benchmarks") or []),
             "limits": config_limits(config),
             "data_dir": config.get("data_dir"),
+            "problem_sets": dict(config.get("problem_sets") or {}),
         }]
     recorded = config.get("merge_inputs")
     if isinstance(recorded, list) and all(isinstance(i, dict) and "run" in i for i in recorded):
@@ -117,7 +121,7 @@ def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
     for what, value in (
         ("benchmarks", lambda info: sorted(info["benchmarks"])),
         ("--limit", lambda info: {b: info["limits"].get(b) for b in sorted(shared)}),
-        ("--data-dir", lambda info: info.get("data_dir")),
+        ("benchmark files", lambda info: {b: _problems_read(info, b) for b in sorted(shared)}),
     ):
         values = [value(info) for info in known]
         if any(v != values[0] for v in values[1:]):
@@ -134,6 +138,15 @@ def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
         if missing:
             gaps.append(f"shards {', '.join(f'{i}/{n}' for i in missing)} are not among the runs")
     return gaps
+
+
+def _problems_read(info: dict[str, Any], benchmark: str) -> Any:
+    """What identifies the problems an input read for ``benchmark``: their digest where the run recorded it
+    (the same files through any folder, mount or mirror agree), else (older runs) the data folder it named."""
+    recorded = (info.get("problem_sets") or {}).get(benchmark)
+    if isinstance(recorded, dict) and recorded.get("sha256"):
+        return f"{recorded.get('count')} problems, sha256 {str(recorded['sha256'])[:12]}"
+    return f"--data-dir {info.get('data_dir')}"
 
 
 def _to_record(row: dict[str, Any], run_dir: str | Path) -> SampleRecord:

@@ -40,6 +40,7 @@ CONFIG = "config.json"
 SAMPLES = "samples.jsonl"
 SUMMARY = "summary.json"
 PENDING = "pending.jsonl"
+PER_BENCHMARK = ("problem_sets",)  # config keys keyed by benchmark: a resume adds to them
 
 
 def config_limits(config: Mapping[str, Any]) -> dict[str, int | None]:
@@ -161,6 +162,10 @@ class RunStore:
             merged["benchmarks"] = benchmarks
             if "limits" in self.config or "limit" in self.config:  # and so do their limits, per benchmark
                 merged = with_limits(merged, combine_limits(config_limits(saved), config_limits(self.config)))
+            for key in PER_BENCHMARK:  # what each benchmark's session recorded about it stays
+                earlier, now = saved.get(key), self.config.get(key)
+                if isinstance(earlier, Mapping) and isinstance(now, Mapping):
+                    merged[key] = {**earlier, **now}
             self.config = merged
         _atomic_write_json(config_path, self.config)
 
