@@ -9,8 +9,6 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from tusk.train import loop
 from tusk.train.config import TrainConfig
 

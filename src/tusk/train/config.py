@@ -323,8 +323,8 @@ def validate(config: TrainConfig, origins: Mapping[str, str] | None = None) -> T
         problems.append(("lora_target_modules", "empty (name modules, or all-linear)"))
     if (config.resume.strip().lower() not in _RESUME_WORDS and config.resume.strip()
             and not Path(config.resume).expanduser().is_dir()):
-        problems.append(("resume", f"checkpoint folder {config.resume} does not exist (auto, never or a checkpoint "
-                                   "folder)"))
+        problems.append(("resume", (f"checkpoint folder {config.resume} does not exist (auto, never or a "
+                                    "checkpoint folder)")))
     problems += [("eval_benchmarks", p) for p in _unknown_benchmarks(config.eval_benchmarks)]
     if problems:
         raise TuskError(_problem_message(problems, origins or {}))

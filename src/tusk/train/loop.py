@@ -127,8 +127,14 @@ def _train(config: TrainConfig, eval_hook: EvalHook | None, progress: bool, enco
     from tusk.train import checkpoint as ckpt
     from tusk.train.collate import collate
     from tusk.train.data import load_examples
-    from tusk.train.loading import (apply_lora, count_parameters, load_model, load_tokenizer, optimizer_groups,
-                                    resolve_model_dir)
+    from tusk.train.loading import (
+        apply_lora,
+        count_parameters,
+        load_model,
+        load_tokenizer,
+        optimizer_groups,
+        resolve_model_dir,
+    )
     from tusk.train.masking import encode_examples
     from tusk.train.plan import DataPlan
     from tusk.train.resume import check_resume, data_digest, deferred_interrupts, settings_identity
