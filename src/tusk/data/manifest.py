@@ -7,8 +7,8 @@ contamination = available >= selected), each component's verification, dedup and
 against the rows of ``verification.jsonl``, ``dedup.jsonl`` and ``decontamination.jsonl`` (and those files'
 sha256), the sha256 of every input (a build lists at least one), of every evaluation file decontamination
 read and of every export file (``train.parquet``, ``hf/``; an export on disk that the manifest does not list
-is stale and reported).  A manifest written by an older tusk, without some of these records, gives one line
-saying what it lacks and to rebuild.  It returns the list of disagreements (empty when the folder is consistent);
+is stale and reported).  A manifest written by an older tusk, without some of these records, gives a note per
+record it lacks (what could not be checked; rebuild to check it), not a disagreement.  It returns the list of disagreements (empty when the folder is consistent);
 a manifest with missing or malformed entries gives disagreements too, never a traceback.
 """
 
@@ -26,8 +26,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_build(folder: str | Path, check_inputs: bool = True) -> list[str]:
+def check_build(folder: str | Path, check_inputs: bool = True, notes: list[str] | None = None) -> list[str]:
+    """The disagreements between ``folder`` and its manifest (empty: consistent).  What a manifest written by
+    an older tusk does not record cannot be checked: one line per such record goes to ``notes`` (when
+    given), not to the disagreements."""
     folder = Path(folder)
+    unchecked: list[str] = [] if notes is None else notes
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         records = json.loads((folder / "train.json").read_text(encoding="utf-8"))
@@ -65,7 +69,7 @@ def check_build(folder: str | Path, check_inputs: bool = True) -> list[str]:
     expect("sum of component counts", sum(by_component.values()), len(records))
     components = _section(manifest, "components", problems)
     decontam = manifest.get("decontamination")
-    reviews = _read_reviews(folder, manifest, decontam is not None, problems)
+    reviews = _read_reviews(folder, manifest, decontam is not None, problems, unchecked)
     for name, stats in components.items():
         try:
             _check_component(name, stats, by_component, expect, problems)
@@ -76,7 +80,7 @@ def check_build(folder: str | Path, check_inputs: bool = True) -> list[str]:
     if decontam is not None and "decontamination.jsonl" in reviews:
         expect("decontamination matches", decontam.get("dropped") if isinstance(decontam, dict) else decontam,
                len(reviews["decontamination.jsonl"]))
-    _check_exports(folder, output, len(records), problems)
+    _check_exports(folder, output, len(records), problems, unchecked)
     inputs = manifest.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         problems.append("manifest: 'inputs' is missing or empty (a build reads at least one source file)")
@@ -84,8 +88,8 @@ def check_build(folder: str | Path, check_inputs: bool = True) -> list[str]:
     eval_inputs: list = []
     if isinstance(decontam, dict):
         if "inputs" not in decontam:
-            problems.append("manifest: decontamination lists no evaluation files (built by an older tusk); "
-                            "rebuild to record them")
+            unchecked.append("manifest: decontamination lists no evaluation files (built by an older tusk); "
+                             "rebuild to record them")
         elif not isinstance(decontam["inputs"], list) or not decontam["inputs"]:
             problems.append("manifest: decontamination.inputs is empty (decontamination reads evaluation files)")
         else:
@@ -108,11 +112,12 @@ def check_build(folder: str | Path, check_inputs: bool = True) -> list[str]:
 REVIEW_FILES = ("verification.jsonl", "dedup.jsonl", "decontamination.jsonl")
 
 
-def _read_reviews(folder: Path, manifest: dict, decontaminated: bool, problems: list[str]) -> dict[str, list[dict]]:
+def _read_reviews(folder: Path, manifest: dict, decontaminated: bool, problems: list[str],
+                  unchecked: list[str]) -> dict[str, list[dict]]:
     """The rows of each review file that is there (checked against the manifest's sha256 and row count)."""
     recorded = manifest.get("reviews")
     if recorded is None:
-        problems.append("manifest: no sha256 of the review files (built by an older tusk); rebuild to check them")
+        unchecked.append("manifest: no sha256 of the review files (built by an older tusk); rebuild to check them")
         recorded = {}
     elif not isinstance(recorded, dict):
         problems.append("manifest: 'reviews' is not an object")
@@ -203,7 +208,7 @@ def _check_component(name: str, stats: dict, by_component: dict, expect, problem
         expect(f"{name}: pass rate", v.get("pass_rate"), None)
 
 
-def _check_exports(folder: Path, output: dict, records: int, problems: list[str]) -> None:
+def _check_exports(folder: Path, output: dict, records: int, problems: list[str], unchecked: list[str]) -> None:
     """Every export the manifest lists is there with the recorded hashes; none it does not list is there."""
     from tusk.data.export import EXPORTS, file_hashes
 
@@ -218,7 +223,8 @@ def _check_exports(folder: Path, output: dict, records: int, problems: list[str]
             problems.append(f"{rel} is missing")
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
-            problems.append(f"{rel}: the manifest records no sha256 for it (built by an older tusk); rebuild")
+            unchecked.append(f"{rel}: the manifest records no sha256 for it (built by an older tusk); rebuild to "
+                             "check it")
             continue
         if entry.get("records") != records:
             problems.append(f"{rel} records: manifest says {entry.get('records')!r}, train.json has {records}")
