@@ -309,3 +309,33 @@ def test_an_adapter_base_is_found_beside_the_adapter_or_named_in_the_error(tmp_p
     (tmp_path / "run/adapter/adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "./gone"}))
     with pytest.raises(TuskError, match="adapter_config.json: its base model './gone' cannot be used"):
         resolve_source(str(tmp_path / "run/adapter"))
+
+
+def test_padded_out_of_memory_retries_with_half_the_rows_after_freeing(tiny_model_dir, monkeypatch, caplog):
+    import logging
+    import weakref
+
+    requests = _prompts(SamplingParams(max_tokens=10))
+    with HFBackend(str(tiny_model_dir), batch_size=4) as padded:
+        expected = {g.request_id: g.texts for g in padded.generate(requests)}
+        generate = padded.lm.generate
+        sizes: list[int] = []
+        failed: list[weakref.ref] = []
+        alive_at_release: list[bool] = []
+
+        def flaky(input_ids, **options):
+            sizes.append(input_ids.shape[0])
+            if len(sizes) == 1:
+                failed.append(weakref.ref(input_ids))
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return generate(input_ids=input_ids, **options)
+
+        monkeypatch.setattr(padded.lm, "generate", flaky)
+        monkeypatch.setattr(HFBackend, "_release_memory",
+                            lambda self: alive_at_release.append(failed[0]() is not None))
+        with caplog.at_level(logging.WARNING, logger="tusk.backends.hf"):
+            got = {g.request_id: g.texts for g in padded.generate(requests)}
+    assert got == expected
+    assert sizes[:2] == [4, 2] and max(sizes[1:]) <= 2  # the smaller size is kept
+    assert "out of memory with 4 rows; retrying with 2" in caplog.text
+    assert alive_at_release == [False]  # nothing of the failed try was held when memory was released

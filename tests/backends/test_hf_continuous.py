@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import weakref
 
 import pytest
 
@@ -121,15 +122,21 @@ def test_out_of_memory_continues_with_fewer_slots(tiny_model_dir, single, monkey
         calls["n"] += 1
         calls["slots"].append(ids.shape[0])
         if calls["n"] == 12:
+            failed.append(weakref.ref(cache))
             raise hf_continuous.OutOfMemory
         return forward(self, ids, mask, positions, cache)
 
+    failed: list[weakref.ref] = []
+    alive_at_release: list[bool] = []
     monkeypatch.setattr(hf_continuous.ContinuousDecoder, "_forward", flaky)
+    # memory is released once nothing holds the failed try's cache (its traceback is gone)
+    monkeypatch.setattr(HFBackend, "_release_memory", lambda self: alive_at_release.append(failed[0]() is not None))
     with (caplog.at_level(logging.WARNING, logger="tusk.backends.hf"),
           HFBackend(str(tiny_model_dir), batch_size=6, batching="continuous") as continuous):
         assert _outputs(continuous, requests) == expected
     assert "out of memory; continuing" in caplog.text and "with 3 slots" in caplog.text
     assert max(calls["slots"][12:]) <= 3
+    assert alive_at_release == [False]
 
 
 def test_out_of_memory_with_one_slot_is_an_error(tiny_model_dir, monkeypatch):

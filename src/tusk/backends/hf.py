@@ -247,6 +247,7 @@ class HFBackend(Backend):
             slots = self.batch_size or self._auto_batch_size(pending[0])
             while pending:
                 finished: set[tuple[int, int]] = set()
+                out_of_memory = False
                 try:
                     for row, result, elapsed in decoder.run(pending, slots):
                         finished.add((row.index, row.sample))
@@ -255,6 +256,8 @@ class HFBackend(Backend):
                 except OutOfMemory:
                     if slots == 1:
                         raise TuskError("hf backend: out of memory with a batch of one row") from None
+                    out_of_memory = True
+                if out_of_memory:  # freed after the except block: its traceback held the failed try's cache
                     self._release_memory()
                     slots = (slots + 1) // 2
                     pending = [row for row in pending if (row.index, row.sample) not in finished]
@@ -317,11 +320,14 @@ class HFBackend(Backend):
                 end += 1
             batch = rows[start:end]
             began = time.perf_counter()
+            results = None
             try:
                 results = self._decode(batch)
             except _OutOfMemory:
                 if len(batch) == 1:
                     raise TuskError("hf backend: out of memory with a batch of one row") from None
+            if results is None:  # out of memory; freed here: the failed try's traceback no longer holds its tensors
+                self._release_memory()
                 limit = (len(batch) + 1) // 2
                 log.warning("out of memory with %d rows; retrying with %d", len(batch), limit)
                 continue
@@ -398,9 +404,7 @@ class HFBackend(Backend):
                 )
         except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
             if "out of memory" in str(exc).lower():
-                if self.device.startswith("cuda"):
-                    torch.cuda.empty_cache()
-                raise _OutOfMemory from exc
+                raise _OutOfMemory from exc  # the caller frees the cache once this traceback is gone
             if self.compile and type(exc).__module__.startswith("torch._dynamo"):
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise TuskError(f"hf backend: compile=true failed ({first}); use compile=false") from exc
