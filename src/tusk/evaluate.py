@@ -44,8 +44,8 @@ from tusk.types import Generation, Mode, Prediction, Problem, Request, SampleRec
 log = logging.getLogger(__name__)
 
 MODES = ("cot", "pot", "hybrid")
-#: config keys whose change would change the results: a run directory refuses to mix them
 _T = TypeVar("_T")
+#: config keys whose change would change the results: a run directory refuses to mix them
 IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p", "samples", "seed", "grader",
                  "grader_version", "timeout", "result_options", "model_identity")
 #: characters of a program's stdout (head) and stderr (tail) kept in its sample record
