@@ -224,8 +224,11 @@ def test_settings_show_limits_per_benchmark_and_time_over_sessions(tmp_path):
     from tusk.report_html import run_settings
 
     config = {"model": "m", "benchmarks": ["gsm8k", "svamp"], "limits": {"gsm8k": 8, "svamp": None},
-              "elapsed": {"wall_seconds": 12.5, "generation_seconds": 10.0, "sessions": 3}}
+              "elapsed": {"wall_seconds": 12.5, "generation_seconds": 10.0, "sessions": 3},
+              "problem_sets": {"gsm8k": {"count": 1319, "sha256": "ab" * 32}}, "data_dir": "/data"}
     make_run(tmp_path / "run", rows_for("gsm8k", 2, 1), config)
     summary = summarize(rows_for("gsm8k", 2, 1), {**config, "wall_seconds": 12.5})
     settings = dict(run_settings(tmp_path / "run", summary))
     assert settings["limit"] == "gsm8k 8, svamp -" and settings["wall time (s)"] == "12.5 over 3 sessions"
+    assert settings["benchmark files"] == "gsm8k 1319 problems (sha256 abababababab)"
+    assert settings["data folder"] == "/data"

@@ -64,6 +64,11 @@ def run_settings(run_dir: str | Path, summary: Mapping[str, Any]) -> list[list[s
         "sandbox timeout (s)": config.get("timeout"),
         "limit": config.get("limit") if "limit" in config or not isinstance(config.get("limits"), dict)
         else ", ".join(f"{name} {limit if limit is not None else '-'}" for name, limit in config["limits"].items()),
+        "benchmark files": ", ".join(
+            f"{name} {entry.get('count')} problems (sha256 {str(entry.get('sha256'))[:12]})"
+            for name, entry in config["problem_sets"].items() if isinstance(entry, Mapping)
+        ) if isinstance(config.get("problem_sets"), Mapping) else None,
+        "data folder": config.get("data_dir"),
         "shard": config.get("shard") and "/".join(map(str, config["shard"])),
         "merged from": config.get("merged_from") and ", ".join(config["merged_from"]),
         "complete": "no (partial)" if summary.get("complete") is False else "yes",
