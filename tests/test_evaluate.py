@@ -570,3 +570,28 @@ def test_an_empty_shard_selection_warns(tmp_path, smoke, caplog):
                        ScriptedBackend(responder=right_answers(smoke)), progress=False)
     assert summary["benchmarks"] == {}
     assert "smoke: shard 3/4 of the first 2 of" in caplog.text and "selects no problem" in caplog.text
+
+
+@pytest.mark.parametrize("grader", ["strict", "mammoth"])
+@pytest.mark.parametrize("printed", ["None", "nan", "[]", "set()", "Error: no solution found"])
+def test_hybrid_falls_back_when_the_program_prints_no_answer(tmp_path, gsm8k_dir, grader, printed):
+    # a solution() that forgets ``return`` prints None: no answer, so hybrid asks again in CoT (the paper's rule)
+    from tusk.benchmarks import get_benchmark
+    from tusk.grading import get_grader
+
+    problems = get_benchmark("gsm8k").load(str(gsm8k_dir))[:1]
+
+    def respond(request, i):
+        if "Let's write a program." in request.prompt:
+            return f"```python\ndef solution():\n    x = 2\nprint({printed!r} if True else solution())\n```"
+        return answer_text(problem_for(request.prompt, problems))
+
+    out = tmp_path / "run"
+    config = EvalConfig(model="scripted", benchmarks=("gsm8k",), mode="hybrid", out=str(out), timeout=2.0,
+                        prompt="alpaca", data_dir=str(gsm8k_dir))
+    summary = evaluate(config, ScriptedBackend(responder=respond), grader=get_grader(grader), progress=False,
+                       problems=problems)
+    (row,) = list(read_samples(out))
+    assert row["extra"]["stdout"].strip() == printed
+    assert row["fell_back"] is True and row["mode"] == "cot", row
+    assert summary["benchmarks"]["gsm8k"]["correct"] == 1

@@ -67,7 +67,9 @@ def decode_pot(
 
 
 def needs_fallback(prediction: Prediction) -> bool:
-    """Hybrid decoding's rule: fall back to CoT when PoT produced no answer."""
+    """Hybrid decoding's rule: fall back to CoT when PoT produced no answer.  The grader's ``extract`` gives
+    None for printed output without answer content (``None``, ``nan``, ``[]``, ``set()``, ``Error: ...``,
+    ``No solution``; for numeric benchmarks any line without a digit), so those fall back too."""
     return prediction.answer is None or not prediction.answer.strip()
 
 

@@ -198,12 +198,51 @@ def test_extract_cot_multiple_choice_falls_back_to_last_option_letter():
         ("pi times 2\n", "pi times 2"),
         ("3 apples and 4 pears\n", "3 apples and 4 pears"),
         ("The discount is 20 percent\n", "The discount is 20 percent"),
-        ("Error: 18 is not valid\n", "Error: 18 is not valid"),
         ("version 1.2.3 of it\n", "version 1.2.3 of it"),
+        # no answer content: hybrid decoding falls back to CoT on these (the paper's rule)
+        ("Error: 18 is not valid\n", None),
+        ("None\n", None),
+        ("nan\n", None),
+        ("-inf\n", None),
+        ("[]\n", None),
+        ("{}\n", None),
+        ("()\n", None),
+        ("set()\n", None),
+        ("EmptySet\n", None),
+        ("[None, nan]\n", None),
+        ("Error: division by zero\n", None),
+        ("ZeroDivisionError: division by zero\n", None),
+        ("Traceback (most recent call last):\n  File x\nValueError: bad\n", None),
+        ("No solution\n", None),
+        ("no real solutions found\n", None),
+        # a function that printed its answer and returned nothing: the answer, not the None
+        ("18\nNone\n", "18"),
+        # reprs of numpy, fractions and sympy values
+        ("np.float64(18.0)\n", "18.0"),
+        ("[np.float64(1.5), np.int64(2)]\n", "[1.5, 2]"),
+        ("Fraction(1, 2)\n", "1/2"),
+        ("[Rational(1, 2), Fraction(-3, 4)]\n", "[1/2, -3/4]"),
+        ("array([18.])\n", "[18.]"),
+        ("Interval.Ropen(2, 5)\n", "[2, 5)"),
+        ("Interval(-oo, 3)\n", "[-\\infty, 3]"),
+        ("Interval.open(0, 1)\n", "(0, 1)"),
+        ("[[1 2]\n [3 4]]\n", "Matrix([[1, 2], [3, 4]])"),
+        ("2*I\n", "2*i"),
+        ("-3 + 6*I\n", "-3 + 6*i"),
     ],
 )
 def test_extract_pot(stdout, expected):
     assert extract_pot(stdout) == expected
+
+
+@pytest.mark.parametrize(
+    ("stdout", "expected"),
+    [("18\nDone\n", "18"), ("Done\n", None), ("True\n", None), ("x = 3\nfinished\n", "x = 3")],
+)
+def test_extract_pot_numeric_needs_a_digit(stdout, expected):
+    # for benchmarks whose golds are numbers, a line without a digit is no answer; an earlier line with one is
+    assert extract_pot(stdout, numeric=True) == expected
+    assert extract_pot("True\n") == "True"  # a boolean is an answer where golds may be booleans
 
 
 def test_last_boxed_keeps_nested_braces():

@@ -171,12 +171,29 @@ def last_number(text: str) -> str | None:
     return term or None
 
 
-def extract_pot(stdout: str, multiple_choice: bool = False) -> str | None:
-    """The answer printed by a program, or None when it printed nothing."""
-    out = (stdout or "")[-MAX_RESPONSE_CHARS:].strip()
+def extract_pot(stdout: str, multiple_choice: bool = False, numeric: bool = False) -> str | None:
+    """The answer printed by a program, or None when it printed nothing or nothing that is an answer.
+
+    ``None`` lines at the end (a ``print(solution())`` whose function forgot ``return``, after it printed
+    the answer itself) are skipped; an answer without content (see :func:`is_empty_answer`) gives None, so
+    hybrid decoding falls back to CoT.  For ``numeric`` benchmarks a last line without a digit (``Done``)
+    gives way to the last line that has one.  numpy / sympy / fractions reprs are read as plain values
+    (``np.float64(18.0)`` -> ``18.0``, ``Fraction(1, 2)`` -> ``1/2``, ``2*I`` -> ``2*i``)."""
+    out = _plain_reprs((stdout or "")[-MAX_RESPONSE_CHARS:]).strip()
     if not out:
         return None
     lines = [line.strip() for line in out.splitlines() if line.strip()]
+    while len(lines) > 1 and _NONE_LINE.fullmatch(lines[-1]):
+        lines.pop()
+    if len(lines) > 1 and numeric and not re.search(r"\d", lines[-1]) and not _ERROR_LINE.match(lines[-1]):
+        with_digit = [line for line in lines if re.search(r"\d", line)]
+        if with_digit:
+            lines = lines[: lines.index(with_digit[-1]) + 1]
+    out = "\n".join(lines)
+    return _content(_pot_span(lines, out), numeric)
+
+
+def _pot_span(lines: list[str], out: str) -> str:
     if len(lines) == 1:
         marker = _last_marker(lines[0])
         if marker is not None:
@@ -187,7 +204,91 @@ def extract_pot(stdout: str, multiple_choice: bool = False) -> str | None:
         span = _span_after_marker(out, marker.end())
         if span:
             return span
+    if lines[-1].endswith("]]") and not lines[-1].startswith("[[") and _NUMPY_ROW.fullmatch(lines[-1]):
+        rows = []  # numpy prints a matrix over several lines: "[[1 2]" / " [3 4]]"
+        for line in reversed(lines):
+            if not _NUMPY_ROW.fullmatch(line):
+                break
+            rows.insert(0, line)
+            if line.startswith("[["):
+                return _numpy_matrix(rows)
     return lines[-1]
+
+
+_NONE_LINE = re.compile(r"None|null", re.IGNORECASE)
+_EMPTY_VALUE = re.compile(
+    r"none|null|nil|[+-]?nan|[+-]?inf(?:inity)?|[+-]?oo|zoo|emptyset|set\(\)|frozenset\(\)|dict\(\)|list\(\)"
+    r"|tuple\(\)|array\(\[\]\)|matrix\(\[\]\)|''|\"\"|∅|undefined|n/a",
+    re.IGNORECASE,
+)
+_ERROR_LINE = re.compile(
+    r"(?:[A-Za-z_.]*(?:error|exception)\b|traceback\b|warning\b|no\s+(?:real\s+|valid\s+|integer\s+|positive\s+)?"
+    r"(?:solutions?|answer|result)s?\b|cannot\b|can't\b|could\s+not\b|unable\b|invalid\b)",
+    re.IGNORECASE,
+)
+
+
+def is_empty_answer(text: str | None, numeric: bool = False) -> bool:
+    """Whether a printed answer holds nothing to grade: ``None``, ``nan``, ``inf``, an empty container
+    (``[]``, ``{}``, ``()``, ``set()``, ``EmptySet``) or one of only such values (``[None]``), an error or
+    failure line (``Error: ...``, ``Traceback ...``, ``No solution``); for numeric benchmarks also any
+    text without a digit."""
+    s = (text or "").strip().strip("'\"").strip()
+    if not s or _ERROR_LINE.match(s):
+        return True
+    if numeric and not re.search(r"\d", s):
+        return True
+    inner = s
+    while len(inner) >= 2 and inner[0] + inner[-1] in ("[]", "()", "{}"):
+        inner = inner[1:-1].strip()
+    items = [i.strip().strip("'\"") for i in inner.split(",")] if inner else []
+    return all(not i or _EMPTY_VALUE.fullmatch(i) for i in items)
+
+
+def _content(span: str | None, numeric: bool) -> str | None:
+    return None if span is None or is_empty_answer(span, numeric) else span
+
+
+_NUMPY_ROW = re.compile(r"\[*\s*[-+0-9.eE ]+\]*")
+
+
+def _numpy_matrix(rows: list[str]) -> str:
+    inner = " ".join(rows).strip()[1:-1]  # drop the outer [ ]
+    found = re.findall(r"\[([^\[\]]*)\]", inner)
+    return "Matrix([" + ", ".join("[" + ", ".join(r.split()) + "]" for r in found) + "])"  # read as sympy's
+
+
+_NP_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool_?)\d*\(([^()]*)\)")
+_FRACTION_REPR = re.compile(r"\b(?:Fraction|Rational)\(\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*\)")
+_ARRAY_REPR = re.compile(r"\barray\((\[.*?\])(?:\s*,\s*dtype=[\w.]+)?\)", re.DOTALL)
+_INTERVAL_REPR = re.compile(
+    r"\bInterval(?:\.(?P<kind>Ropen|Lopen|open))?\(\s*(?P<a>[^(),]+?)\s*,\s*(?P<b>[^(),]+?)\s*"
+    r"(?:,\s*(?P<lo>True|False)\s*,\s*(?P<ro>True|False)\s*)?\)"
+)
+_SYMPY_I = re.compile(r"^[\d\s.+\-*/()I]*\bI\b[\d\s.+\-*/()I]*$")
+
+
+def _interval(m: re.Match[str]) -> str:
+    kind, lo, ro = m.group("kind"), m.group("lo") == "True", m.group("ro") == "True"
+    left = "(" if kind in ("Lopen", "open") or lo else "["
+    right = ")" if kind in ("Ropen", "open") or ro else "]"
+    a, b = (x.replace("-oo", "-\\infty").replace("oo", "\\infty") for x in (m.group("a"), m.group("b")))
+    return f"{left}{a}, {b}{right}"
+
+
+def _plain_reprs(out: str) -> str:
+    """Python reprs as the values they stand for: ``np.float64(18.0)`` -> ``18.0``, ``Fraction(1, 2)`` ->
+    ``1/2``, ``array([18.])`` -> ``[18.]``, ``Interval.Ropen(2, 5)`` -> ``[2, 5)``, ``2*I`` -> ``2*i``."""
+    if "(" in out:
+        out = _NP_SCALAR.sub(r"\1", out)
+        out = _FRACTION_REPR.sub(r"\1/\2", out)
+        out = _ARRAY_REPR.sub(r"\1", out)
+        out = _INTERVAL_REPR.sub(_interval, out)
+    if "I" in out:
+        out = "\n".join(
+            re.sub(r"\bI\b", "i", line) if _SYMPY_I.fullmatch(line.strip()) else line for line in out.splitlines()
+        )
+    return out
 
 
 _SENTENCE_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -212,10 +313,12 @@ def _sole_number_of_sentence(line: str) -> str | None:
     return numbers[0].rstrip(",") if len(numbers) == 1 else None
 
 
-def extract_answer(response: str, mode: Mode, multiple_choice: bool = False) -> str | None:
+def extract_answer(
+    response: str, mode: Mode, multiple_choice: bool = False, numeric: bool = False
+) -> str | None:
     """Dispatch on mode: ``cot`` reads the model's text, ``pot`` the program's stdout."""
     if mode == "pot":
-        return extract_pot(response, multiple_choice)
+        return extract_pot(response, multiple_choice, numeric)
     return extract_cot(response, multiple_choice)
 
 

@@ -16,7 +16,8 @@ class Profile:
     rounds to them is accepted; ``brackets_matter``: ``[``/``(`` in a gold are interval ends (MATH), not
     list punctuation; ``unordered_lists``: a list gold is a set (DeepMind prime factors);
     ``first_value``: the gold is the first of several asked values (SimulEq); ``ordered_lists``: the
-    question asks for an order ("in increasing order"), so no list gold is a set."""
+    question asks for an order ("in increasing order"), so no list gold is a set; ``numeric``: every
+    free-form gold is a number, so a printed answer without a digit is no answer (hybrid falls back)."""
 
     name: str
     rounded_golds: bool = True
@@ -24,17 +25,18 @@ class Profile:
     unordered_lists: bool = False
     first_value: bool = False
     ordered_lists: bool = False
+    numeric: bool = False
     mammoth_kind: str = "number"  # how the paper's code cleans answers: number | choice | math | numglue
 
 
 PROFILES: dict[str, Profile] = {
-    "gsm8k": Profile("gsm8k"),
+    "gsm8k": Profile("gsm8k", numeric=True),
     "math": Profile("math", brackets_matter=True, mammoth_kind="math"),
     "aqua": Profile("aqua", mammoth_kind="choice"),
-    "numglue": Profile("numglue", mammoth_kind="numglue"),
-    "svamp": Profile("svamp"),
+    "numglue": Profile("numglue", mammoth_kind="numglue", numeric=True),
+    "svamp": Profile("svamp", numeric=True),
     "deepmind": Profile("deepmind", rounded_golds=False, unordered_lists=True),
-    "simuleq": Profile("simuleq", first_value=True),
+    "simuleq": Profile("simuleq", first_value=True, numeric=True),
     "sat": Profile("sat", mammoth_kind="choice"),
     "mmlu_math": Profile("mmlu_math", mammoth_kind="choice"),
     "theoremqa": Profile("theoremqa", mammoth_kind="math"),

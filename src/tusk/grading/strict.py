@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from tusk.grading import choices as mc
 from tusk.grading.checker import SymbolicChecker, shared_checker
-from tusk.grading.extract import answer_line, extract_answer
+from tusk.grading.extract import answer_line, extract_answer, is_empty_answer
 from tusk.grading.guards import too_heavy
 from tusk.grading.normalize import clean_answer, strip_units
 from tusk.grading.numbers import Number, numbers_equal, parse_number
@@ -89,7 +89,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "3"
+    version = "4"
 
     def __init__(
         self,
@@ -110,9 +110,12 @@ class StrictGrader:
     # -- API ----------------------------------------------------------------------------------------
     def extract(self, response: str, problem: Problem, mode: Mode) -> str | None:
         multiple_choice = bool(problem.choices) or mc.gold_letter(problem) is not None
-        first_value = profile(problem.benchmark).first_value
+        prof = profile(problem.benchmark)
+        first_value = prof.first_value
+        numeric = prof.numeric and not multiple_choice
         if mode == "pot" and first_value:
             lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
+            lines = [line for line in lines if not is_empty_answer(line, numeric)]
             if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
                 return ", ".join(lines)
         if mode == "cot" and first_value and answer_line(response) is None:
@@ -121,7 +124,7 @@ class StrictGrader:
             stated = _final_statement(response)
             if stated and first_asked_value(stated, problem.question) != stated:
                 return stated
-        span = extract_answer(response, mode, multiple_choice)
+        span = extract_answer(response, mode, multiple_choice, numeric)
         if multiple_choice and span and mode == "cot":
             # an option text with full stops inside ("Start with 5. Add 4 each time.") is cut short by
             # the sentence rule: take the whole option from the answer line
