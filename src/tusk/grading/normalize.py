@@ -185,12 +185,26 @@ _NOT_UNIT_WORDS = frozenset(
 _FRACTION_WORDS = frozenset(["quarter", "quarters"])
 
 
+# one-letter units (metres, grams, seconds, hours, litres, volts, watts, joules, kelvin, newtons); any other
+# single letter after a number may be a quantity: i (2i is imaginary), j, e, a variable (3R^2, 5c)
+_ONE_LETTER_UNITS = frozenset("mgshlLVWJKN")
+_TAIL_WORD = re.compile(r"([A-Za-z][A-Za-z.']*)(\^\{?[23]\}?|[²³])?")
+
+
 def _unit_tail(rest: str, after_word: bool = False) -> bool:
     """Whether ``rest`` (what follows a number) is only unit, currency or object words (``dollars``,
     ``km/h``, ``eggs``, ``adult tickets``), so the number alone is the answer.  ``after_word``: the number
-    was written as a word (``three quarters`` is 3/4, ``3 quarters`` are coins)."""
+    was written as a word (``three quarters`` is 3/4, ``3 quarters`` are coins).  A single letter is a unit
+    only from :data:`_ONE_LETTER_UNITS` and never raised to a power (``2i``, ``6 e``, ``3R^2``, ``5 m^2`` keep
+    their letter); ``pi`` is never a unit."""
     if not _UNIT_TAIL.match(rest):
         return False
+    for m in _TAIL_WORD.finditer(rest):
+        word = m.group(1).rstrip(".'")
+        if len(word) == 1 and (m.group(2) or word not in _ONE_LETTER_UNITS):
+            return False
+        if word.lower() == "pi":
+            return False
     words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", rest.lower())
     if words and words[0] in ("squared", "cubed"):  # "12 squared" is 144; "12 feet squared" is an area
         return False

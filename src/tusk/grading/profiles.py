@@ -33,7 +33,7 @@ PROFILES: dict[str, Profile] = {
     "gsm8k": Profile("gsm8k", numeric=True),
     "math": Profile("math", brackets_matter=True, mammoth_kind="math"),
     "aqua": Profile("aqua", mammoth_kind="choice"),
-    "numglue": Profile("numglue", mammoth_kind="numglue", numeric=True),
+    "numglue": Profile("numglue", mammoth_kind="numglue"),
     "svamp": Profile("svamp", numeric=True),
     "deepmind": Profile("deepmind", rounded_golds=False, unordered_lists=True),
     "simuleq": Profile("simuleq", first_value=True, numeric=True),

@@ -89,7 +89,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "4"
+    version = "5"
 
     def __init__(
         self,
