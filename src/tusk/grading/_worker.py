@@ -56,6 +56,9 @@ _FUNCTIONS = frozenset(
 _SAFE_CHARS = re.compile(r"[0-9A-Za-z_\s+\-*/().,]*")
 
 
+_FACTORIAL = re.compile(r"(\d+|\([^()]*\))\s*!(?!=)")
+
+
 def _check_python_expression(text: str) -> None:
     """sympy's ``parse_expr`` ends in ``eval``: only arithmetic on numbers, short variable names and a few
     known functions may reach it (no quotes, brackets, attributes, dunders or other names)."""
@@ -89,7 +92,7 @@ def _parse(text: str):
         found = parse("$" + text + "$", [LatexExtractionConfig()], parsing_timeout=None)
         expr = found[0] if found else None
     else:
-        t = text.replace("^", "**")
+        t = _FACTORIAL.sub(r"factorial(\1)", text.replace("^", "**"))  # "5!" is 120
         _check_python_expression(t)
         local = {
             name: sympy.Symbol(name) for name in set(re.findall(r"[A-Za-z_]\w*", t)) if name not in _FUNCTIONS

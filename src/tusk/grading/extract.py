@@ -39,6 +39,8 @@ _ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:rs|mr|mrs|ms|dr|st|no|vs|approx|sq|cu|in|ft|yd|mi|hr|hrs|min|sec|lb|lbs|oz|etc)$",
     re.IGNORECASE,
 )
+# what follows an exclamation mark that ends a sentence: the end of the text, a line break, or a new sentence
+_EXCLAMATION = re.compile(r"[ \t]*(?:$|\n|[A-Z(\"'])")
 _SENTENCE_END = re.compile(r"(?<![\d\\])\.(?:\s|$)|\n")
 
 
@@ -89,6 +91,7 @@ def _span_after_marker_raw(text: str, start: int) -> str:
             in_math = not in_math
         elif not in_math and (
             c == "\n"
+            or (c == "!" and _EXCLAMATION.match(rest, i + 1) is not None)  # "18!" ends a sentence; "5! = 120"
             or (
                 c == "."
                 and (i + 1 == len(rest) or rest[i + 1].isspace())

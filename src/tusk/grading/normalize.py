@@ -246,8 +246,6 @@ def strip_units(text: str) -> str:
         if value.denominator == 1:
             return str(value.numerator)
     s = re.sub(r"\s*\([a-z][a-z -]*\)$", "", s)  # "5 (five)"
-    if re.fullmatch(r"[+-]?[\d,.]+!", s):  # "18!" at the end of a sentence is an exclamation
-        s = s[:-1]
     m = _NUM_HEAD.match(s)
     if m:
         rest = m.group("rest")

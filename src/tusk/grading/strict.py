@@ -55,9 +55,9 @@ MAX_ANSWER_CHARS = 400
 _NUMBER_IN_TEXT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _BASE = re.compile(r"(\w+)_\{?(\d+)\}?")
 _ARITHMETIC = re.compile(
-    r"(?=.*(?:[+*/×÷-]|\\times|\\cdot|\\div))(?:[\d\s.,+*/×÷()%$-]|\\times|\\cdot|\\div|\\\$)+"
+    r"(?=.*(?:[+*/×÷!-]|\\times|\\cdot|\\div))(?:[\d\s.,+*/×÷()%$!-]|\\times|\\cdot|\\div|\\\$)+"
 )
-_SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi|√|π")
+_SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi|√|π|(?<=[\d)}])!")
 
 
 _BOXED_VALUE = re.compile(r"\\(?:boxed|fbox)\{([^{}]*)\}")
@@ -89,7 +89,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "5"
+    version = "6"
 
     def __init__(
         self,
