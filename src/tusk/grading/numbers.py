@@ -5,8 +5,8 @@ Guarantees:
   through binary floats, so ``1.0001`` never equals ``1`` and ``0.5`` never equals ``50``.
 - Huge inputs are refused, not computed: more than :data:`MAX_DIGITS` digits or an exponent beyond
   :data:`MAX_EXPONENT` gives ``None`` (the caller falls back to the killable checker or calls it wrong).
-- :func:`numbers_equal` rounds only where a rounded decimal is involved (see its docstring); it is
-  symmetric, so it also serves majority voting.
+- :func:`numbers_equal` rounds only where a rounded decimal gold is involved (see its docstring); with
+  ``rounding=False`` it is symmetric, so it also serves majority voting.
 
 Does not: evaluate expressions (``2^{10}``, ``\\sqrt{2}``); that is the checker's job.
 """
@@ -23,7 +23,10 @@ FLOAT_DIGITS = 12
 """A decimal with at least this many significant digits is read as a binary float printed in full
 (``0.30000000000000004``): it is compared with a relative tolerance, not digit by digit."""
 FLOAT_REL_TOL = Fraction(1, 10**9)
-ROUNDED_REL_TOL = Fraction(1, 10**3)
+ROUNDED_REL_TOL = Fraction(4, 100)
+"""A prediction accepted for a rounded gold is also within 4% of it (TheoremQA's own tolerance); this only
+bites for golds of one or two significant digits, where the rounding window is wider."""
+PRINTED_REL_TOL = Fraction(1, 10**3)
 
 
 @dataclass(frozen=True)
@@ -118,16 +121,34 @@ def parse_number(text: str) -> Number | None:
 
 def _rounds_to(exact: Fraction, rounded: Number) -> bool:
     """True when ``rounded`` (a decimal with at least one digit after the point) is ``exact`` rounded to
-    its written precision, agrees to a relative 1e-3, and has at least 3 significant digits."""
+    its written precision and within :data:`ROUNDED_REL_TOL` of it: ``0.33`` for 1/3, ``0.9`` for 0.899,
+    ``4.17`` for 4.1667 (not ``0.1`` for 0.14: a one-digit gold is no licence for a 40% error)."""
     d = rounded.decimals
-    if d is None or d == 0 or rounded.digits < 3:
+    if d is None or d == 0:
         return False
-    half_unit = Fraction(1, 2 * 10**d)
     diff = abs(exact - rounded.value)
-    if diff > half_unit:
+    if diff > Fraction(1, 2 * 10**d):
         return False
     scale = max(abs(exact), abs(rounded.value))
     return scale == 0 or diff / scale <= ROUNDED_REL_TOL
+
+
+def _printed_rounding(exact: Fraction, rounded: Number) -> bool:
+    """The stricter rule for a printed decimal against an option written with roots or pi (``13.66`` for
+    ``5(\\sqrt{3}+1)``): at least 3 significant digits, rounding to the decimals shown, within 1e-3."""
+    d = rounded.decimals
+    if d is None or d == 0 or rounded.digits < 3:
+        return False
+    diff = abs(exact - rounded.value)
+    if diff > Fraction(1, 2 * 10**d):
+        return False
+    scale = max(abs(exact), abs(rounded.value))
+    return scale == 0 or diff / scale <= PRINTED_REL_TOL
+
+
+def _more_precise(pred: Number, gold: Number) -> bool:
+    """The prediction shows more than the gold: an exact value (integer or fraction) or more decimals."""
+    return pred.decimals is None or (gold.decimals is not None and pred.decimals > gold.decimals)
 
 
 def may_be_rounded(n: Number) -> bool:
@@ -136,17 +157,23 @@ def may_be_rounded(n: Number) -> bool:
     return n.decimals is not None and n.decimals > 0 and n.value * 10**n.decimals % 10 != 0
 
 
-def numbers_equal(gold: Number, pred: Number, rounding: bool = True) -> tuple[bool, str]:
+def numbers_equal(gold: Number, pred: Number, rounding: bool | str = True) -> tuple[bool, str]:
     """Whether two numbers are the same answer, and the rule that decided.
 
     - ``exact``: equal as exact rationals (``0.5 == 1/2``, ``1363.0 == 1363``, ``18.00 == 18``).
     - ``float``: one side is a full-precision binary float (>= 12 significant digits, as ``print`` shows
       ``0.1 + 0.2``); equal within a relative 1e-9.
     - ``rounded`` (only with ``rounding=True``, for benchmarks whose golds are rounded, and only when the
-      gold itself looks rounded, see :func:`may_be_rounded`): one side is the other rounded to the decimals
-      it shows, agreeing to a relative 1e-3 and showing at least 3 significant digits (``4.1667`` for gold
-      ``4.17``; ``583.33`` for gold ``583.3333``). Integers, fractions and exact golds are never rounded, so
-      ``1.0001`` is not ``1``, ``0.333`` is not ``1/3`` and ``0.5`` is not ``50``.
+      gold itself looks rounded, see :func:`may_be_rounded`): the prediction is more precise than the gold
+      (more decimals, or an exact integer or fraction) and rounds to it at the gold's precision (``4.1667``
+      or ``25/6`` for gold ``4.17``, ``0.3333`` for ``0.33``, ``0.899`` for ``0.9``).  A coarser rounding
+      of the gold is not accepted (``920.2`` is not ``920.25``, ``583.33`` is not ``583.3333``); integers,
+      fractions and exact golds are never rounded, so ``2.4`` is not ``2``, ``1.0001`` is not ``1``,
+      ``0.333`` is not ``1/3`` and ``0.5`` is not ``50``.  The prediction is also within 4% of the gold
+      (``0.14`` is not ``0.1``).
+    - ``rounding="printed"``: the multiple-choice rule for a printed decimal (as ``gold``) against an option's
+      exact value (as ``pred``): either side the other rounded, at least 3 significant digits, within 1e-3
+      (``13.66`` for ``5(\\sqrt3+1)``, not ``13.7``; ``1.33`` is not ``4/3``).
     - ``percent``: a prediction written with ``%`` also matches its number without the sign (``50%`` for
       gold ``50`` and for gold ``0.5``).
     """
@@ -167,11 +194,20 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool = True) -> tuple[bo
                 if scale and abs(gv - pv) / scale <= FLOAT_REL_TOL:
                     return True, "float"
     if (
-        rounding
+        rounding == "printed"
         and not pred.percent
         and not gold.percent
         and may_be_rounded(gold)
-        and (_rounds_to(pred.value, gold) or _rounds_to(gold.value, pred))
+        and (_printed_rounding(pred.value, gold) or _printed_rounding(gold.value, pred))
+    ):
+        return True, "rounded"
+    if (
+        rounding is True
+        and not pred.percent
+        and not gold.percent
+        and may_be_rounded(gold)
+        and _more_precise(pred, gold)
+        and _rounds_to(pred.value, gold)
     ):
         return True, "rounded"
     return False, "number_mismatch"

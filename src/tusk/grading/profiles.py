@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Profile:
-    """``rounded_golds``: decimal golds may be rounded values (``4.17`` for 25/6), so a prediction that
-    rounds to them is accepted; ``brackets_matter``: ``[``/``(`` in a gold are interval ends (MATH), not
+    """``rounded_golds``: decimal golds may be rounded values (``4.17`` for 25/6), so a more precise
+    prediction that rounds to them is accepted (NumGLUE, SimulEq, TheoremQA and the multiple-choice sets;
+    GSM8K, SVAMP and MATH golds are exact); ``brackets_matter``: ``[``/``(`` in a gold are interval ends (MATH), not
     list punctuation; ``unordered_lists``: a list gold is a set (DeepMind prime factors);
     ``first_value``: the gold is the first of several asked values (SimulEq); ``ordered_lists``: the
     question asks for an order ("in increasing order"), so no list gold is a set; ``numeric``: every
@@ -30,11 +31,11 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "gsm8k": Profile("gsm8k", numeric=True),
-    "math": Profile("math", brackets_matter=True, mammoth_kind="math"),
+    "gsm8k": Profile("gsm8k", rounded_golds=False, numeric=True),
+    "math": Profile("math", rounded_golds=False, brackets_matter=True, mammoth_kind="math"),
     "aqua": Profile("aqua", mammoth_kind="choice"),
     "numglue": Profile("numglue", mammoth_kind="numglue"),
-    "svamp": Profile("svamp", numeric=True),
+    "svamp": Profile("svamp", rounded_golds=False, numeric=True),
     "deepmind": Profile("deepmind", rounded_golds=False, unordered_lists=True),
     "simuleq": Profile("simuleq", first_value=True, numeric=True),
     "sat": Profile("sat", mammoth_kind="choice"),

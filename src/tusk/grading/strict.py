@@ -17,7 +17,8 @@ names; with no letter, the single option whose value equals the answer (an optio
 once); two different letters are wrong.
 
 Benchmark rules (:mod:`tusk.grading.profiles`): rounded decimal golds (NumGLUE, SimulEq, TheoremQA) accept
-a prediction that rounds to them, DeepMind golds are exact; MATH brackets are interval ends; DeepMind
+a more precise prediction that rounds to them at their precision (``0.3333`` for ``0.33``, never the coarser
+``920.2`` for ``920.25``), GSM8K, SVAMP, MATH and DeepMind golds are exact; MATH brackets are interval ends; DeepMind
 factor lists are unordered, any list is ordered when the question asks for an order ("in increasing
 order", "from least to greatest"); SimulEq golds are the first unknown asked, read by its label when the answer
 labels its values (``9 poets and 15 novelists``), else the first value of a list of values (``x = 15, y = 9``;
@@ -89,7 +90,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "6"
+    version = "7"
 
     def __init__(
         self,
@@ -224,7 +225,7 @@ class StrictGrader:
             # option's value must round to the decimals printed (an integer never matches an irrational)
             for letter, text in opts:
                 if _SYMBOLIC.search(texts[letter]):
-                    v = self._compare(p, texts[letter], prof, rounding=True)
+                    v = self._compare(p, texts[letter], prof, rounding="printed")
                     timed_out |= v.timed_out
                     if v.ok:
                         matches.append(letter)
@@ -235,7 +236,7 @@ class StrictGrader:
         return None, ("choice_ambiguous" if matches else "choice_none"), timed_out
 
     # -- comparison ---------------------------------------------------------------------------------
-    def _compare(self, g: str, p: str, prof: Profile, rounding: bool, symbolic: bool = True) -> Verdict:
+    def _compare(self, g: str, p: str, prof: Profile, rounding: bool | str, symbolic: bool = True) -> Verdict:
         if g == p or g.replace(" ", "") == p.replace(" ", ""):
             return Verdict(True, "string")
         base = _BASE.fullmatch(g)
@@ -253,7 +254,7 @@ class StrictGrader:
         gs, ps = shape_of(g), shape_of(p)
         return self._shapes(gs, ps, prof, rounding, symbolic)
 
-    def _against_number(self, gn: Number, p: str, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+    def _against_number(self, gn: Number, p: str, prof: Profile, rounding: bool | str, symbolic: bool) -> Verdict:
         pn = parse_number(strip_units(p))
         if pn is None and prof.first_value and is_value_list(p):
             first = _NUMBER_IN_TEXT.search(p)
@@ -295,7 +296,7 @@ class StrictGrader:
         ok, rule = numbers_equal(gn, value, rounding)
         return Verdict(ok, f"symbolic_{rule}")
 
-    def _shapes(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+    def _shapes(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool | str, symbolic: bool) -> Verdict:
         if gs.kind == "bool":
             return Verdict(ps.kind == "bool" and ps.value == gs.value, "bool")
         if gs.kind == "matrix":
@@ -341,7 +342,7 @@ class StrictGrader:
             return Verdict(False, f"shape_{ps.kind}")
         return self._leaf(gs.text, ps.text, prof, rounding, symbolic)
 
-    def _seq(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool, symbolic: bool) -> Verdict:
+    def _seq(self, gs: Shape, ps: Shape, prof: Profile, rounding: bool | str, symbolic: bool) -> Verdict:
         if ps.kind == "leaf" and " and " in ps.text:
             ps = shape_of(ps.text.replace(" and ", ", "))
         if ps.kind == "eq" or ps.kind == "leaf":
@@ -387,7 +388,7 @@ class StrictGrader:
         return parts[-1].strip() if len(parts) == 2 and is_variable(parts[0]) else item
 
     def _all(
-        self, pairs: list[tuple[str, str]], prof: Profile, rounding: bool, symbolic: bool, rule: str
+        self, pairs: list[tuple[str, str]], prof: Profile, rounding: bool | str, symbolic: bool, rule: str
     ) -> Verdict:
         timed_out = False
         for g, p in pairs:
@@ -397,7 +398,7 @@ class StrictGrader:
                 return Verdict(False, rule, timed_out)
         return Verdict(True, rule, timed_out)
 
-    def _leaf(self, g: str, p: str, prof: Profile, rounding: bool, symbolic: bool, rule: str = "") -> Verdict:
+    def _leaf(self, g: str, p: str, prof: Profile, rounding: bool | str, symbolic: bool, rule: str = "") -> Verdict:
         g, p = g.strip(), p.strip()
         if g == p or _compact(g) == _compact(p):
             return Verdict(True, rule or "string")
