@@ -61,6 +61,8 @@ _ARITHMETIC = re.compile(
 _SYMBOLIC = re.compile(r"\\(?:frac|sqrt|pi|infty|cdot|times)|\^|\*\*|sqrt|pi|√|π|(?<=[\d)}])!")
 
 
+# an answer naming a lettered option of the question: "(c)", "c", "(c) -0.1", "c) -0.1"
+_OPTION_ANSWER = re.compile(r"(?:\(([A-Za-z])\)|([a-z])\)?)(?:\s*[:.]?\s+(\S.*))?", re.DOTALL)
 _BOXED_VALUE = re.compile(r"\\(?:boxed|fbox)\{([^{}]*)\}")
 
 
@@ -90,7 +92,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "7"
+    version = "8"
 
     def __init__(
         self,
@@ -165,6 +167,8 @@ class StrictGrader:
             v = Verdict(False, "not_factored")  # "Factor 7x^2-63": the expanded form is not the answer
         else:
             v = self._compare(g, p, prof, rounding=prof.rounded_golds)
+            if not v.ok and not problem.choices:
+                v = self._inline_option(g, p, problem, prof) or v
         return Grade(
             correct=v.ok,
             rule=v.rule,
@@ -188,6 +192,28 @@ class StrictGrader:
         return self._compare(clean_answer(a), clean_answer(b), prof, rounding=False).ok
 
     # -- multiple choice ----------------------------------------------------------------------------
+    def _inline_option(self, g: str, p: str, problem: Problem, prof: Profile) -> Verdict | None:
+        """A value gold whose question lists lettered options (DeepMind's ``Which is the closest to -32?
+        (a) 0.2  (b) 1  (c) -0.1``): an answer naming an option (``(c)``, ``c``, ``(c) -0.1``) is that
+        option's value; a value written after the letter must agree with it.  None when the answer names
+        no option of the question."""
+        m = _OPTION_ANSWER.fullmatch(p.strip())
+        if not m:
+            return None
+        opts = dict(mc.options(problem))
+        letter = m.group(1) or m.group(2)
+        text = opts.get(letter.upper()) if letter else None
+        if text is None:
+            return None
+        values = [clean_answer(text)] + ([m.group(3).strip()] if m.group(3) and m.group(3).strip() else [])
+        timed_out = False
+        for value in values:
+            v = self._compare(g, value, prof, rounding=prof.rounded_golds)
+            timed_out |= v.timed_out
+            if not v.ok:
+                return Verdict(False, "inline_option", timed_out)
+        return Verdict(True, "inline_option", timed_out)
+
     def _choice(self, prediction: str, problem: Problem) -> tuple[str | None, str, bool]:
         opts = mc.options(problem)
         valid = "".join(k for k, _ in opts) or "ABCDE"
