@@ -3,8 +3,12 @@ answer span that the judge compares.
 
 Order for CoT text: the last answer marker ("The answer is", "final answer is", "Answer:", "The correct
 option is", "####") or the last ``\\boxed{}`` (nested braces), whichever comes later; a marker followed by
-a ``\\boxed{}`` takes the boxed content.  The span runs to the end of its sentence (a full stop after
-``Rs``, ``in``, ``ft`` and similar abbreviations does not end it), markdown bold around it is dropped.
+a ``\\boxed{}`` takes the boxed content.  A last marker cut off by the token limit in a looping
+generation (``... The answer is 18.\\n\\nThe answer is 1``: its span ends the text, unpunctuated, and an
+earlier span continues it) gives way to the earlier complete span.  The span runs to the end of its sentence
+(a full stop after ``Rs``, ``in``, ``ft`` and similar abbreviations does not end it; an exclamation mark
+that ends a sentence does, so ``The answer is 18!`` is 18, while ``\\boxed{5!}`` and ``$5!$`` are
+factorials), markdown bold around it is dropped.
 Without a marker or box: for multiple choice the last letter written as an option (``(B)``,
 ``option B``), then the last number; otherwise the last number (Unicode minus read as ``-``; a number
 inside a fraction, exponent or subscript gives the whole term: ``\\frac{3}{2}``, ``x^5``).
@@ -131,7 +135,7 @@ def extract_cot(text: str, multiple_choice: bool = False) -> str | None:
     if marker is not None and (boxed is None or marker.start() > boxed[0]):
         span = _span_after_marker(text, marker.end())
         if span:
-            return span
+            return _complete_span(text, marker, span)
     if boxed is not None and boxed[1]:
         return boxed[1]
     if multiple_choice:
@@ -139,6 +143,21 @@ def extract_cot(text: str, multiple_choice: bool = False) -> str | None:
         if letters:
             return f"({letters[-1].upper()})"
     return last_number(text)
+
+
+def _complete_span(text: str, marker: re.Match[str], span: str) -> str:
+    """A generation that repeats its answer until the token limit cuts the last repeat short ("The answer is
+    18.\n\nThe answer is 18.\n\nThe answer is 1"): when the last marker's span runs to the very end of the
+    text without closing punctuation and an earlier marker's span continues it (``18`` after ``1``), the
+    latest such earlier span; otherwise ``span``."""
+    if text[marker.end() :].strip().strip("*_").strip() != span:
+        return span  # something (a full stop, a new line of text) closes the span: it is complete
+    found = span
+    for m in _MARKER.finditer(text, 0, marker.start()):
+        earlier = _span_after_marker(text, m.end())
+        if len(earlier) > len(span) and earlier.startswith(span):
+            found = earlier
+    return found
 
 
 def last_number(text: str) -> str | None:

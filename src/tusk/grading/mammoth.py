@@ -1,7 +1,8 @@
 """The ``mammoth`` grader: the answer rules of the paper's evaluation code, so scores compare with the paper.
 
 Rules (PAPER.md "Grading in the original code"):
-- Extraction: PoT output is read as ``"The answer is <stdout>"``.  The text after the last "The answer is"
+- Extraction: PoT output is read as ``"The answer is <stdout>"``.  When a trigger occurs more than once
+  (a looping generation), only the text before the first blank line is read (``text.split("\\n\\n")[0]``).  The text after the last "The answer is"
   or "####" is the answer span (the first candidate in it); without a marker, the whole response (the last
   candidate).  Candidates: multiple choice (AQuA, SAT, MMLU-Math) -> every standalone letter A-E in the
   upper-cased span; NumGLUE -> letters A/B, else numbers; MATH / TheoremQA -> the last ``\\boxed{}``, else
@@ -30,6 +31,7 @@ from tusk.grading.extract import last_boxed
 from tusk.grading.profiles import profile
 from tusk.types import Grade, Mode, Problem
 
+_TRIGGER_WORDS = ("####", "The answer is")
 _TRIGGERS = re.compile(r"####|The answer is")
 _NUMBER = re.compile(r"-?\d+/?\.?\d*")
 _LETTERS = re.compile(r"\b(A|B|C|D|E)\b")
@@ -110,11 +112,13 @@ class MammothGrader:
     """See the module docstring."""
 
     name = "mammoth"
-    version = "1"
+    version = "2"
 
     def extract(self, response: str, problem: Problem, mode: Mode) -> str | None:
         text = ("The answer is " + (response or "").strip()) if mode == "pot" else (response or "")
         text = text.strip("\n")
+        if any(text.count(trigger) > 1 for trigger in _TRIGGER_WORDS):
+            text = text.split("\n\n")[0]  # a trigger repeated (looping or few-shot): the first chunk only
         parts = _TRIGGERS.split(text)
         flagged = len(parts) > 1
         span = parts[-1] if flagged else text

@@ -92,7 +92,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "8"
+    version = "9"
 
     def __init__(
         self,
