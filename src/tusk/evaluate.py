@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tusk import __version__
-from tusk.backends.base import Backend
+from tusk.backends.base import REDACTED, Backend, is_secret_option, redacted_options
 from tusk.decoding import (
     AnswerGrader,
     Executor,
@@ -61,10 +61,16 @@ REQUIRED_KEYS = ("grader", "grader_version", "shard")
 
 
 def comparable_setting(key: str, value: Any) -> Any:
-    """A saved setting as a resume compares it: backend options that have since become neutral are dropped."""
+    """A saved setting as a resume compares it: backend options that have since become neutral are dropped, and
+    so are secrets (an API key saved by an older version: a rotated key resumes)."""
     if key == "result_options" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k not in _NEUTRAL_OPTIONS}
+        return _result_options(value)
     return value
+
+
+def _result_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The backend options that may change what a model generates: not the neutral ones, never a secret."""
+    return {k: v for k, v in options.items() if k not in _NEUTRAL_OPTIONS and not is_secret_option(k)}
 
 
 def _model_identity(description: Any) -> Any:
@@ -199,8 +205,11 @@ def evaluate(
                 pending += chosen
         # what a resume must share, as far as it is known before the model is loaded
         known = _known_settings(config, grader)
-        check_resumable(config.out, known, tuple(k for k in (*IDENTITY_KEYS, "shard") if k in known),
-                        required=REQUIRED_KEYS, comparable=comparable_setting)
+        try:
+            check_resumable(config.out, known, tuple(k for k in (*IDENTITY_KEYS, "shard") if k in known),
+                            required=REQUIRED_KEYS, comparable=comparable_setting)
+        except TuskError as exc:  # an older version saved API keys: do not print them
+            raise TuskError(_hide_saved_secrets(str(exc), Path(config.out))) from None
         problem_sets = {name: problem_set(every) for name, every in loaded.items()}
         _check_same_problems(Path(config.out), problem_sets)
         if backend is None:
@@ -212,7 +221,8 @@ def evaluate(
             raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts ({why}); "
                             "use --prompt alpaca")
         run_config = {**asdict(config), **known, "benchmarks": list(config.benchmarks), "prompt": style,
-                      "data_dir": data_folder(config.data_dir), "problem_sets": problem_sets}
+                      "data_dir": data_folder(config.data_dir), "problem_sets": problem_sets,
+                      "backend_options": redacted_options(config.backend_options)}  # no API key on disk
         description = backend.describe()
         run_config.update(
             tusk_version=__version__,
@@ -257,11 +267,27 @@ def _known_settings(config: EvalConfig, grader: AnswerGrader) -> dict[str, Any]:
     known.update(
         shard=list(config.shard) if config.shard else None,
         grader_version=getattr(grader, "version", "?"),
-        result_options={k: v for k, v in config.backend_options.items() if k not in _NEUTRAL_OPTIONS},
+        result_options=_result_options(config.backend_options),
     )
     if config.prompt == "auto":  # the backend decides
         known.pop("prompt", None)
     return known
+
+
+def _hide_saved_secrets(message: str, out: Path) -> str:
+    """``message`` without the values of secret options an older version saved in ``out``'s config."""
+    from tusk.store import CONFIG
+
+    try:
+        saved = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return message
+    for key in ("backend_options", "result_options"):
+        options = saved.get(key) if isinstance(saved, dict) else None
+        for name, value in (options.items() if isinstance(options, dict) else ()):
+            if is_secret_option(name) and value not in (None, "", REDACTED):
+                message = message.replace(repr(value), repr(REDACTED)).replace(str(value), REDACTED)
+    return message
 
 
 def _load_backend(config: EvalConfig, cache: str | Path | None) -> Backend:

@@ -23,6 +23,7 @@ from dataclasses import MISSING as _MISSING
 from pathlib import Path
 from typing import Any
 
+from tusk.backends.base import redacted_options
 from tusk.errors import DataError, TuskError
 from tusk.evaluate import IDENTITY_KEYS, REQUIRED_KEYS, comparable_setting
 from tusk.report import summarize
@@ -67,6 +68,9 @@ def merge_runs(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any
     merged_config = {**first, "benchmarks": benchmarks, "shard": None, "problem_sets": problem_sets,
                      "merged_from": [info["run"] for info in every], "merge_inputs": every}
     merged_config.pop("elapsed", None)  # the time of one input is not the merge's
+    for key in ("backend_options", "result_options"):  # an API key an older version saved is not copied
+        if isinstance(merged_config.get(key), dict):
+            merged_config[key] = redacted_options(merged_config[key])
     merged_config = with_limits(merged_config, limits)
     gaps = _gaps(every)
     for gap in gaps:

@@ -61,6 +61,24 @@ class Backend(abc.ABC):
         self.close()
 
 
+#: what a redacted secret option is saved and shown as
+REDACTED = "***"
+#: words that make an option name a secret (as a whole ``_``-separated part: ``max_tokens`` is no secret)
+_SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials"})
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether a backend option holds a credential (``api_key``, ``hf_token``, ``client_secret``, ...): such an
+    option is never saved, printed, compared between runs or part of a generation-cache key."""
+    parts = str(name).lower().replace("-", "_").split("_")
+    return parts[-1] == "key" or any(part in _SECRET_WORDS for part in parts)
+
+
+def redacted_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the values of secret options replaced by :data:`REDACTED`."""
+    return {k: REDACTED if is_secret_option(k) else v for k, v in options.items()}
+
+
 def bool_option(backend: str, option: str, value: Any) -> bool:
     """A yes/no backend option as YAML or the CLI gives it: a bool, 0/1, or true/false/yes/no/on/off."""
     if isinstance(value, bool):
