@@ -6,6 +6,13 @@ content of the last ``\\boxed{...}`` of the solution (nested braces balanced).  
 has its own ``answer`` and ``unique_id`` fields; its gold is ``answer``.
 Ids are ``math/<upstream id>`` and ``math500/<unique_id>``, so a MATH-500 problem names its MATH original.
 Meta keeps level (an int, or None for "Level ?"), type/subject and the full solution.
+
+Reviewed golds (:data:`REVIEWED_GOLDS`): for 13 problems the last box is not the answer: "enter all the
+solutions" problems whose solution boxes each value, "either point is acceptable" problems, and
+prealgebra/177, whose solution boxes a step and states the answer (6) in words.  For these the gold is the
+full answer (``-2, 1``), ``meta["accepted_answers"]`` lists every accepted answer where there are several,
+and ``meta["upstream_answer"]`` keeps the last box: the strict grader accepts any of the accepted answers,
+the mammoth grader keeps grading against the upstream last box, as the paper's code did.
 """
 
 from __future__ import annotations
@@ -16,6 +23,26 @@ from tusk.benchmarks.base import Benchmark, pinned
 from tusk.benchmarks.readers import last_boxed, need, read_jsonl
 from tusk.errors import DataError
 from tusk.types import Problem
+
+REVIEWED_GOLDS: dict[str, tuple[str, ...]] = {
+    # upstream id -> accepted answers (the first is the gold); reviewed against each solution's text
+    "test/prealgebra/177.json": ("6",),  # "we have not boxed the correct answer": 6
+    "test/algebra/1878.json": ("-2, 1",),
+    "test/precalculus/1233.json": ("30^\\circ, 45^\\circ, 105^\\circ",),
+    "test/intermediate_algebra/2089.json": ("-10879, 10879",),
+    "test/precalculus/1227.json": ("-1, 2",),
+    "test/intermediate_algebra/225.json": ("3, \\frac{2}{5}",),
+    "test/precalculus/679.json": ("\\frac{\\pi}{4}, \\frac{5\\pi}{4}",),
+    "test/intermediate_algebra/1855.json": ("-\\frac{3}{2}, -\\frac{3}{4}",),
+    "test/intermediate_algebra/1020.json": ("5 - 10i, 11, -3 + 6i",),
+    "test/algebra/1730.json": ("-3", "3"),  # "3 is also accepted"
+    "test/intermediate_algebra/25.json": ("(10, 0)", "(0,0)"),  # either focus
+    "test/intermediate_algebra/747.json": ("(3,-5)", "(0,0)"),  # "(0,0) is also an acceptable answer"
+    "test/intermediate_algebra/702.json": (  # either vertex
+        "\\left(\\tfrac32, -\\tfrac52\\right)",
+        "\\left(-\\tfrac52, -\\tfrac52\\right)",
+    ),
+}
 
 
 def _level(text: str) -> int | None:
@@ -33,10 +60,15 @@ def read_math(files, name: str = "math") -> list[Problem]:
                 raise DataError(f"{where}: no \\boxed{{...}} answer in the solution")
             upstream_id = record.get("id") or str(index)
             level = need(record, "level", where)
+            meta = {"level": _level(level), "type": need(record, "type", where), "solution": solution}
+            accepted = REVIEWED_GOLDS.get(upstream_id)
+            if accepted:
+                meta["upstream_answer"] = gold.strip()
+                if len(accepted) > 1:
+                    meta["accepted_answers"] = list(accepted)
             problems.append(Problem(
                 id=f"{name}/{upstream_id}", benchmark=name, question=need(record, "problem", where).strip(),
-                answer=gold.strip(),
-                meta={"level": _level(level), "type": need(record, "type", where), "solution": solution},
+                answer=accepted[0] if accepted else gold.strip(), meta=meta,
             ))
     return problems
 

@@ -92,7 +92,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "9"
+    version = "10"
 
     def __init__(
         self,
@@ -142,6 +142,21 @@ class StrictGrader:
         return self.judge(self.extract(response, problem, mode), problem)
 
     def judge(self, prediction: str | None, problem: Problem) -> Grade:
+        """Compare with the gold; where the loader lists several accepted answers
+        (``meta["accepted_answers"]``: MATH problems whose solution accepts either of two points), with
+        each of them, and the first that agrees decides."""
+        accepted = (problem.meta or {}).get("accepted_answers")
+        if not accepted or prediction is None:
+            return self._judge(prediction, problem)
+        first = None
+        for gold in accepted:
+            grade = self._judge(prediction, replace(problem, answer=str(gold)))
+            if grade.correct:
+                return replace(grade, gold=str(problem.answer))
+            first = first or grade
+        return replace(first, gold=str(problem.answer))
+
+    def _judge(self, prediction: str | None, problem: Problem) -> Grade:
         gold = str(problem.answer)
         base = {"prediction": prediction, "gold": gold, "grader": self.name}
         if prediction is None or not prediction.strip():
