@@ -70,7 +70,10 @@ def comparable_setting(key: str, value: Any) -> Any:
 
 def _result_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The backend options that may change what a model generates: not the neutral ones, never a secret."""
-    return {k: v for k, v in options.items() if k not in _NEUTRAL_OPTIONS and not is_secret_option(k)}
+    from tusk.backends import neutral_options
+
+    neutral = _NEUTRAL_OPTIONS | neutral_options()  # each backend declares its own beside its options
+    return {k: v for k, v in options.items() if k not in neutral and not is_secret_option(k)}
 
 
 def _model_identity(description: Any) -> Any:

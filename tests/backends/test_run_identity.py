@@ -79,3 +79,40 @@ def test_merge_does_not_copy_a_saved_key(tmp_path, backend):
     _plant_old_config(tmp_path / "s0", backend_options={"api_key": "sk-OLD"}, result_options={"api_key": "sk-OLD"})
     assert merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m")["complete"] is True
     assert "sk-OLD" not in (tmp_path / "m/config.json").read_text()
+
+
+def test_every_backend_declares_its_neutral_options():
+    from tusk.backends import neutral_options
+
+    declared = neutral_options()
+    for name in ("concurrency", "timeout", "max_retries", "backoff", "max_backoff", "chat_template",  # openai
+                 "replicas", "num_cpus", "address", "cpus_per_replica", "gpus_per_replica", "chunk_size",  # ray
+                 "tensor_parallel_size", "gpu_memory_utilization", "enforce_eager",  # vllm
+                 "n_threads_batch", "verbose", "threads", "batch_size", "batching"):  # llamacpp, hf
+        assert name in declared, name
+    for name in ("seed", "dtype", "n_ctx", "max_model_len", "dequantize", "cache", "compile", "ignore_eos"):
+        assert name not in declared, name
+
+
+@pytest.mark.parametrize("before, after", [
+    ({}, {"concurrency": 2, "timeout": 120, "max_retries": 3, "backoff": 1, "max_backoff": 9}),
+    ({"chat_template": "/tmp/a/chat_template.jinja"}, {"chat_template": "/tmp/b/chat_template.jinja"}),
+    ({"replicas": 1, "num_cpus": 2, "chunk_size": 8}, {"replicas": 2, "num_cpus": 4, "cpus_per_replica": 2,
+                                                       "gpus_per_replica": 1, "address": "auto"}),
+    ({"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9}, {"tensor_parallel_size": 4,
+                                                                  "gpu_memory_utilization": 0.8,
+                                                                  "enforce_eager": True, "chunk_size": 64}),
+    ({"n_threads_batch": 1}, {"n_threads_batch": 4, "verbose": True}),
+])
+def test_transport_and_scheduling_options_neither_block_a_resume_nor_a_merge(tmp_path, backend, before, after):
+    run(backend, tmp_path / "run", limit=2, backend_options=before)
+    assert run(backend, tmp_path / "run", limit=3, backend_options=after)["benchmarks"]["smoke"]["n"] == 3
+    run(backend, tmp_path / "s0", limit=4, shard=(0, 2), backend_options=before)
+    run(backend, tmp_path / "s1", limit=4, shard=(1, 2), backend_options=after)
+    assert merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m")["complete"] is True
+
+
+def test_a_result_option_still_blocks_a_resume(tmp_path, backend):
+    run(backend, tmp_path / "run", limit=2, backend_options={"seed": 1, "concurrency": 1})
+    with pytest.raises(TuskError, match="result_options"):
+        run(backend, tmp_path / "run", limit=3, backend_options={"seed": 2, "concurrency": 1})

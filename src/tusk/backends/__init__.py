@@ -8,6 +8,7 @@ Model specs (see DESIGN.md): ``llamacpp:PATH.gguf``, ``hf:PATH_OR_ID``, ``openai
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
@@ -75,6 +76,22 @@ def parse_model_spec(spec: str) -> ModelSpec:
         f"unknown model {spec!r}: use a built-in name ({known}), a .gguf path, "
         "or BACKEND:TARGET with BACKEND one of " + ", ".join(b for b in BACKENDS if b != "scripted")
     )
+
+
+@functools.cache
+def neutral_options() -> frozenset[str]:
+    """Backend options that change how generation is scheduled or transported, never what is generated: the
+    union of every backend's ``NEUTRAL_OPTIONS`` (declared beside its options).  A run resumes and shards
+    merge whatever their values (``tusk.evaluate`` leaves them out of ``result_options``)."""
+    names: set[str] = set()
+    for info in BACKENDS.values():
+        module_name = info.path.partition(":")[0]
+        try:
+            module = importlib.import_module(module_name)  # backends import their libraries lazily
+        except ImportError:  # pragma: no cover - a broken install; its options cannot be told apart
+            continue
+        names |= set(getattr(module, "NEUTRAL_OPTIONS", ()))
+    return frozenset(names)
 
 
 def backend_class(name: str) -> type[Backend]:

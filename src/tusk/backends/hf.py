@@ -67,6 +67,8 @@ CPU_BATCH_SIZE = 16
 MAX_BATCH_SIZE = 256
 CACHES = ("dynamic", "static")
 BATCHINGS = ("padded", "continuous")
+#: scheduling options: a run resumes and shards merge whatever their values (the device type is described)
+NEUTRAL_OPTIONS = frozenset({"threads", "batch_size", "batching", "device"})
 
 
 @dataclass(frozen=True)

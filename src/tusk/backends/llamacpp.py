@@ -218,6 +218,8 @@ OWN_OPTIONS = ("n_ctx", "threads", "seed", "dequantize")
 _RESERVED = frozenset({"self", "model_path", "kwargs"})
 #: Llama() parameters that do not change what is generated (left out of ``describe()``)
 _NEUTRAL_LLAMA_OPTIONS = frozenset({"n_threads", "n_threads_batch", "verbose"})
+#: options that do not change what is generated: a run resumes and shards merge whatever their values
+NEUTRAL_OPTIONS = _NEUTRAL_LLAMA_OPTIONS | {"threads"}
 #: what ``dequantize=true`` fixes so that llama.cpp computes in f32
 _EXACT_SETTINGS = ("type_k", "type_v", "flash_attn")
 

@@ -55,6 +55,10 @@ from tusk.types import Generation, Request
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+#: options of the transport (and ``chat_template``, whose content hash is in ``describe()``): a run resumes and
+#: shards merge whatever their values
+NEUTRAL_OPTIONS = frozenset({"concurrency", "timeout", "max_retries", "backoff", "max_backoff", "chat_template",
+                             "threads", "n_threads"})
 MAX_STOPS_SENT = 4
 #: a host name or address, optionally with a port and a path: what a URL without its scheme looks like
 _HOSTLIKE = re.compile(r"^\[?[\w.:-]+\]?(:\d+)?(/\S*)?$")

@@ -26,6 +26,14 @@ from tusk.types import Generation, Request, SamplingParams
 
 log = logging.getLogger(__name__)
 
+#: the engine's options of this backend
+OPTIONS = ("tensor_parallel_size", "dtype", "gpu_memory_utilization", "max_model_len", "chunk_size", "seed",
+           "enforce_eager")
+#: options that split or schedule the work, not what is generated: a run resumes and shards merge whatever
+#: their values
+NEUTRAL_OPTIONS = frozenset({"tensor_parallel_size", "gpu_memory_utilization", "chunk_size", "enforce_eager",
+                             "threads", "n_threads"})
+
 
 def vllm_sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:
     """Keyword arguments for ``vllm.SamplingParams`` equivalent to ``sampling``."""

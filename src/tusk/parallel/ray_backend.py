@@ -30,6 +30,10 @@ from tusk.types import Generation, Request
 
 log = logging.getLogger(__name__)
 
+#: cluster and scheduling options: a run resumes and shards merge whatever the cluster's size
+NEUTRAL_OPTIONS = frozenset({"replicas", "num_cpus", "address", "cpus_per_replica", "gpus_per_replica",
+                             "chunk_size"})
+
 
 class _Replica:
     """The actor body: one inner backend in its own process."""
