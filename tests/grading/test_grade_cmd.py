@@ -176,3 +176,55 @@ def test_timeout_option(tmp_path, capsys):
     assert main(["grade", str(path), "--timeout", "5"]) == 0
     assert json.loads(capsys.readouterr().out)["correct"] is True
     assert get_grader("strict").timeout == before  # the shared grader is left as it was
+
+
+@pytest.mark.parametrize(
+    "gold, message",
+    [
+        ("24", "in.jsonl:6: field 'gold' must be one of the choice letters ['A', 'B', 'C'] when 'choices'"),
+        (1, "got '1'"),  # a 0-based index, as MMLU stores it
+        ("A)30", "got 'A)30'"),  # a letter whose text is another option's
+        ("F", "got 'F'"),
+    ],
+)
+def test_golds_that_do_not_fit_the_choices_are_refused_naming_the_line(tmp_path, capsys, gold, message):
+    bad = {"id": "x", "benchmark": "aqua", "mode": "cot", "response": "(A)", "gold": gold,
+           "choices": ["A)24", "B)30", "C)36"]}
+    assert main(["grade", str(_write(tmp_path, ROWS, json.dumps(bad) + "\n"))]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_letter_golds_written_with_their_option_text_are_read_as_the_letter(tmp_path, capsys):
+    rows = [
+        {"id": "t", "benchmark": "aqua", "mode": "cot", "response": "The answer is (A).", "gold": "A)24",
+         "choices": ["A)24", "B)30"]},
+        {"id": "p", "benchmark": "aqua", "mode": "cot", "response": "The answer is 24.", "gold": "(A)",
+         "choices": ["A)24", "B)30"]},
+    ]
+    assert main(["grade", str(_write(tmp_path, rows))]) == 0
+    assert [json.loads(line)["correct"] for line in capsys.readouterr().out.splitlines()] == [True, True]
+
+
+def test_question_field_is_documented_and_used(tmp_path, capsys):
+    from tusk.commands import grade_cmd
+
+    assert "question" in grade_cmd.HELP and "question" in (grade_cmd.__doc__ or "")
+    row = {"id": "s", "benchmark": "simuleq", "mode": "cot", "response": "The answer is 9 poets and 15 novelists.",
+           "gold": "15"}
+    asked = {**row, "question": "How many novelists are there? How many poets are there?"}
+    assert main(["grade", str(_write(tmp_path, [row, asked]))]) == 0
+    assert [json.loads(line)["correct"] for line in capsys.readouterr().out.splitlines()] == [False, True]
+    bad = {**row, "question": 5}
+    assert main(["grade", str(_write(tmp_path, [bad]))]) == 2
+    assert "field 'question' must be a string" in capsys.readouterr().err
+
+
+def test_summary_rows_are_keyed_by_the_canonical_benchmark_name(tmp_path, capsys):
+    rows = [{**ROWS[0], "id": str(k), "benchmark": name} for k, name in enumerate(["GSM8K", "gsm8k", "gsm-8k"])]
+    rows.append({"id": "m", "benchmark": "MATH-500", "mode": "cot", "response": "$\\boxed{2}$", "gold": "2"})
+    assert main(["grade", str(_write(tmp_path, rows)), "--summary"]) == 0
+    err = capsys.readouterr().err
+    table = [line for line in err.splitlines() if "│" in line]
+    assert [line.split("│")[1].strip() for line in table] == ["gsm8k", "math500"]
+    assert table[0].split("│")[2].strip() == "3"

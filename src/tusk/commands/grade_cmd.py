@@ -1,7 +1,13 @@
 """``tusk grade [FILE|-]``: grade model answers given as JSONL.
 
-Input, one object per line: ``{"id", "benchmark", "mode": "cot"|"pot", "response", "gold", "choices"?}``
-(``response`` is the model's text in cot mode, the program's stdout in pot mode).  Output on stdout, one
+Input, one object per line: ``{"id", "benchmark", "mode": "cot"|"pot", "response", "gold", "choices"?,
+"question"?}`` (``response`` is the model's text in cot mode, the program's stdout in pot mode).  ``question``
+(optional, the problem text) changes some verdicts as in ``tusk eval``: SimulEq answers that label each
+unknown are read by the one the question asks first, "Factor ..." needs a factored answer, "Sort ..." /
+"in increasing order" makes lists ordered, and lettered options listed in a DeepMind question map to their
+values; give it for these benchmarks to grade as ``tusk eval`` does.  With ``choices``, ``gold`` must be one
+of their letters (``"C"``, ``"(C)"``, or ``"C)36"`` naming the same option text); anything else (an option
+text, a 0-based index) is refused with an error naming the line.  Output on stdout, one
 line per input line in the same order: ``{"id", "prediction", "correct", "rule"}``.  Every input line is
 checked before any grading starts (UTF-8, a JSON object, ``benchmark`` a string, ``gold`` a string or a
 number, ...); a bad line stops the command with an error naming the file, line and field.
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +26,11 @@ from typing import Any
 
 from tusk.errors import DataError, TuskError
 
-HELP = "grade answers (JSONL in: id, benchmark, mode, response, gold, choices?; JSONL out: id, prediction, correct)"
+HELP = (
+    "grade answers (JSONL in: id, benchmark, mode, response, gold, choices?, question?; JSONL out: id, "
+    "prediction, correct, rule). question, the problem text, is optional but changes verdicts as in tusk eval "
+    "(SimulEq labels, Factor, Sort, DeepMind lettered options); with choices, gold must be a choice letter"
+)
 
 _MODES = ("cot", "pot")
 
@@ -98,7 +109,36 @@ def _parse(name: str, number: int, line: str) -> dict[str, Any]:
     choices = record.get("choices") or []
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise DataError(f"{where}: field 'choices' must be a list of strings")
+    question = record.get("question")
+    if question is not None and not isinstance(question, str):
+        raise DataError(f"{where}: field 'question' must be a string, got {_json_type(question)}")
+    if choices:
+        record = {**record, "gold": _choice_gold(where, _gold_text(gold), choices)}
     return record
+
+
+_LETTER_GOLD = re.compile(r"\s*\(?([A-Za-z])\s*(?:\)|\.|:)?\s*(.*?)\s*", re.DOTALL)
+
+
+def _choice_gold(where: str, gold: str, choices: list[str]) -> str:
+    """The gold letter of a multiple-choice line: ``"C"``, ``"(C)"``, or ``"C)36"`` / ``"(C) 36"`` whose text
+    is that option's; anything else raises DataError naming the line."""
+    from tusk.prompts import split_choice
+
+    try:
+        options = dict(split_choice(c) for c in choices)
+    except TuskError:
+        options = {chr(ord("A") + i): c for i, c in enumerate(choices)}
+    letters = list(options)
+    m = _LETTER_GOLD.fullmatch(gold)
+    if m and m.group(1).upper() in options:
+        letter, text = m.group(1).upper(), m.group(2)
+        if not text or text.replace(" ", "") == options[letter].replace(" ", ""):
+            return letter
+    raise DataError(
+        f"{where}: field 'gold' must be one of the choice letters {letters} when 'choices' are given, got "
+        f"{gold!r} (give the letter of the right option, e.g. {letters[0]!r}, not its text or index)"
+    )
 
 
 def _json_type(value: Any) -> str:
@@ -153,13 +193,24 @@ def run(args: argparse.Namespace) -> int:
             )
             + "\n"
         )
-        t = totals.setdefault(problem.benchmark, [0, 0])
+        t = totals.setdefault(_summary_name(problem.benchmark), [0, 0])
         t[0] += 1
         t[1] += int(grade.correct)
     out.flush()
     if args.summary:
         _print_summary(totals, grader)
     return 0
+
+
+def _summary_name(benchmark: str) -> str:
+    """The canonical name a summary row is keyed by: ``"GSM8K"`` and ``"gsm8k"`` are one row; MATH-500 stays
+    apart from MATH; a benchmark tusk does not know keeps its own (lower-cased) name."""
+    from tusk.grading.profiles import key
+
+    if re.sub(r"[^a-z0-9]", "", benchmark.lower()) == "math500":
+        return "math500"
+    name = key(benchmark)
+    return benchmark.strip().lower() if name == "generic" else name
 
 
 def _progress(records: list[dict[str, Any]]):
