@@ -15,6 +15,7 @@ _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|\\displaystyle\b")
 _ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z])")
 _NEG_SPACE = re.compile(r"(?<!\\)\\!")
+_DIGIT_GROUP = re.compile(r"(\d),\s*\\!\s*(?=\d{3}(?!\d))")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
@@ -88,6 +89,7 @@ def clean_answer(text: str) -> str:
             break
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = _LEFT_RIGHT.sub("", s)
+    s = _DIGIT_GROUP.sub(r"\1,", s)  # "11,\! 111,\! 100": thousands groups, not a list
     s = _NEG_SPACE.sub("", s)
     s = _SPACING.sub(" ", s)
     if "\\" in s:  # "~" is a LaTeX space; in plain text it is a negation (formal logic options)
