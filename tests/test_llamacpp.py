@@ -196,15 +196,23 @@ def test_weights_replaced_at_the_same_path_are_another_model(tmp_path):
     with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as first:
         before = first.inner.describe()
         list(first.generate(requests))
-    assert before["size"] == path.stat().st_size and before["mtime_ns"] == 1_700_000_000_000_000_000
-    with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as same:
-        list(same.generate(requests))
-        assert same.hits == 1  # the same file: its generations are reused
-    # new weights at the same path (here the same bytes written again later): nothing cached may be reused
+    assert before["size"] == path.stat().st_size and before["sha256"] == models.BUILTIN_MODELS["smollm2-135m"].sha256
+    assert "mtime_ns" not in before
+    # the same bytes written again later, or copied to another folder: the same model, its generations reused
+    copy = tmp_path / "elsewhere" / "copy.gguf"
+    copy.parent.mkdir()
+    shutil.copyfile(path, copy)
     shutil.copyfile(models.resolve_model_path("smollm2-135m"), path)
     os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    for same_weights in (path, copy):
+        with CachedBackend(load_backend(f"llamacpp:{same_weights}", n_ctx=256), cache) as same:
+            list(same.generate(requests))
+            assert same.hits == 1
+    # other weights at the same path (here a few bytes more): nothing cached may be reused
+    with open(path, "ab") as out:
+        out.write(bytes(32))
     with CachedBackend(load_backend(f"llamacpp:{path}", n_ctx=256), cache) as replaced:
-        assert replaced.inner.describe() != before
+        assert replaced.inner.describe()["sha256"] != before["sha256"]
         list(replaced.generate(requests))
         assert replaced.hits == 0 and replaced.misses == 1
 

@@ -52,3 +52,41 @@ def verified_sha256(path: Path) -> str:
     except OSError:  # a read-only location (e.g. site-packages): just do not remember
         pass
     return digest
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a user's file, hashed on first use and remembered while its size and mtime are unchanged.
+
+    A stamp :func:`verified_sha256` left beside the file is used when it matches; otherwise the digest is kept
+    under the tusk cache (``sha256/``, one small JSON file per file path), so nothing is written beside the
+    user's files and a multi-GB checkpoint is read once, not at every load.
+    """
+    path = Path(path)
+    stat = path.stat()
+    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    beside = path.with_name(path.name + ".sha256.json")
+    try:
+        saved = json.loads(beside.read_text())
+        if saved.get("key") == key:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    where = str(path.resolve())
+    try:
+        record = cache_dir("sha256") / (hashlib.sha256(where.encode()).hexdigest()[:32] + ".json")
+    except TuskError:  # no writable cache: hash every time
+        return sha256_file(path)
+    try:
+        saved = json.loads(record.read_text())
+        if saved.get("path") == where and saved.get("key") == key:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    digest = sha256_file(path)
+    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"path": where, "key": key, "sha256": digest}))
+        os.replace(tmp, record)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return digest

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from tusk import __version__
 from tusk.backends.base import REDACTED, Backend, is_secret_option, redacted_options
+from tusk.backends.identity import NEUTRAL_DESCRIPTION, model_identity, upgraded_identity
 from tusk.decoding import (
     AnswerGrader,
     Executor,
@@ -52,8 +53,8 @@ IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p"
 OUTPUT_KEPT = 2000
 #: backend options and description keys that do not change what a model generates
 _NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "batching", "device"})  # dtype is in the identity
-_NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
-                                  "replicas", "tensor_parallel_size"})
+#: (library versions, parallelism, paths, mtimes, URLs: see tusk.backends.identity)
+_NEUTRAL_DESCRIPTION = NEUTRAL_DESCRIPTION
 
 
 #: identity keys every run has saved: a run directory without them cannot be trusted to match
@@ -65,6 +66,12 @@ def comparable_setting(key: str, value: Any) -> Any:
     so are secrets (an API key saved by an older version: a rotated key resumes)."""
     if key == "result_options" and isinstance(value, dict):
         return _result_options(value)
+    if key == "model" and isinstance(value, str):  # the weights are model_identity's: not the path or URL text
+        from tusk.backends import comparable_spec
+
+        return comparable_spec(value)
+    if key == "model_identity":  # an older run's paths and mtimes, in today's content-based form
+        return _model_identity(upgraded_identity(value))
     return value
 
 
@@ -77,10 +84,10 @@ def _result_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _model_identity(description: Any) -> Any:
-    """A backend description without library versions and parallelism (nested descriptions too)."""
-    if isinstance(description, dict):
-        return {k: _model_identity(v) for k, v in description.items() if k not in _NEUTRAL_DESCRIPTION}
-    return description
+    """A backend description without library versions, parallelism, paths and mtimes (nested descriptions
+    too); the ``model`` text is left out where the weights are identified otherwise (a sha256, a folder's
+    files, an inner backend)."""
+    return model_identity(description)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,33 @@ def neutral_options() -> frozenset[str]:
     return frozenset(names)
 
 
+def comparable_spec(spec: str) -> str:
+    """A ``--model`` spec as runs compare it: what it names, not how it is spelled or where it is served.
+
+    ``openai:NAME@URL`` is ``openai:NAME`` (another server or port of the same model is the same model);
+    a file, folder or hub target of llamacpp, hf or vllm is the backend's name alone (its weights are
+    compared by the run's model identity, so ``./m.gguf``, ``m.gguf`` and a copy elsewhere agree); a built-in
+    model keeps its name (two built-ins are refused before either is loaded); ``ray:SPEC`` is ``ray:`` and
+    SPEC's form.
+    """
+    from tusk import models
+
+    try:
+        parsed = parse_model_spec(spec)
+    except TuskError:
+        return spec
+    if parsed.backend == "openai":
+        model, sep, url = parsed.target.rpartition("@")
+        return f"openai:{model if sep and url.startswith(('http://', 'https://')) else parsed.target}"
+    if parsed.backend == "ray":
+        return "ray:" + comparable_spec(parsed.target)
+    if parsed.backend == "scripted":
+        return parsed.raw
+    if parsed.target in models.BUILTIN_MODELS:
+        return f"{parsed.backend}:{parsed.target}"
+    return parsed.backend
+
+
 def backend_class(name: str) -> type[Backend]:
     """Import and return the backend class registered under ``name``."""
     try:

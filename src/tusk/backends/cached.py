@@ -1,6 +1,7 @@
 """A backend wrapper that remembers finished generations in SQLite and reuses them.
 
-``CachedBackend(inner, path)`` keys each request by (the inner backend's ``describe()``, the prompt, the
+``CachedBackend(inner, path)`` keys each request by (the inner backend's model identity: its ``describe()``
+without paths, URLs, library versions and parallelism, see :mod:`tusk.backends.identity`; the prompt; the
 sampling settings) and stores the inner backend's Generation under that key as soon as it is yielded.
 Rerunning a benchmark with another grader or decoding mode, or resuming after a crash, then sends the inner
 backend only the requests it has not answered before.  ``path`` is a folder (the database is
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tusk.backends.base import Backend
+from tusk.backends.identity import model_identity
 from tusk.errors import TuskError
 from tusk.types import Generation, Request, SamplingParams
 
@@ -83,14 +85,16 @@ class CachedBackend(Backend):
             raise TuskError(f"generation cache {path}: {exc}") from exc
         self.path = path
         self._lock = threading.Lock()
-        self._identity = inner.describe()
+        self._description = inner.describe()
+        # the key holds what identifies the weights, not where they lie or which library version ran them
+        self._identity = model_identity(self._description)
         self._model_label = json.dumps(self._identity, sort_keys=True, default=str)
         #: how many requests the last generate() answered from the cache / sent to the inner backend
         self.hits = 0
         self.misses = 0
 
     def describe(self) -> dict[str, Any]:
-        return {**self._identity, "generation_cache": str(self.path)}
+        return {**self._description, "generation_cache": str(self.path)}
 
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str | None:
         return self.inner.chat_prompt(messages)

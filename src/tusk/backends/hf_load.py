@@ -175,16 +175,16 @@ def _apply_adapter(model: Any, adapter_dir: str) -> Any:
 
 
 def fingerprint(source: ModelSource) -> dict[str, Any]:
-    """A cheap identity of the weights: file names, sizes and modification times (no hashing)."""
+    """The identity of the weights: name, size and sha256 of the GGUF file or of each file that makes the model
+    folder (hashed on first use, then remembered while size and mtime are unchanged), and where they lie
+    (``path``, described but not part of the run's identity: a copy of the folder is the same model)."""
+    from tusk.backends.identity import file_entries, folder_files
+
     if source.kind == "hub":
         return {"hub": source.location}
     root = Path(source.location)
-    files = (
-        [root / source.gguf_file] if source.gguf_file else sorted(p for p in root.iterdir() if p.is_file())
-    )
-    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
     out: dict[str, Any] = {"path": str(root / source.gguf_file) if source.gguf_file else str(root)}
-    out["files"] = [list(s) for s in stamp]
+    out["files"] = file_entries(root / source.gguf_file) if source.gguf_file else folder_files(root)
     if source.base is not None:
         out["base"] = fingerprint(source.base)
     return out

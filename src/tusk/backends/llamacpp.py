@@ -17,9 +17,11 @@ process may use; ``n_threads`` is the same), ``seed``, ``dequantize``, and any p
 ``llama_cpp.Llama()`` (``n_gpu_layers`` for a GPU build, ``n_batch``, ``flash_attn``, ...), passed through
 unchanged.  Any other option, an integer option that is not an integer, or a file that is not GGUF raises
 TuskError before anything is loaded.  ``describe()`` identifies the weights by their pinned sha256 (built-in
-models) or by path, size and mtime, so weights replaced at the same path are another model to the generation
-cache and to run resume; Llama() options given (other than thread counts) are part of it too, and so is an
-``n_ctx`` other than the default (the window bounds a completion's length, so it changes results).
+models) or by the file's size and sha256 (computed on first use and remembered while its size and mtime are
+unchanged), so weights replaced at the same path are another model to the generation cache and to run resume,
+and the same file copied elsewhere is the same model (its path is described but not part of the identity, see
+:mod:`tusk.backends.identity`); Llama() options given (other than thread counts) are part of it too, and so is
+an ``n_ctx`` other than the default (the window bounds a completion's length, so it changes results).
 
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
 stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated);
@@ -84,8 +86,11 @@ class LlamaCppBackend(Backend):
             if not self.path.is_file():
                 raise TuskError(f"model file not found: {self.path}")
         check_gguf(self.path)
-        stat = self.path.stat()
-        self._file_identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if not self._builtin:  # weights are known by content: a copy elsewhere is the same model
+            from tusk.backends.identity import file_entries
+
+            _, size, digest = file_entries(self.path)[0]
+            self._file_identity = {"size": size, "sha256": digest}
         self.weights = self.path
         if self.dequantize:
             clash = sorted(set(llama_options) & set(_EXACT_SETTINGS))
@@ -148,7 +153,7 @@ class LlamaCppBackend(Backend):
         info = {"backend": self.kind, "model": self.model, "path": str(self.path), "llama_cpp": self._version}
         if self._builtin:
             info["sha256"] = self._builtin.sha256  # checked when the model was resolved
-        else:  # weights replaced at the same path are another model (generation cache, run resume)
+        else:  # by content (hashed once, remembered by size and mtime): replaced weights are another model
             info.update(self._file_identity)
         if self.dequantize:
             info["dequantize"] = True

@@ -73,6 +73,21 @@ def generation_from_output(request: Request, output: Any, seconds: float = 0.0) 
     )
 
 
+def _local_weights(model: str) -> dict[str, Any] | None:
+    """The identity of a local model folder or GGUF file (see :func:`tusk.backends.hf_load.fingerprint`); None
+    for a hub id."""
+    from pathlib import Path
+
+    from tusk.backends.hf_load import ModelSource, fingerprint
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return fingerprint(ModelSource("dir", str(path.resolve())))
+    if path.is_file():
+        return fingerprint(ModelSource("gguf", str(path.resolve().parent), path.name))
+    return None
+
+
 class VLLMBackend(Backend):
     kind = "vllm"
 
@@ -112,6 +127,7 @@ class VLLMBackend(Backend):
         if max_model_len:
             engine_args["max_model_len"] = max_model_len
         self.llm = vllm.LLM(**engine_args)
+        self._weights = _local_weights(model)
         self._tokenizer = self.llm.get_tokenizer()
         if getattr(self._tokenizer, "chat_template", None):
             self.preferred_prompt = "chat"
@@ -135,6 +151,8 @@ class VLLMBackend(Backend):
         }
         if self.max_model_len:  # the context window cuts completions short: another one is another result
             described["max_model_len"] = self.max_model_len
+        if self._weights is not None:  # a local folder: known by its files' contents, not its path
+            described["weights"] = self._weights
         return described
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
