@@ -258,7 +258,7 @@ def test_an_hf_run_saved_with_a_folder_path_and_mtimes_still_resumes(tmp_path, m
     ("ray:hf:/data/ckpt", "ray:hf:/copy/ckpt"),
 ])
 def test_the_model_spec_is_compared_without_its_url_or_path(tmp_path, backend, first, second):
-    run_with = lambda spec, out, **kw: evaluate(EvalConfig(model=spec, out=str(out), **kw), backend,  # noqa: E731
+    run_with = lambda spec, out, **kw: evaluate(EvalConfig(model=spec, out=str(out), **kw), backend,
                                                 progress=False)
     run_with(first, tmp_path / "run", limit=2)
     assert run_with(second, tmp_path / "run", limit=3)["benchmarks"]["smoke"]["n"] == 3
