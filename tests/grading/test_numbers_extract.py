@@ -56,7 +56,8 @@ def test_parse_number_refuses(text):
         ("4.17", "4.166666666666667", True, True),
         ("4.17", "4.1667", True, True),
         ("4.17", "4.2", True, False),
-        ("583.3333", "583.33", True, False),  # coarser than the gold
+        ("583.3333", "583.33", True, True),  # coarser than the gold, which is itself rounded: 3+ digits
+        ("0.33", "0.3", True, False),  # a coarser rounding of one significant digit is not
         ("583.33", "583.3333", True, True),
         ("920.25", "920.2", True, False),
         ("920.25", "920.3", True, False),

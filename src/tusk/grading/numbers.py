@@ -166,8 +166,10 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool | str = True) -> tu
     - ``rounded`` (only with ``rounding=True``, for benchmarks whose golds are rounded, and only when the
       gold itself looks rounded, see :func:`may_be_rounded`): the prediction is more precise than the gold
       (more decimals, or an exact integer or fraction) and rounds to it at the gold's precision (``4.1667``
-      or ``25/6`` for gold ``4.17``, ``0.3333`` for ``0.33``, ``0.899`` for ``0.9``).  A coarser rounding
-      of the gold is not accepted (``920.2`` is not ``920.25``, ``583.33`` is not ``583.3333``); integers,
+      or ``25/6`` for gold ``4.17``, ``0.3333`` for ``0.33``, ``0.899`` for ``0.9``), or, since such a gold
+      is itself rounded, the gold rounded at the prediction's precision with at least 3 significant digits
+      (``583.33`` for ``583.3333``; not ``583``, nor ``0.3`` for ``0.33``, nor a tie: ``920.2`` or
+      ``920.3`` for ``920.25``); integers,
       fractions and exact golds are never rounded, so ``2.4`` is not ``2``, ``1.0001`` is not ``1``,
       ``0.333`` is not ``1/3`` and ``0.5`` is not ``50``.  The prediction is also within 4% of the gold
       (``0.14`` is not ``0.1``).
@@ -206,8 +208,13 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool | str = True) -> tu
         and not pred.percent
         and not gold.percent
         and may_be_rounded(gold)
-        and _more_precise(pred, gold)
-        and _rounds_to(pred.value, gold)
+        and (
+            (_more_precise(pred, gold) and _rounds_to(pred.value, gold))
+            # the gold is itself a rounding (583.3333 of 1750/3): a coarser one of at least 3 significant
+            # digits, the gold rounded at its own precision, is the same answer
+            or (pred.digits >= 3 and _rounds_to(gold.value, pred)
+                and abs(gold.value - pred.value) * 2 * 10 ** (pred.decimals or 0) < 1)  # a tie is not
+        )
     ):
         return True, "rounded"
     return False, "number_mismatch"

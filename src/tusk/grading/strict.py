@@ -92,7 +92,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "11"
+    version = "12"
 
     def __init__(
         self,
