@@ -36,6 +36,8 @@ class FakeCompletions(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.delay = 0.0
+        self.owned_by: str | None = None  # what GET /models says (None: no such endpoint)
+        self.refuse_field: str | None = None  # a field this server answers 422 to, as a strict API does
 
     @property
     def url(self) -> str:
@@ -46,9 +48,30 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        server: FakeCompletions = self.server  # type: ignore[assignment]
+        if server.owned_by is None or not self.path.endswith("/models"):
+            self.send_error(404)
+            return
+        payload = json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model",
+                                                          "owned_by": server.owned_by}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_POST(self):
         server: FakeCompletions = self.server  # type: ignore[assignment]
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if server.refuse_field and server.refuse_field in body:
+            with server.lock:
+                server.bodies.append(body)
+            payload = json.dumps({"detail": [{"loc": ["body", server.refuse_field], "msg": "not allowed"}]})
+            self.send_response(422)
+            self.send_header("Content-Length", str(len(payload.encode())))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+            return
         prompt = body["prompt"]
         with server.lock:
             server.seen[prompt] += 1
@@ -239,7 +262,8 @@ def test_describe_hides_the_key(server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     with _backend(server) as backend:
         info = backend.describe()
-    assert info == {"backend": "openai", "model": "tiny", "url": server.url}
+    assert {k: info[k] for k in ("backend", "model", "url")} == {"backend": "openai", "model": "tiny",
+                                                                  "url": server.url}
     assert "sk-secret" not in json.dumps(info)
 
 
@@ -268,3 +292,66 @@ def test_options_are_checked_and_a_chat_template_makes_chat_prompts(server, tiny
                                                       "{{ m['content'] }}<|im_end|>\n{% endfor %}"}))
     with _backend(server, chat_template=str(tmp_path)) as literal:
         assert literal.chat_prompt([{"role": "user", "content": "hi"}]) == "<|im_start|>user\nhi<|im_end|>\n"
+
+
+# -- the server's own sampling defaults are switched off ------------------------------------------------------
+
+
+@pytest.mark.parametrize("owned_by, kind, top_k, penalty", [
+    ("me", "llamacpp", 0, "repeat_penalty"),  # llama-cpp-python's server
+    ("llamacpp", "llamacpp", 0, "repeat_penalty"),  # llama.cpp's own server
+    ("vllm", "vllm", -1, "repetition_penalty"),
+    ("sglang", "sglang", -1, "repetition_penalty"),
+    (None, "other", None, "repetition_penalty"),  # no /models: the fields every kind takes, not top_k
+])
+def test_a_local_server_gets_neutral_sampling_fields_for_its_kind(server, owned_by, kind, top_k, penalty):
+    server.owned_by = owned_by
+    greedy = Request("g", "greedy", SamplingParams(max_tokens=4))
+    hot = Request("h", "hot", SamplingParams(max_tokens=4, temperature=0.7, top_p=0.9, n=1))
+    with _backend(server) as backend:
+        assert backend.server == kind  # asked when the backend was made
+        list(backend.generate([greedy, hot]))
+        described = backend.describe()
+    bodies = {b["prompt"]: b for b in server.bodies}
+    for body in bodies.values():
+        assert body.get("top_k") == top_k and body[penalty] == 1.0 and body["min_p"] == 0.0
+        assert body["presence_penalty"] == body["frequency_penalty"] == 0.0
+    assert bodies["greedy"]["temperature"] == 0.0 and bodies["greedy"]["top_p"] == 1.0
+    assert bodies["hot"]["temperature"] == 0.7 and bodies["hot"]["top_p"] == 0.9
+    assert described["neutral_sampling"] is True and described["sampling_fields"]["server"] == kind
+    from tusk.backends.identity import model_identity
+
+    assert "sampling_fields" not in model_identity(described)  # the same plain sampling on any server kind
+
+
+def test_a_hosted_api_gets_only_temperature_and_top_p(server, monkeypatch):
+    from tusk.backends.openai import is_local_url
+
+    assert is_local_url("http://127.0.0.1:8000/v1") and is_local_url("http://10.1.2.3/v1")
+    assert is_local_url("http://localhost:8000/v1") and is_local_url("http://vllm-server:8000/v1")
+    assert is_local_url("http://[::1]:8000/v1") and is_local_url("http://gpu1.internal/v1")
+    assert not is_local_url("https://api.openai.com/v1") and not is_local_url("https://8.8.8.8/v1")
+    hosted = OpenAIBackend("gpt@https://api.example.com/v1")  # nothing is asked of the server here
+    assert hosted.neutral_sampling is False and "neutral_sampling" not in hosted.describe()
+    hosted.close()
+    server.owned_by = "vllm"
+    with _backend(server, neutral_sampling="false") as plain:  # asked for explicitly
+        list(plain.generate([Request("g", "greedy", SamplingParams(max_tokens=4))]))
+        assert "neutral_sampling" not in plain.describe()
+    assert server.bodies[-1] == {"model": "tiny", "prompt": "greedy", "max_tokens": 4, "n": 1, "temperature": 0.0}
+    with pytest.raises(TuskError, match="neutral_sampling=.* is not a boolean"):
+        _backend(server, neutral_sampling="maybe")
+    with pytest.raises(TuskError, match="server='tgi' is not one of auto, llamacpp, vllm, sglang, other"):
+        OpenAIBackend(f"tiny@{server.url}", server="tgi")
+
+
+def test_a_server_that_refuses_a_neutral_field_says_how_to_go_on(server):
+    server.owned_by = "vllm"
+    server.refuse_field = "top_k"
+    with _backend(server) as backend, pytest.raises(TuskError) as refused:
+        list(backend.generate([Request("g", "greedy", SamplingParams(max_tokens=4))]))
+    message = str(refused.value)
+    assert "HTTP 422" in message and "server=llamacpp|vllm|sglang|other" in message
+    assert "neutral_sampling=false" in message and len(server.bodies) == 1  # not retried
+    with OpenAIBackend(f"tiny@{server.url}", server="other") as other:  # the kind named: no top_k sent
+        assert len(list(other.generate([Request("g", "greedy", SamplingParams(max_tokens=4))]))) == 1

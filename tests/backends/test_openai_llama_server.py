@@ -179,3 +179,21 @@ def test_eval_through_a_served_instruct_model_with_its_chat_template(llama_serve
     assert all(r["generations"][0].strip() for r in rows)
     saved = json.loads((tmp_path / "run/config.json").read_text())
     assert saved["prompt"] == "chat" and len(saved["model_identity"]["chat_template"]) == 16
+
+
+def test_greedy_through_the_server_is_the_llamacpp_backends_greedy(llama_server):
+    """The server's own defaults (repeat_penalty 1.1, top_k 40, min_p 0.05) are switched off: temperature 0 is
+    plain arg-max, as in the llamacpp backend on the same GGUF; a sampled request is accepted too."""
+    from tusk.backends import load_backend
+    from tusk.backends.openai import OpenAIBackend
+
+    sampling = SamplingParams(max_tokens=24, stop=("\nQ:",))
+    requests = [Request(f"r{i}", p, sampling) for i, p in enumerate(PROMPTS[:3])]
+    with load_backend("smollm2-135m", n_ctx=1024, threads=1) as local:
+        expected = {g.request_id: g.texts for g in local.generate(requests)}
+    with OpenAIBackend(f"smollm2@{llama_server.url}", concurrency=1) as served:
+        assert served.server == "llamacpp" and served.describe()["neutral_sampling"] is True
+        assert {g.request_id: g.texts for g in served.generate(requests)} == expected
+        hot = SamplingParams(max_tokens=4, temperature=0.8, top_p=0.9, seed=1)
+        (sampled,) = served.generate([Request("hot", PROMPTS[0], hot)])
+        assert sampled.completion_tokens > 0

@@ -22,7 +22,7 @@ from typing import Any
 #: description keys that do not change what a model generates: library versions, parallelism, and where
 #: things are (paths, mtimes, server URLs, the cache file)
 NEUTRAL_DESCRIPTION = frozenset({"llama_cpp", "transformers", "torch", "vllm", "device", "url", "generation_cache",
-                                 "replicas", "tensor_parallel_size", "path", "mtime_ns"})
+                                 "replicas", "tensor_parallel_size", "path", "mtime_ns", "sampling_fields"})
 #: keys that identify the weights themselves: beside one of them, the ``model`` text (a path or spec) is left out
 _WEIGHT_KEYS = ("sha256", "weights", "inner")
 #: files of a model folder that are training state, not the model (left out of its identity)

@@ -27,6 +27,19 @@ itself (:mod:`tusk.backends.chat_template`) and prefer them, as the local backen
 template's ``{{ bos_token }}`` renders as nothing: servers add the BOS token to a completion prompt themselves
 (text the template writes literally, such as SmolLM2's ``<|im_start|>``, whose BOS token it also is, stays).
 
+Sampling: servers apply sampling defaults of their own to fields a request leaves out (the llama.cpp server
+repeat_penalty 1.1, top_k 40, min_p 0.05; vLLM and SGLang the model's ``generation_config.json``).  With
+``neutral_sampling`` on, every request switches them off (:data:`NEUTRAL_FIELDS`: top_k, min_p, the
+repetition/presence/frequency penalties, and top_p 1 when greedy), so temperature 0 is plain arg-max and a
+sampled request draws from the plain temperature / top_p distribution, as in the local backends.  The fields
+depend on the server kind (llama.cpp disables top_k with 0, vLLM and SGLang with -1), told from the
+``owned_by`` of ``GET /models`` (or named with ``server=llamacpp|vllm|sglang|other``; an unknown server is not
+sent top_k).  ``neutral_sampling=auto`` (default) is on for servers on this machine or a private network
+(loopback and private addresses, names without a dot or ending in .local/.internal/.lan) and off for hosted
+APIs, which may refuse unknown fields; ``true``/``false`` decide.  A server that answers 400/422 naming one of
+the fields gets an error saying which option to set.  ``describe()`` says ``neutral_sampling`` (part of the
+run's identity) and the fields sent (``sampling_fields``, not part of it).
+
 Options other than those above are errors, except ``threads`` (meaningless for a server; ignored).
 
 Not done: the chat endpoint (tusk renders every prompt itself, so what was sent is what is stored), streaming
@@ -46,7 +59,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from tusk.backends.base import Backend, int_option
+from tusk.backends.base import Backend, bool_option, int_option
 from tusk.backends.chat_template import load_chat_template
 from tusk.backends.stopping import cut_at_stop
 from tusk.errors import MissingExtraError, TuskError
@@ -87,8 +100,43 @@ def split_target(target: str) -> tuple[str, str]:
     return model, url.rstrip("/")
 
 
-def completion_payload(model: str, request: Request, n: int, seed_offset: int = 0) -> dict[str, Any]:
-    """The JSON body of one /completions call asking for ``n`` choices of ``request``."""
+#: server kinds told apart by the ``owned_by`` of ``GET /models`` (llama-cpp-python says "me")
+SERVER_KINDS = ("llamacpp", "vllm", "sglang", "other")
+_OWNED_BY = {"me": "llamacpp", "llamacpp": "llamacpp", "vllm": "vllm", "sglang": "sglang"}
+#: request fields that switch off each server kind's own sampling defaults, so that temperature 0 is arg-max and
+#: a sampled request draws from the plain temperature / top_p distribution (the hf backend's guarantee).  The
+#: llama.cpp server defaults to repeat_penalty 1.1, top_k 40, min_p 0.05; vLLM and SGLang apply the model's
+#: generation_config.json (repetition_penalty, top_k, min_p).  llama.cpp disables top_k with 0, vLLM and SGLang
+#: with -1 (each refuses the other's value); an unknown server is not sent top_k.
+NEUTRAL_FIELDS: dict[str, dict[str, Any]] = {
+    "llamacpp": {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "presence_penalty": 0.0,
+                 "frequency_penalty": 0.0},
+    "vllm": {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+             "frequency_penalty": 0.0},
+    "other": {"min_p": 0.0, "repeat_penalty": 1.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+              "frequency_penalty": 0.0},
+}
+NEUTRAL_FIELDS["sglang"] = NEUTRAL_FIELDS["vllm"]
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine or a private network (loopback, RFC 1918, link-local, a name
+    without a dot or ending in .local/.internal/.lan): a self-hosted server, not a hosted API."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or "." not in host or host.endswith((".local", ".internal", ".lan", ".localhost"))
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def completion_payload(model: str, request: Request, n: int, seed_offset: int = 0,
+                       neutral: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of one /completions call asking for ``n`` choices of ``request``; ``neutral`` (one of
+    :data:`NEUTRAL_FIELDS`) switches off the server's own sampling defaults."""
     sampling = request.sampling
     body: dict[str, Any] = {
         "model": model,
@@ -102,6 +150,9 @@ def completion_payload(model: str, request: Request, n: int, seed_offset: int = 
         body["temperature"] = sampling.temperature
         body["top_p"] = sampling.top_p
         body["seed"] = sampling.seed + seed_offset
+    if neutral is not None:
+        body.update(neutral)
+        body.setdefault("top_p", 1.0)  # greedy: no nucleus either (a server's default top_p is often 0.95)
     stops = [s for s in sampling.stop if s][:MAX_STOPS_SENT]
     if stops:
         body["stop"] = stops
@@ -122,14 +173,26 @@ class OpenAIBackend(Backend):
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         chat_template: str | None = None,
+        neutral_sampling: bool | str = "auto",
+        server: str = "auto",
         **unused: Any,
     ):
         name, url = split_target(model)
         super().__init__(name)
         unused = {k: v for k, v in unused.items() if k not in ("threads", "n_threads")}
         if unused:
-            known = "api_key, concurrency, timeout, max_retries, backoff, max_backoff, chat_template"
+            known = ("api_key, concurrency, timeout, max_retries, backoff, max_backoff, chat_template, "
+                     "neutral_sampling, server")
             raise TuskError(f"openai backend: unknown option {', '.join(sorted(unused))}; its options are {known}")
+        if str(neutral_sampling).strip().lower() == "auto":
+            self.neutral_sampling = is_local_url(url)
+        else:
+            self.neutral_sampling = bool_option("openai", "neutral_sampling", neutral_sampling)
+        server = str(server).strip().lower()
+        if server not in ("auto", *SERVER_KINDS):
+            raise TuskError(f"openai backend: option server={server!r} is not one of auto, {', '.join(SERVER_KINDS)}")
+        #: the server kind whose neutral fields are sent (None: not known yet; found out from GET /models)
+        self.server = None if server == "auto" else server
         try:
             import httpx
         except ImportError as exc:
@@ -158,13 +221,20 @@ class OpenAIBackend(Backend):
         self.calls = 0
         self.retries = 0
         self._count = threading.Lock()
+        self._kind_lock = threading.Lock()
+        if self.neutral_sampling and self.server is None:
+            self._detect_server(quiet=True)  # a server that is not up yet is asked again before the first request
 
     def preferred_chunk(self) -> int:
         """Enough requests to keep ``concurrency`` in flight while the slowest ones finish."""
         return 4 * self.concurrency
 
     def describe(self) -> dict[str, Any]:
-        described = {"backend": self.kind, "model": self.model, "url": self.base_url}
+        described: dict[str, Any] = {"backend": self.kind, "model": self.model, "url": self.base_url}
+        if self.neutral_sampling:  # plain temperature / top_p sampling: the server's defaults switched off
+            described["neutral_sampling"] = True
+            if self.server is not None:  # what is sent (not part of the identity: the same sampling everywhere)
+                described["sampling_fields"] = {"server": self.server, **NEUTRAL_FIELDS[self.server]}
         if self.chat_template is not None:  # which template made the prompts (only when one is used)
             described["chat_template"] = hashlib.sha256(self.chat_template.template.encode()).hexdigest()[:16]
         return described
@@ -211,8 +281,47 @@ class OpenAIBackend(Backend):
 
     # -- one request -----------------------------------------------------------------------------------------
 
+    def _neutral_fields(self) -> dict[str, Any] | None:
+        if not self.neutral_sampling:
+            return None
+        if self.server is None:
+            self._detect_server(quiet=False)
+        return NEUTRAL_FIELDS[self.server or "other"]
+
+    def _detect_server(self, quiet: bool) -> None:
+        """Tell the server kind from ``GET /models`` (``owned_by``); a server that answers something else is
+        "other"; one that cannot be reached stays unknown (asked again later) unless ``quiet`` is False."""
+        import httpx
+
+        with self._kind_lock:
+            if self.server is not None:
+                return
+            try:
+                response = self._client.get(self.base_url + "/models", timeout=5.0)
+            except httpx.HTTPError as exc:
+                if quiet:
+                    log.debug("%s/models: %s; the server kind is asked again before the first request",
+                              self.base_url, exc)
+                    return
+                log.warning("%s/models: %s; sending the sampling fields every server kind takes (not top_k)",
+                            self.base_url, exc)
+                self.server = "other"
+                return
+            owners = set()
+            if response.status_code == 200:
+                try:
+                    owners = {str(m.get("owned_by", "")).lower() for m in response.json().get("data") or []
+                              if isinstance(m, dict)}
+                except (ValueError, AttributeError):
+                    owners = set()
+            kinds = {_OWNED_BY.get(owner, "other") for owner in owners}
+            self.server = kinds.pop() if len(kinds) == 1 else "other"
+            log.info("%s: %s server; neutral sampling fields %s", self.base_url, self.server,
+                     NEUTRAL_FIELDS[self.server])
+
     def _complete(self, request: Request) -> Generation:
         sampling = request.sampling
+        neutral = self._neutral_fields()
         wanted = max(1, sampling.n)
         ask = 1 if sampling.greedy else wanted
         began = time.perf_counter()
@@ -220,7 +329,7 @@ class OpenAIBackend(Backend):
         reasons: list[str] = []
         prompt_tokens = completion_tokens = 0
         while len(texts) < ask:
-            body = completion_payload(self.model, request, ask - len(texts), seed_offset=len(texts))
+            body = completion_payload(self.model, request, ask - len(texts), seed_offset=len(texts), neutral=neutral)
             reply = self._post(body)
             choices = sorted(reply.get("choices") or [], key=lambda c: c.get("index", 0))
             if not choices:
@@ -278,7 +387,7 @@ class OpenAIBackend(Backend):
                     problem = f"HTTP {response.status_code}"
                     retry_after = _retry_after(response.headers.get("retry-after"))
                 else:
-                    raise TuskError(f"{self.url}: HTTP {response.status_code}: {response.text[:300]}")
+                    raise TuskError(self._client_error(response, body))
             if attempt == self.max_retries:
                 raise TuskError(f"{self.url}: gave up after {attempt + 1} tries; last: {problem}")
             delay = retry_after if retry_after is not None else self._delay(attempt)
@@ -288,6 +397,16 @@ class OpenAIBackend(Backend):
             if self._closing.wait(delay):
                 raise TuskError("openai backend closed while requests were in flight")
         raise AssertionError("unreachable")
+
+    def _client_error(self, response: Any, body: dict[str, Any]) -> str:
+        """The message of an HTTP error that is not retried, with what probably caused it."""
+        message = f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
+        sent = [field for field in NEUTRAL_FIELDS.get(self.server or "other", {}) if field in body]
+        if response.status_code in (400, 422) and sent and any(field in response.text for field in sent):
+            message += (f" (the server refused the fields tusk sends to switch off its own sampling defaults, "
+                        f"{', '.join(sent)}: name its kind with --backend-option server=llamacpp|vllm|sglang|other, "
+                        "or pass --backend-option neutral_sampling=false to send only temperature and top_p)")
+        return message
 
     def _delay(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
