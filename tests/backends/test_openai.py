@@ -355,3 +355,36 @@ def test_a_server_that_refuses_a_neutral_field_says_how_to_go_on(server):
     assert "neutral_sampling=false" in message and len(server.bodies) == 1  # not retried
     with OpenAIBackend(f"tiny@{server.url}", server="other") as other:  # the kind named: no top_k sent
         assert len(list(other.generate([Request("g", "greedy", SamplingParams(max_tokens=4))]))) == 1
+
+
+@pytest.mark.parametrize("signal_name, said", [("SIGINT", "tusk: interrupted"), ("SIGTERM", "tusk: terminated")])
+def test_an_interrupted_run_exits_at_once_with_requests_waiting_on_a_slow_server(server, tmp_path, signal_name,
+                                                                                said):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    server.delay = 30.0  # every request is in flight when the signal comes
+    command = [sys.executable, "-c", "from tusk.cli import main; raise SystemExit(main())", "eval",
+               "--model", f"openai:tiny@{server.url}", "--benchmarks", "smoke", "--limit", "4",
+               "--max-tokens", "8", "--out", str(tmp_path / "run"), "--no-progress",
+               "--backend-option", "neutral_sampling=false"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while server.in_flight < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert server.in_flight >= 2, "the requests never reached the server"
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, signal_name))
+        output, _ = proc.communicate(timeout=20)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert said in output
+    assert took < 5.0, f"exited {took:.1f} s after {signal_name}: {output}"
+    assert "retry" not in output, output

@@ -16,6 +16,8 @@ Guarantees:
   few times within about 3 s (no server there is the likely cause) before the error; after that, a refused
   connection is a server restarting and gets the full retries;
 - every request is answered exactly once: a retried call replaces the failed one, nothing is yielded twice;
+- requests run on daemon threads: Ctrl-C or SIGTERM ends the process at once, even while calls wait on a slow
+  server, and a call cut short by ``close()`` is neither retried nor logged as a retry;
 - ``n`` samples: servers that return fewer choices than asked (the llama.cpp server returns one) are asked
   again for the rest, each call with its own seed; greedy requests are sent once and repeated;
 - stop strings: at most 4 are sent (the OpenAI limit); every stop string is applied to the text afterwards.
@@ -51,12 +53,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import random
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from tusk.backends.base import Backend, bool_option, int_option
@@ -71,7 +74,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 #: options of the transport (and ``chat_template``, whose content hash is in ``describe()``): a run resumes and
 #: shards merge whatever their values
 NEUTRAL_OPTIONS = frozenset({"concurrency", "timeout", "max_retries", "backoff", "max_backoff", "chat_template",
-                             "threads", "n_threads"})
+                             "threads", "n_threads",
+                             # what they change is in describe(): neutral_sampling (auto and true agree on a
+                             # local server), server (the fields sent, not what they mean)
+                             "neutral_sampling", "server"})
 MAX_STOPS_SENT = 4
 #: a host name or address, optionally with a port and a path: what a URL without its scheme looks like
 _HOSTLIKE = re.compile(r"^\[?[\w.:-]+\]?(:\d+)?(/\S*)?$")
@@ -157,6 +163,53 @@ def completion_payload(model: str, request: Request, n: int, seed_offset: int = 
     if stops:
         body["stop"] = stops
     return body
+
+
+class _DaemonPool:
+    """A thread pool whose workers are daemon threads: an interrupted run exits at once, even with a request
+    waiting on a slow server (``concurrent.futures`` joins its workers at exit, so a read of up to ``timeout``
+    seconds would hold the process).  Workers start as needed, up to ``workers``."""
+
+    def __init__(self, workers: int, name: str):
+        self._workers, self._name = workers, name
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Any, *args: Any) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, fn, args))
+        if len(self._threads) < self._workers:
+            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return future
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, fn, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self) -> None:
+        """Stop the workers once their current call returns (not waited for; queued calls are cancelled)."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task[0].cancel()
+        for _ in self._threads:
+            self._tasks.put(None)
 
 
 class OpenAIBackend(Backend):
@@ -252,7 +305,7 @@ class OpenAIBackend(Backend):
             raise TuskError("openai backend is closed")
         pending = iter(requests)
         running: dict[Future[Generation], str] = {}
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tusk-openai")
+        pool = _DaemonPool(self.concurrency, "tusk-openai")
         try:
             self._fill(pool, pending, running)
             while running:
@@ -270,9 +323,9 @@ class OpenAIBackend(Backend):
         finally:
             for future in running:
                 future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
-    def _fill(self, pool: ThreadPoolExecutor, pending: Iterator[Request], running: dict) -> None:
+    def _fill(self, pool: _DaemonPool, pending: Iterator[Request], running: dict) -> None:
         while len(running) < 2 * self.concurrency:
             request = next(pending, None)
             if request is None:
@@ -365,7 +418,11 @@ class OpenAIBackend(Backend):
             retry_after: float | None = None
             try:
                 response = self._client.post(self.url, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
+            except (httpx.TimeoutException, httpx.TransportError, RuntimeError) as exc:
+                if self._closing.is_set():  # the client was closed under this call (Ctrl-C): no retry, no warning
+                    raise TuskError("openai backend closed while requests were in flight") from None
+                if isinstance(exc, RuntimeError):
+                    raise
                 problem = f"{type(exc).__name__}: {exc}"
                 if isinstance(exc, httpx.ConnectError) and not self._reached.is_set():
                     # nothing has ever answered: most likely no server there, so give up within seconds
@@ -390,6 +447,8 @@ class OpenAIBackend(Backend):
                     raise TuskError(self._client_error(response, body))
             if attempt == self.max_retries:
                 raise TuskError(f"{self.url}: gave up after {attempt + 1} tries; last: {problem}")
+            if self._closing.is_set():
+                raise TuskError("openai backend closed while requests were in flight")
             delay = retry_after if retry_after is not None else self._delay(attempt)
             with self._count:
                 self.retries += 1
