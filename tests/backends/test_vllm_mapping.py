@@ -94,3 +94,15 @@ def test_a_context_window_given_is_part_of_the_description(monkeypatch):
     assert "max_model_len" not in default.describe()
     short = VLLMBackend("org/model", max_model_len=512)
     assert short.llm.kwargs["max_model_len"] == 512 and short.describe()["max_model_len"] == 512
+
+
+def test_unknown_options_are_an_error_before_vllm_is_imported(monkeypatch):
+    import sys
+
+    from tusk.backends import load_backend
+    from tusk.errors import TuskError
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # importing vllm would fail: the option check comes first
+    with pytest.raises(TuskError, match="vllm backend: unknown option max_model_length, tensor_paralel_size; "
+                                        "its options are tensor_parallel_size, dtype"):
+        load_backend("vllm:Qwen/Qwen2.5-Math-7B", tensor_paralel_size=4, max_model_length=8192, threads=2)

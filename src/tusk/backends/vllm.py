@@ -8,7 +8,8 @@ reach the caller while the rest is still running.  Greedy requests with ``n > 1`
 repeated; stop strings are applied again to the returned text, as in every tusk backend.
 
 Options: ``tensor_parallel_size`` (GPUs per model), ``dtype``, ``gpu_memory_utilization``, ``max_model_len``,
-``chunk_size``, ``seed``, ``enforce_eager``; ``max_model_len``, when given, is part of ``describe()`` (it bounds
+``chunk_size``, ``seed``, ``enforce_eager`` (any other option is an error, raised before vLLM is imported;
+``threads`` is ignored); ``max_model_len``, when given, is part of ``describe()`` (it bounds
 completions, so the generation cache must not mix windows).  Not covered: LoRA adapters at request time, pipeline parallelism.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from tusk.backends.base import Backend
 from tusk.backends.stopping import cut_at_stop
-from tusk.errors import MissingExtraError
+from tusk.errors import MissingExtraError, TuskError
 from tusk.types import Generation, Request, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,10 @@ class VLLMBackend(Backend):
         **unused: Any,
     ):
         super().__init__(model)
-        if unused:
-            log.debug("vllm backend ignores options %s", sorted(unused))
+        unused = {k: v for k, v in unused.items() if k not in ("threads", "n_threads")}  # CPU threads: not vLLM's
+        if unused:  # before vLLM is imported: a typo must not run the model on other settings
+            raise TuskError(f"vllm backend: unknown option {', '.join(sorted(unused))}; its options are "
+                            f"{', '.join(OPTIONS)}")
         try:
             import vllm
         except ImportError as exc:
