@@ -147,3 +147,26 @@ def test_an_unknown_benchmark_is_refused_before_the_cache_or_the_model(tmp_path)
                      "--out", str(tmp_path / "r"))
     assert result.returncode != 0 and "unknown benchmark 'nosuch'" in result.stderr
     assert "loading" not in result.stderr and not cache.exists()
+
+
+def test_an_interrupted_eval_says_where_its_partial_summary_is(tmp_path, capsys, monkeypatch):
+    import tusk.evaluate
+    from tusk.report import summarize
+
+    out = tmp_path / "run"
+
+    def interrupted(config, **kwargs):  # what evaluate leaves after an interrupt: samples and a partial summary
+        records = [{"id": f"{b}/{i}", "benchmark": b, "correct": i == 0} for b, n in (("gsm8k", 3), ("svamp", 2))
+                   for i in range(n)]
+        out.mkdir()
+        (out / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        config = {"model": "m", "benchmarks": ["gsm8k", "svamp", "aqua"], "complete": False}
+        (out / "config.json").write_text(json.dumps(config))
+        (out / "summary.json").write_text(json.dumps(summarize(records, config)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tusk.evaluate, "evaluate", interrupted)
+    assert main(["eval", "--benchmarks", "gsm8k,svamp,aqua", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert f"partial summary in {out / 'summary.json'}: 5 problems stored (gsm8k 3, svamp 2)" in err
+    assert "rerun the same command to resume" in err and err.rstrip().endswith("tusk: interrupted")

@@ -65,6 +65,27 @@ def _backend_options(args: argparse.Namespace) -> dict:
     return options
 
 
+def _say_where_the_partial_run_is(out: str) -> None:
+    """After an interrupt: where the partial summary is, how many problems it holds, and how to resume."""
+    import sys
+    from pathlib import Path
+
+    path = Path(out) / "summary.json"
+    try:
+        from tusk.report import load_summary
+
+        summary = load_summary(out) if path.exists() else None
+    except TuskError:
+        summary = None
+    if not summary or not summary["benchmarks"]:
+        print(f"tusk: no problem was stored in {out} yet; rerun the same command to start again", file=sys.stderr)
+        return
+    counts = {name: entry.get("n", 0) for name, entry in summary["benchmarks"].items()}
+    each = ", ".join(f"{name} {n}" for name, n in counts.items())
+    print(f"tusk: partial summary in {path}: {sum(counts.values())} problems stored ({each}); rerun the same "
+          "command to resume (stored problems are not redone)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from tusk.commands import result_console
     from tusk.evaluate import EvalConfig, evaluate
@@ -80,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, chunk_size=args.chunk_size, backend_options=_backend_options(args),
     )
     # settings are checked before the model is loaded and the cache opened
-    summary = evaluate(config, progress=not args.no_progress, cache=args.cache or None)
+    try:
+        summary = evaluate(config, progress=not args.no_progress, cache=args.cache or None)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: evaluate wrote a partial summary of what was stored
+        _say_where_the_partial_run_is(args.out)
+        raise
     console = result_console()
     console.print(render_details(summary))
     console.print(render_table([(summary["model"], summary)]))
