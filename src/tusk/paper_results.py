@@ -8,13 +8,22 @@ like for like (over all nine they equal the paper's printed averages).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tusk.errors import TuskError
 
 #: The paper's column order.
 PAPER_COLUMNS = ("gsm8k", "math", "aqua", "numglue", "svamp", "deepmind", "simuleq", "sat", "mmlu_math")
+
+
+
+def order_benchmarks(names: Iterable[str]) -> list[str]:
+    """``names`` once each, in the paper's column order, then the others (extras such as TheoremQA) in the order
+    they first appear: every table of ``tusk report`` lists benchmarks this way."""
+    names = list(dict.fromkeys(names))
+    return [b for b in PAPER_COLUMNS if b in names] + [b for b in names if b not in PAPER_COLUMNS]
+
 
 #: Hybrid-decoding accuracy (%) per model, in PAPER_COLUMNS order.
 PAPER_RESULTS: dict[str, tuple[float, ...]] = {
