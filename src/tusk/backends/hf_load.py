@@ -70,9 +70,20 @@ def _resolve(target: str, base_model: str | None) -> ModelSource:
         return ModelSource("dir", str(path.resolve()))
     if path.exists():
         raise TuskError(f"hf backend: {target} is neither a model folder nor a .gguf file")
-    if target.count("/") == 1 and not target.startswith((".", "/", "~")):
+    if _looks_local(target):  # runs/my-checkpoint with runs/ here: a mistyped path, not a hub id to download
+        raise TuskError(f"hf backend: {target} not found (no such folder or file)")
+    if target.count("/") == 1:
         return ModelSource("hub", target)
     raise TuskError(f"hf backend: {target} not found (expected a folder, a .gguf file or a hub id ORG/NAME)")
+
+
+def _looks_local(target: str) -> bool:
+    """Whether ``target`` can only mean a local path: it starts with ``./``, ``../``, ``/`` or ``~``, or its
+    first path component is a folder or file that exists here."""
+    if target.startswith((".", "/", "~")) or "\\" in target:
+        return True
+    first = target.split("/", 1)[0]
+    return "/" in target and bool(first) and Path(first).exists()
 
 
 def _adapter_base(adapter_config: Path) -> str:
@@ -109,11 +120,13 @@ def load_model_and_tokenizer(
             tokenizer = _load(AutoTokenizer.from_pretrained, source.location)
         return model, tokenizer
 
+    kwargs: dict[str, Any] = {}
+    if source.kind == "hub":
+        kwargs.update(_hub_access(source.location))
     if source.gguf_file and convert_cache:
         converted = _converted_gguf(source)
         if converted is not None:
             return load_model_and_tokenizer(converted, dtype, device, convert_cache=False)
-    kwargs: dict[str, Any] = {}
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
     tokenizer = _load(AutoTokenizer.from_pretrained, source.location, **kwargs)
@@ -125,6 +138,55 @@ def load_model_and_tokenizer(
     model = model.to(device=device, dtype=dtype)
     model.eval()
     return model, tokenizer
+
+
+def _hub_access(repo_id: str) -> dict[str, Any]:
+    """Loading options for a hub id, decided before transformers tries the network: a repository in the
+    Hugging Face cache loads from it when the hub cannot be reached (or ``HF_HUB_OFFLINE`` is set), and one that
+    is not cached fails at once with one line instead of minutes of connection retries."""
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return {}
+    cached = isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    offline = bool(constants.HF_HUB_OFFLINE)
+    if not offline and not _reachable(constants.ENDPOINT):
+        offline = True
+        why = f"{constants.ENDPOINT} cannot be reached (no network?)"
+    else:
+        why = "HF_HUB_OFFLINE is set"
+    if not offline:
+        return {}
+    if not cached:
+        raise TuskError(f"hf backend: {repo_id} is not in the Hugging Face cache and {why}; download it where "
+                        "there is network (huggingface-cli download), or give a local folder")
+    log.info("%s; loading %s from the Hugging Face cache", why, repo_id)
+    return {"local_files_only": True}
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _quiet_library_handlers() -> None:
+    """huggingface_hub logs through a stderr handler of its own and to the root logger too: every line came
+    twice.  Its own handler goes; its records reach tusk's handler (or Python's last resort) once."""
+    library = logging.getLogger("huggingface_hub")
+    for handler in list(library.handlers):
+        if type(handler) is logging.StreamHandler:
+            library.removeHandler(handler)
 
 
 def _converted_gguf(source: ModelSource) -> ModelSource | None:
@@ -142,6 +204,7 @@ def _converted_gguf(source: ModelSource) -> ModelSource | None:
 def _load(loader: Any, location: str, **kwargs: Any) -> Any:
     from transformers.utils import logging as hf_logging
 
+    _quiet_library_handlers()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # tusk shows its own progress; keep the per-tensor bars quiet
     try:
