@@ -134,6 +134,11 @@ def test_dequantize_must_be_a_yes_or_no(value):
         ({"n_threads": "many"}, "option n_threads='many' is not an integer"),
         ({"seed": True}, "option seed=True is not an integer"),
         ({"dequantize": True, "flash_attn": True}, "dequantize=true sets flash_attn itself"),
+        # Llama() parameters are checked against its annotations, naming the option
+        ({"flash_attn": "maybe"}, "llamacpp backend: option flash_attn='maybe' is not a boolean"),
+        ({"n_gpu_layers": "abc"}, "llamacpp backend: option n_gpu_layers='abc' is not an integer"),
+        ({"rope_freq_base": "high"}, "llamacpp backend: option rope_freq_base='high' is not a number"),
+        ({"type_k": 1.5}, "llamacpp backend: option type_k=1.5 is not an integer"),
     ],
 )
 def test_bad_options_are_refused_before_loading(options, message):
@@ -141,6 +146,16 @@ def test_bad_options_are_refused_before_loading(options, message):
 
     with pytest.raises(TuskError, match=message):
         LlamaCppBackend("smollm2-135m", **options)
+
+
+def test_llama_parameters_given_as_text_are_converted():
+    import llama_cpp
+
+    from tusk.backends.llamacpp import llama_passthrough
+
+    given = {"n_gpu_layers": "12", "flash_attn": "true", "rope_freq_base": "10000", "type_k": None, "numa": False}
+    assert llama_passthrough(llama_cpp.Llama, given) == {"n_gpu_layers": 12, "flash_attn": True,
+                                                         "rope_freq_base": 10000.0, "type_k": None, "numa": False}
 
 
 def test_a_file_that_is_not_gguf_is_refused(tmp_path):

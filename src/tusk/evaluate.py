@@ -226,10 +226,12 @@ def evaluate(
             backend = stack.enter_context(_load_backend(config, cache))
         style = backend.preferred_prompt if config.prompt == "auto" else config.prompt
         if style == "chat" and backend.chat_prompt([{"role": "user", "content": "1 + 1?"}]) is None:
-            why = ("tusk sends plain completions to the server and does not know the served model's chat template"
-                   if backend.kind == "openai" else "the model has no chat template")
-            raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts ({why}); "
-                            "use --prompt alpaca")
+            if backend.kind == "openai":
+                raise TuskError("--prompt chat: the openai backend does not know the served model's chat template; "
+                                "give it with --backend-option chat_template=SOURCE (a built-in model name, a .gguf "
+                                "file, a model folder or a .jinja file), or use --prompt alpaca")
+            raise TuskError(f"--prompt chat: the {backend.kind or 'given'} backend cannot render chat prompts (the "
+                            "model has no chat template); use --prompt alpaca")
         run_config = {**asdict(config), **known, "benchmarks": list(config.benchmarks), "prompt": style,
                       "data_dir": data_folder(config.data_dir), "problem_sets": problem_sets,
                       "backend_options": redacted_options(config.backend_options)}  # no API key on disk

@@ -63,6 +63,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         server: FakeCompletions = self.server  # type: ignore[assignment]
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/v1/completions":  # as FastAPI servers answer a URL without /v1
+            self.send_response(404)
+            self.send_header("Content-Length", "22")
+            self.end_headers()
+            self.wfile.write(b'{"detail":"Not Found"}')
+            return
         if server.refuse_field and server.refuse_field in body:
             with server.lock:
                 server.bodies.append(body)
@@ -388,3 +394,31 @@ def test_an_interrupted_run_exits_at_once_with_requests_waiting_on_a_slow_server
     assert said in output
     assert took < 5.0, f"exited {took:.1f} s after {signal_name}: {output}"
     assert "retry" not in output, output
+
+
+def test_a_404_from_the_first_call_asks_whether_the_url_is_the_api_root(server):
+    backend = OpenAIBackend(f"tiny@{server.url.removesuffix('/v1')}/nowhere", neutral_sampling=False)
+    with backend, pytest.raises(TuskError, match=r"HTTP 404.*\(is http://127\.0\.0\.1:\d+/nowhere the API root\? "
+                                                 r"It usually ends in /v1\)"):
+        list(backend.generate([Request("a", "p", SamplingParams(max_tokens=4))]))
+
+
+@pytest.mark.parametrize("timeout", [0, "0", -1])
+def test_a_timeout_of_zero_or_less_is_refused(server, timeout):
+    with pytest.raises(TuskError, match="openai backend: option timeout=.*(above 0|>= 0)"):
+        _backend(server, timeout=timeout)
+
+
+def test_a_chat_template_that_is_not_a_gguf_file_says_so(server, tmp_path):
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"not a gguf file at all, just some bytes")
+    with pytest.raises(TuskError, match="fake.gguf is not a GGUF file"):
+        _backend(server, chat_template=str(fake))
+
+
+def test_prompt_chat_without_a_template_names_the_chat_template_option(server, tmp_path):
+    from tusk.evaluate import EvalConfig, evaluate
+
+    with _backend(server) as backend, pytest.raises(TuskError, match="--backend-option chat_template=SOURCE"):
+        evaluate(EvalConfig(model=f"openai:tiny@{server.url}", prompt="chat", limit=1, out=str(tmp_path / "r")),
+                 backend, progress=False)

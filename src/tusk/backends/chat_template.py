@@ -152,8 +152,10 @@ def _token_text(value: Any) -> str:
 
 
 def _from_gguf(path: Path) -> ChatTemplate:
+    from tusk.backends.llamacpp import check_gguf
     from tusk.gguf_convert import read_gguf
 
+    check_gguf(path)  # "is not a GGUF file" rather than numpy's words about dtypes
     reader = read_gguf(path, "reading a chat template from a GGUF file")
 
     def scalar(key: str) -> Any:

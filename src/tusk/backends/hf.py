@@ -141,6 +141,8 @@ class HFBackend(Backend):
         self.lm, self.tokenizer = load_model_and_tokenizer(self.source, self.dtype, device)
         log.info("loaded %s on %s (%s) in %.1f s", model, device, self.dtype, time.perf_counter() - started)
         self.context_length = _context_length(self.lm)
+        #: completions the model's context ended before their max_tokens (warned about, with the count, at close)
+        self.context_cut = 0
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -208,7 +210,16 @@ class HFBackend(Backend):
             **({"ignore_eos": True} if self.ignore_eos else {}),
         }
 
+    def _window_ended(self, request_id: str) -> None:
+        self.context_cut += 1
+        if self.context_cut == 1:
+            log.warning("request %s: the model's context (%s positions) ended its completion before --max-tokens "
+                        "(a count follows at the end)", request_id, self.context_length)
+
     def close(self) -> None:
+        if getattr(self, "lm", None) is not None and getattr(self, "context_cut", 0):
+            log.warning("%d completions were ended by the model's context (%s positions), not by --max-tokens; "
+                        "they count as cut off", self.context_cut, self.context_length)
         self.lm = None
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
@@ -222,6 +233,8 @@ class HFBackend(Backend):
         decoded = self._run_continuous(rows) if self.batching == "continuous" else self._run_padded(rows)
         for row, result, elapsed in decoded:
             index = row.index
+            if result[1] == "length" and row.sampling.max_tokens < requests[index].sampling.max_tokens:
+                self._window_ended(requests[index].id)
             texts[index][row.sample] = result
             seconds[index] += elapsed
             if len(texts[index]) == wanted[index]:

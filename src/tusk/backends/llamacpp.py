@@ -25,7 +25,8 @@ an ``n_ctx`` other than the default (the window bounds a completion's length, so
 
 Guarantees: one Generation per Request, yielded as soon as it is finished; completions are cut before the first
 stop string; ``n > 1`` draws n samples with seeds ``seed, seed+1, ...`` (greedy: decoded once, repeated);
-a completion stops ("length") where the context window is full.  Does not: run requests in parallel, or
+a completion stops ("length") where the context window is full, and such completions are counted
+(``context_cut``) and warned about: once when the first one happens, with the count when the backend closes.  Does not: run requests in parallel, or
 support prompts that do not fit the context window (those raise TuskError naming the request, its token count
 and n_ctx).
 """
@@ -122,6 +123,8 @@ class LlamaCppBackend(Backend):
         #: the window bounds how many tokens a completion may have: another one is another result (described)
         self._described_n_ctx = None if n_ctx == DEFAULT_N_CTX else self.n_ctx
         self._version = getattr(llama_cpp, "__version__", "?")
+        #: completions the context window ended before their max_tokens (warned about, with the count, at close)
+        self.context_cut = 0
         self._chat_formatter = self._make_chat_formatter()
         if not self._builtin and self._chat_formatter is not None:
             self.preferred_prompt = "chat"
@@ -195,6 +198,8 @@ class LlamaCppBackend(Backend):
             choice = out["choices"][0]
             texts.append(choice["text"])
             reasons.append(choice.get("finish_reason") or "stop")
+            if room < sp.max_tokens and reasons[-1] == "length" and out["usage"]["completion_tokens"] >= room:
+                self._window_ended(request.id)
             prompt_tokens = out["usage"]["prompt_tokens"]
             completion_tokens += out["usage"]["completion_tokens"]
         repeat = sp.n // draws
@@ -211,10 +216,19 @@ class LlamaCppBackend(Backend):
         """The prompt's length in tokens as llama-cpp-python counts it for a completion (BOS included)."""
         return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
+    def _window_ended(self, request_id: str) -> None:
+        self.context_cut += 1
+        if self.context_cut == 1:
+            log.warning("request %s: the context window (n_ctx=%d) ended its completion before --max-tokens; raise "
+                        "it with --backend-option n_ctx=N (a count follows at the end)", request_id, self.n_ctx)
+
     def close(self) -> None:
         llm, self._llm = getattr(self, "_llm", None), None
         if llm is not None:
             llm.close()
+            if self.context_cut:
+                log.warning("%d completions were ended by the context window (n_ctx=%d), not by --max-tokens; they "
+                            "count as cut off; raise it with --backend-option n_ctx=N", self.context_cut, self.n_ctx)
 
 
 #: options of LlamaCppBackend itself; any other option must be a parameter of ``llama_cpp.Llama()``
@@ -233,7 +247,8 @@ def llama_passthrough(llama_class: type, options: dict[str, Any]) -> dict[str, A
     """The options to hand to ``llama_class()`` unchanged; an option it does not take raises TuskError."""
     import inspect
 
-    accepted = set(inspect.signature(llama_class.__init__).parameters) - _RESERVED
+    parameters = inspect.signature(llama_class.__init__).parameters
+    accepted = set(parameters) - _RESERVED
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise TuskError(
@@ -241,7 +256,34 @@ def llama_passthrough(llama_class: type, options: dict[str, Any]) -> dict[str, A
             f"its options are {', '.join(OWN_OPTIONS)}, and any parameter of llama_cpp.Llama() "
             "(n_gpu_layers, n_batch, n_ubatch, flash_attn, ...)"
         )
-    return dict(options)
+    return {name: _typed(name, value, parameters[name].annotation) for name, value in options.items()}
+
+
+def _typed(name: str, value: Any, annotation: Any) -> Any:
+    """A Llama() option checked against its annotation (int, bool, float, str, optional or not), converted
+    from the text the command line may give; an option of another type is passed as it is."""
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    optional = kind.startswith("Optional[")
+    kind = kind.removeprefix("Optional[").removesuffix("]") if optional else kind
+    if value is None and optional:
+        return None
+    if kind == "bool":
+        return bool_option("llamacpp", name, value)
+    if kind == "int":
+        return int_option("llamacpp", name, value)
+    if kind == "Union[bool, int]":
+        return value if isinstance(value, (bool, int)) else int_option("llamacpp", name, value)
+    if kind == "float":
+        try:
+            number = None if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None:
+            raise TuskError(f"llamacpp backend: option {name}={value!r} is not a number")
+        return number
+    if kind == "str" and not isinstance(value, str):
+        raise TuskError(f"llamacpp backend: option {name}={value!r} is not text")
+    return value
 
 
 def check_gguf(path: Path) -> None:

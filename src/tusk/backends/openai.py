@@ -257,6 +257,8 @@ class OpenAIBackend(Backend):
         self.backoff = _seconds("backoff", backoff)
         self.max_backoff = _seconds("max_backoff", max_backoff)
         timeout = _seconds("timeout", timeout)
+        if timeout <= 0:
+            raise TuskError(f"openai backend: option timeout={timeout:g} must be above 0 seconds")
         self.chat_template = load_chat_template(str(chat_template)) if chat_template else None
         if self.chat_template is not None:
             self.preferred_prompt = "chat"
@@ -270,6 +272,8 @@ class OpenAIBackend(Backend):
         self._closing = threading.Event()
         #: set once any HTTP call got an answer: until then a refused connection fails fast
         self._reached = threading.Event()
+        #: set once a completion call succeeded: a later 404 is not about the URL
+        self._reached_completions = False
         #: HTTP calls made, including retries (for tests and logs)
         self.calls = 0
         self.retries = 0
@@ -436,6 +440,7 @@ class OpenAIBackend(Backend):
             else:
                 self._reached.set()
                 if response.status_code == 200:
+                    self._reached_completions = True
                     try:
                         return response.json()
                     except ValueError:
@@ -460,6 +465,8 @@ class OpenAIBackend(Backend):
     def _client_error(self, response: Any, body: dict[str, Any]) -> str:
         """The message of an HTTP error that is not retried, with what probably caused it."""
         message = f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
+        if response.status_code == 404 and not self._reached_completions:
+            message += f" (is {self.base_url} the API root? It usually ends in /v1)"
         sent = [field for field in NEUTRAL_FIELDS.get(self.server or "other", {}) if field in body]
         if response.status_code in (400, 422) and sent and any(field in response.text for field in sent):
             message += (f" (the server refused the fields tusk sends to switch off its own sampling defaults, "
