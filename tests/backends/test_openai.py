@@ -422,3 +422,19 @@ def test_prompt_chat_without_a_template_names_the_chat_template_option(server, t
     with _backend(server) as backend, pytest.raises(TuskError, match="--backend-option chat_template=SOURCE"):
         evaluate(EvalConfig(model=f"openai:tiny@{server.url}", prompt="chat", limit=1, out=str(tmp_path / "r")),
                  backend, progress=False)
+
+
+def test_the_api_key_is_not_in_the_generation_cache(server, tmp_path):
+    import sqlite3
+
+    from tusk.backends.cached import CachedBackend
+
+    request = [Request("a", "p", SamplingParams(max_tokens=4))]
+    with CachedBackend(_backend(server, api_key="sk-SECRET123"), tmp_path / "c.sqlite") as first:
+        list(first.generate(request))
+    assert server.headers_seen[-1] == "Bearer sk-SECRET123"
+    with CachedBackend(_backend(server, api_key="sk-ROTATED"), tmp_path / "c.sqlite") as rotated:
+        list(rotated.generate(request))
+        assert rotated.hits == 1  # the key is not part of what a cached generation is keyed by
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        assert "sk-" not in json.dumps(db.execute("SELECT * FROM generations").fetchall())
