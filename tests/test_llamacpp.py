@@ -251,3 +251,25 @@ def test_a_context_window_other_than_the_default_is_another_model_to_the_cache(t
         (full,) = big.generate(requests)
         assert big.hits == 0  # the generation cut short by the small window is not reused
         assert full.completion_tokens > cut.completion_tokens
+
+
+@pytest.mark.slow
+def test_sampling_is_plain_temperature_sampling_over_the_whole_vocabulary(smollm):
+    """No hidden top-k 40 / min-p 0.05: at a high temperature nearly every draw lies outside the 40 likeliest
+    first tokens (they would all lie inside with llama-cpp-python's defaults)."""
+    import llama_cpp
+
+    prompt = "Question: what is 7 times 6?\nAnswer:"
+    scorer = llama_cpp.Llama(smollm._llm.model_path,
+                             n_ctx=256, logits_all=True, verbose=False, n_threads=1)
+    try:
+        top = scorer.create_completion(prompt, max_tokens=1, temperature=0, logprobs=40)
+        likeliest = set(top["choices"][0]["logprobs"]["top_logprobs"][0])
+    finally:
+        scorer.close()
+    assert len(likeliest) == 40
+    requests = [Request(str(seed), prompt, SamplingParams(max_tokens=1, temperature=50.0, seed=seed))
+                for seed in range(12)]
+    draws = [generation.text for generation in smollm.generate(requests)]
+    outside = [text for text in draws if text not in likeliest]
+    assert len(outside) >= 6, (draws, sorted(likeliest))

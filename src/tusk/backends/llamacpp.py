@@ -190,6 +190,8 @@ class LlamaCppBackend(Backend):
                     max_tokens=min(sp.max_tokens, room),
                     temperature=sp.temperature,
                     top_p=sp.top_p,
+                    top_k=0,  # plain temperature / top-p sampling, as the other backends: llama-cpp-python
+                    min_p=0.0,  # would also keep only the 40 likeliest tokens and those above 5% of the best
                     stop=list(sp.stop) or None,
                     seed=sp.seed + i,
                 )
