@@ -47,3 +47,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "manual" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def smoke():
+    """The built-in smoke problems."""
+    from tusk.benchmarks import load_problems
+
+    return load_problems("smoke")
+
+
+@pytest.fixture
+def smoke_answering_backend(smoke):
+    """A scripted backend that answers every smoke problem right ("The answer is GOLD.")."""
+    from tusk.backends.scripted import ScriptedBackend
+
+    def respond(request, i):
+        (problem,) = [p for p in smoke if p.question.strip() in request.prompt]
+        return f"The answer is {problem.answer}."
+
+    return ScriptedBackend(responder=respond)

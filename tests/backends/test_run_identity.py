@@ -9,24 +9,14 @@ import pytest
 
 from tusk.backends.base import is_secret_option, redacted_options
 from tusk.backends.scripted import ScriptedBackend
-from tusk.benchmarks import load_problems
 from tusk.errors import TuskError
 from tusk.evaluate import EvalConfig, evaluate
 from tusk.merge import merge_runs
 
 
-@pytest.fixture(scope="module")
-def smoke():
-    return load_problems("smoke")
-
-
 @pytest.fixture
-def backend(smoke):
-    def respond(request, i):
-        (problem,) = [p for p in smoke if p.question.strip() in request.prompt]
-        return f"The answer is {problem.answer}."
-
-    return ScriptedBackend(responder=respond)
+def backend(smoke_answering_backend):
+    return smoke_answering_backend
 
 
 def run(backend, out, **settings):

@@ -123,6 +123,17 @@ def _rounds_to(exact: Fraction, rounded: Number) -> bool:
     """True when ``rounded`` (a decimal with at least one digit after the point) is ``exact`` rounded to
     its written precision and within :data:`ROUNDED_REL_TOL` of it: ``0.33`` for 1/3, ``0.9`` for 0.899,
     ``4.17`` for 4.1667 (not ``0.1`` for 0.14: a one-digit gold is no licence for a 40% error)."""
+    return _rounding_within(exact, rounded, ROUNDED_REL_TOL)
+
+
+def _printed_rounding(exact: Fraction, rounded: Number) -> bool:
+    """The stricter rule for a printed decimal against an option written with roots or pi (``13.66`` for
+    ``5(\\sqrt{3}+1)``): at least 3 significant digits, rounding to the decimals shown, within 1e-3."""
+    return rounded.digits >= 3 and _rounding_within(exact, rounded, PRINTED_REL_TOL)
+
+
+def _rounding_within(exact: Fraction, rounded: Number, rel_tol: float) -> bool:
+    """``rounded`` has decimals, is within half a unit of its last decimal of ``exact``, and within ``rel_tol``."""
     d = rounded.decimals
     if d is None or d == 0:
         return False
@@ -130,20 +141,7 @@ def _rounds_to(exact: Fraction, rounded: Number) -> bool:
     if diff > Fraction(1, 2 * 10**d):
         return False
     scale = max(abs(exact), abs(rounded.value))
-    return scale == 0 or diff / scale <= ROUNDED_REL_TOL
-
-
-def _printed_rounding(exact: Fraction, rounded: Number) -> bool:
-    """The stricter rule for a printed decimal against an option written with roots or pi (``13.66`` for
-    ``5(\\sqrt{3}+1)``): at least 3 significant digits, rounding to the decimals shown, within 1e-3."""
-    d = rounded.decimals
-    if d is None or d == 0 or rounded.digits < 3:
-        return False
-    diff = abs(exact - rounded.value)
-    if diff > Fraction(1, 2 * 10**d):
-        return False
-    scale = max(abs(exact), abs(rounded.value))
-    return scale == 0 or diff / scale <= PRINTED_REL_TOL
+    return scale == 0 or diff / scale <= rel_tol
 
 
 def _more_precise(pred: Number, gold: Number) -> bool:
