@@ -150,7 +150,7 @@ def comparison_notes(comparisons: Iterable[Comparison], names: tuple[str, str] =
 
 
 def _problem_set_hashes(run_dir: str | Path) -> dict[str, str]:
-    from tusk.report import load_config
+    from tusk.store import load_config
 
     sets = load_config(run_dir).get("problem_sets")
     if not isinstance(sets, Mapping):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tusk.errors import DataError, TuskError
-from tusk.store import SUMMARY, read_json, read_samples
+from tusk.store import SUMMARY, load_config, read_json, read_samples
 
 SHORT_NAMES = {
     "gsm8k": "GSM",
@@ -161,17 +161,6 @@ def _check_sample(record: Any) -> None:
     for key, kinds in (("benchmark", str), ("correct", (bool, int))):
         if not isinstance(record.get(key), kinds):
             raise DataError(f"sample {record.get('id')!r}: missing or invalid {key!r}")
-
-
-def load_config(run_dir: str | Path) -> dict[str, Any]:
-    """A run's config.json ({} when it has none)."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        return {}
-    config = read_json(path)
-    if not isinstance(config, dict):
-        raise DataError(f"{path}: not a tusk run config (not a JSON object)")
-    return config
 
 
 def _number(value: Any) -> bool:

@@ -23,11 +23,10 @@ from tusk.report import (
     coverage_notes,
     details_rows,
     details_title,
-    load_config,
     load_summary,
     table_rows,
 )
-from tusk.store import SAMPLES, read_samples
+from tusk.store import SAMPLES, load_config, read_samples
 
 
 def _bar_chart_png(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:

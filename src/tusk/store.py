@@ -323,6 +323,17 @@ def _check_unique(sample_id: str, lines: dict[str, int], path: Path, number: int
     lines[sample_id] = number
 
 
+def load_config(run_dir: str | Path) -> dict[str, Any]:
+    """A run's config.json ({} when it has none)."""
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
+        return {}
+    config = read_json(path)
+    if not isinstance(config, dict):
+        raise DataError(f"{path}: not a tusk run config (not a JSON object)")
+    return config
+
+
 def read_json(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
