@@ -595,3 +595,15 @@ def test_hybrid_falls_back_when_the_program_prints_no_answer(tmp_path, gsm8k_dir
     assert row["extra"]["stdout"].strip() == printed
     assert row["fell_back"] is True and row["mode"] == "cot", row
     assert summary["benchmarks"]["gsm8k"]["correct"] == 1
+
+
+def test_the_problem_digest_names_the_files_not_a_reviewed_gold():
+    from tusk.evaluate import problem_set
+    from tusk.types import Problem
+
+    upstream = Problem(id="math/1", benchmark="math", question="Enter all solutions of x^2 = x.", answer="1")
+    reviewed = Problem(id="math/1", benchmark="math", question=upstream.question, answer="0, 1",
+                       meta={"upstream_answer": "1"})
+    assert problem_set([upstream]) == problem_set([reviewed])
+    assert problem_set([upstream])["sha256"] != problem_set([Problem("math/1", "math", upstream.question, "2")])[
+        "sha256"]

@@ -139,6 +139,9 @@ def test_dequantize_must_be_a_yes_or_no(value):
         ({"n_gpu_layers": "abc"}, "llamacpp backend: option n_gpu_layers='abc' is not an integer"),
         ({"rope_freq_base": "high"}, "llamacpp backend: option rope_freq_base='high' is not a number"),
         ({"type_k": 1.5}, "llamacpp backend: option type_k=1.5 is not an integer"),
+        ({"kv_overrides": "x"}, "llamacpp backend: option kv_overrides takes a JSON object"),
+        ({"tensor_split": "a,b"}, "option tensor_split='a,b' is not a comma-separated list of numbers"),
+        ({"draft_model": "x"}, "option draft_model takes a LlamaDraftModel object, which cannot be given as text"),
     ],
 )
 def test_bad_options_are_refused_before_loading(options, message):
@@ -153,9 +156,11 @@ def test_llama_parameters_given_as_text_are_converted():
 
     from tusk.backends.llamacpp import llama_passthrough
 
-    given = {"n_gpu_layers": "12", "flash_attn": "true", "rope_freq_base": "10000", "type_k": None, "numa": False}
-    assert llama_passthrough(llama_cpp.Llama, given) == {"n_gpu_layers": 12, "flash_attn": True,
-                                                         "rope_freq_base": 10000.0, "type_k": None, "numa": False}
+    given = {"n_gpu_layers": "12", "flash_attn": "true", "rope_freq_base": "10000", "type_k": None, "numa": False,
+             "tensor_split": "0.5,0.5", "kv_overrides": '{"tokenizer.ggml.add_bos_token": false}'}
+    assert llama_passthrough(llama_cpp.Llama, given) == {
+        "n_gpu_layers": 12, "flash_attn": True, "rope_freq_base": 10000.0, "type_k": None, "numa": False,
+        "tensor_split": [0.5, 0.5], "kv_overrides": {"tokenizer.ggml.add_bos_token": False}}
 
 
 def test_a_file_that_is_not_gguf_is_refused(tmp_path):
@@ -273,3 +278,5 @@ def test_sampling_is_plain_temperature_sampling_over_the_whole_vocabulary(smollm
     draws = [generation.text for generation in smollm.generate(requests)]
     outside = [text for text in draws if text not in likeliest]
     assert len(outside) >= 6, (draws, sorted(likeliest))
+    # runs and cached generations of the earlier sampler (no "sampler" in their identity) are another model
+    assert smollm.describe()["sampler"] == "plain"

@@ -102,3 +102,15 @@ def test_an_ordinary_run_directory_is_not_a_merge_target(tmp_path, backend):
     with pytest.raises(TuskError, match="s1 holds a run that is not a merge"):
         merge_runs([tmp_path / "s0"], tmp_path / "s1")
     assert (tmp_path / "s1/config.json").read_text() == before
+
+
+def test_a_shard_without_recorded_digests_is_compared_by_its_data_folder(tmp_path, backend, caplog):
+    run(backend, tmp_path / "s0", limit=4, shard=(0, 2), data_dir=str(tmp_path))
+    run(backend, tmp_path / "s1", limit=4, shard=(1, 2), data_dir=str(tmp_path))
+    config = json.loads((tmp_path / "s0/config.json").read_text())
+    del config["problem_sets"]  # as an earlier version wrote it
+    (tmp_path / "s0/config.json").write_text(json.dumps(config))
+    assert merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m")["complete"] is True, caplog.text
+    run(backend, tmp_path / "s1_elsewhere", limit=4, shard=(1, 2), data_dir=str(tmp_path / "s1"))
+    assert merge_runs([tmp_path / "s0", tmp_path / "s1_elsewhere"], tmp_path / "m2")["complete"] is False
+    assert "differ in benchmark files" in caplog.text

@@ -75,6 +75,21 @@ def comparable_setting(key: str, value: Any) -> Any:
     return value
 
 
+def _hint_earlier_sampling(out: Path, identity: Any) -> None:
+    """A run made before the openai backend neutralised server sampling defaults differs only in that: say how
+    to resume it (the generic refusal would only show the two identities)."""
+    from tusk.store import CONFIG, SAMPLES, read_json
+
+    samples = out / SAMPLES
+    if not (out / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+        return
+    saved = comparable_setting("model_identity", read_json(out / CONFIG).get("model_identity"))
+    if (isinstance(saved, dict) and isinstance(identity, dict) and "neutral_sampling" not in saved
+            and identity.get("neutral_sampling") and {**saved, "neutral_sampling": True} == identity):
+        raise TuskError(f"{out} was made with the server's own sampling defaults (before tusk neutralised "
+                        "them); add --backend-option neutral_sampling=false to resume it, or use another --out")
+
+
 def _result_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The backend options that may change what a model generates: not the neutral ones, never a secret."""
     from tusk.backends import neutral_options
@@ -243,6 +258,7 @@ def evaluate(
             model_identity=_model_identity(description),
         )
         run_config = with_limits(run_config, {name: config.limit for name in config.benchmarks})
+        _hint_earlier_sampling(Path(config.out), run_config["model_identity"])
         # one run directory holds one shard (shards of a split are joined by tusk merge)
         store = stack.enter_context(RunStore(config.out, run_config, (*IDENTITY_KEYS, "shard"),
                                              required=REQUIRED_KEYS, comparable=comparable_setting))
@@ -332,12 +348,14 @@ def _selection_text(count: int, limit: int | None, shard: Sequence[int] | None) 
 
 
 def problem_set(problems: Sequence[Problem]) -> dict[str, Any]:
-    """What identifies the problems a benchmark loaded: their number and a sha256 of their ids, questions,
-    choices and gold answers (not the folder they came from: the same files reached through another path,
-    machine or mirror give the same digest)."""
+    """What identifies the problem files a benchmark loaded: the number of problems and a sha256 of their ids,
+    questions, choices and upstream gold answers (not the folder they came from: the same files reached
+    through another path, machine or mirror give the same digest; nor a gold tusk reviewed, which the
+    grader version covers)."""
     digest = hashlib.sha256()
     for p in problems:
-        digest.update(json.dumps([p.id, p.question, list(p.choices), p.answer], ensure_ascii=False).encode())
+        gold = p.meta.get("upstream_answer", p.answer) if isinstance(p.meta, Mapping) else p.answer
+        digest.update(json.dumps([p.id, p.question, list(p.choices), gold], ensure_ascii=False).encode())
         digest.update(b"\n")
     return {"count": len(problems), "sha256": digest.hexdigest()}
 

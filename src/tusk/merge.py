@@ -125,7 +125,7 @@ def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
     for what, value in (
         ("benchmarks", lambda info: sorted(info["benchmarks"])),
         ("--limit", lambda info: {b: info["limits"].get(b) for b in sorted(shared)}),
-        ("benchmark files", lambda info: {b: _problems_read(info, b) for b in sorted(shared)}),
+        ("benchmark files", lambda info: {b: _problems_read(info, b, known) for b in sorted(shared)}),
     ):
         values = [value(info) for info in known]
         if any(v != values[0] for v in values[1:]):
@@ -144,11 +144,17 @@ def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
     return gaps
 
 
-def _problems_read(info: dict[str, Any], benchmark: str) -> Any:
-    """What identifies the problems an input read for ``benchmark``: their digest where the run recorded it
-    (the same files through any folder, mount or mirror agree), else (older runs) the data folder it named."""
+def _digest(info: dict[str, Any], benchmark: str) -> dict[str, Any] | None:
     recorded = (info.get("problem_sets") or {}).get(benchmark)
-    if isinstance(recorded, dict) and recorded.get("sha256"):
+    return recorded if isinstance(recorded, dict) and recorded.get("sha256") else None
+
+
+def _problems_read(info: dict[str, Any], benchmark: str, inputs: Sequence[dict[str, Any]]) -> Any:
+    """What identifies the problems an input read for ``benchmark``: their digest where every input recorded
+    one (the same files through any folder, mount or mirror agree), else (an older run among them) the data
+    folder each named."""
+    recorded = _digest(info, benchmark)
+    if recorded and all(_digest(other, benchmark) for other in inputs):
         return f"{recorded.get('count')} problems, sha256 {str(recorded['sha256'])[:12]}"
     return f"--data-dir {info.get('data_dir')}"
 

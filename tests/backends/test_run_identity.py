@@ -282,3 +282,22 @@ def test_the_generation_cache_key_ignores_paths_and_library_versions(tmp_path, b
     with CachedBackend(Weighted(tmp_path / "m2/m.gguf", lambda r, i: "2"), tmp_path / "c.sqlite") as second:
         list(second.generate(request))
         assert second.hits == 1
+
+
+class Served(ScriptedBackend):
+    """A scripted backend described like the openai backend, with or without neutral sampling."""
+
+    def __init__(self, responder, neutral):
+        super().__init__(responder=responder)
+        self.neutral = neutral
+
+    def describe(self):
+        described = {"backend": "openai", "model": "m", "url": "http://127.0.0.1:1/v1"}
+        return {**described, "neutral_sampling": True} if self.neutral else described
+
+
+def test_a_run_made_with_the_servers_sampling_defaults_names_the_option_that_resumes_it(tmp_path, backend):
+    run(Served(backend._responder, neutral=False), tmp_path / "run", limit=2)
+    with pytest.raises(TuskError, match="add --backend-option neutral_sampling=false to resume it"):
+        run(Served(backend._responder, neutral=True), tmp_path / "run", limit=3)
+    assert run(Served(backend._responder, neutral=False), tmp_path / "run", limit=3)["benchmarks"]["smoke"]["n"] == 3

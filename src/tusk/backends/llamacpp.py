@@ -153,7 +153,8 @@ class LlamaCppBackend(Backend):
         return self._chat_formatter(messages=list(messages)).prompt
 
     def describe(self) -> dict[str, Any]:
-        info = {"backend": self.kind, "model": self.model, "path": str(self.path), "llama_cpp": self._version}
+        info = {"backend": self.kind, "model": self.model, "path": str(self.path), "llama_cpp": self._version,
+                "sampler": "plain"}  # temperature / top-p only (earlier versions also had top-k 40, min-p 0.05)
         if self._builtin:
             info["sha256"] = self._builtin.sha256  # checked when the model was resolved
         else:  # by content (hashed once, remembered by size and mtime): replaced weights are another model
@@ -285,6 +286,25 @@ def _typed(name: str, value: Any, annotation: Any) -> Any:
         return number
     if kind == "str" and not isinstance(value, str):
         raise TuskError(f"llamacpp backend: option {name}={value!r} is not text")
+    if kind.startswith("List[") and isinstance(value, str):  # tensor_split=0.5,0.5
+        try:
+            return [float(part) for part in value.split(",")]
+        except ValueError:
+            raise TuskError(f"llamacpp backend: option {name}={value!r} is not a comma-separated list of "
+                            "numbers") from None
+    if kind.startswith("Dict[") and not isinstance(value, dict):  # kv_overrides='{"key": 1}'
+        import json
+
+        try:
+            value = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise TuskError(f"llamacpp backend: option {name} takes a JSON object, such as "
+                            f"{name}='{{\"key\": 1}}'")
+        return value
+    if kind not in ("str", "Any", "_empty") and isinstance(value, str) and not kind.startswith(("Union[", "Literal[")):
+        raise TuskError(f"llamacpp backend: option {name} takes a {kind} object, which cannot be given as text")
     return value
 
 
