@@ -61,6 +61,10 @@ def test_parse_number_refuses(text):
         ("583.33", "583.3333", True, True),
         ("920.25", "920.2", True, False),
         ("920.25", "920.3", True, False),
+        ("1.5", "1.55", True, False),  # a tie in the more precise direction rounds to neither side
+        ("2.5", "2.55", True, False),
+        ("1.5", "1.549", True, True),
+        ("-1.5", "-1.45", True, False),
         ("0.33", "0.3333", True, True),
         ("0.33", "1/3", True, True),
         ("0.9", "0.899", True, True),

@@ -164,7 +164,8 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool | str = True) -> tu
     - ``rounded`` (only with ``rounding=True``, for benchmarks whose golds are rounded, and only when the
       gold itself looks rounded, see :func:`may_be_rounded`): the prediction is more precise than the gold
       (more decimals, or an exact integer or fraction) and rounds to it at the gold's precision (``4.1667``
-      or ``25/6`` for gold ``4.17``, ``0.3333`` for ``0.33``, ``0.899`` for ``0.9``), or, since such a gold
+      or ``25/6`` for gold ``4.17``, ``0.3333`` for ``0.33``, ``0.899`` for ``0.9``; not a tie: ``1.55``
+      for ``1.5``), or, since such a gold
       is itself rounded, the gold rounded at the prediction's precision with at least 3 significant digits
       (``583.33`` for ``583.3333``; not ``583``, nor ``0.3`` for ``0.33``, nor a tie: ``920.2`` or
       ``920.3`` for ``920.25``); integers,
@@ -207,7 +208,8 @@ def numbers_equal(gold: Number, pred: Number, rounding: bool | str = True) -> tu
         and not gold.percent
         and may_be_rounded(gold)
         and (
-            (_more_precise(pred, gold) and _rounds_to(pred.value, gold))
+            (_more_precise(pred, gold) and _rounds_to(pred.value, gold)
+                and abs(gold.value - pred.value) * 2 * 10**gold.decimals != 1)  # a tie (1.55 for 1.5) is not
             # the gold is itself a rounding (583.3333 of 1750/3): a coarser one of at least 3 significant
             # digits, the gold rounded at its own precision, is the same answer
             or (pred.digits >= 3 and _rounds_to(gold.value, pred)
