@@ -42,6 +42,11 @@ def test_mammoth_reads_the_first_chunk_when_a_trigger_repeats():
         ("First the answer is 12. Rechecking, the answer is 18", "18"),  # a corrected answer stays
         ("The answer is 18.\n\nThe answer is 1.", "1"),  # closed by a full stop: complete, not cut off
         ("The answer is 1.\n\nThe answer is 18", "18"),
+        # a complete final answer that an earlier answer, stated once, happens to start is a correction
+        ("The answer is 12. Wait, that is wrong: 12 - 11 = 1. The answer is 1", "1"),
+        ("First guess: the answer is 100.\nChecking: 1000 / 100 = 10, so the answer is 10", "10"),
+        ("The answer is 18.\n\nThe answer is 1", "1"),  # one earlier statement is no loop
+        ("The answer is 45. The answer is 45.\n\nQuestion: How many?\nThe answer is 4", "45"),  # a loop
     ],
 )
 def test_strict_prefers_the_earlier_complete_span_only_when_the_last_is_cut_off(response, expected):

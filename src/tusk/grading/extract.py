@@ -4,11 +4,12 @@ answer span that the judge compares.
 Order for CoT text: the last answer marker ("The answer is", "final answer is", "Answer:", "The correct
 option is", "####") or the last ``\\boxed{}`` (nested braces), whichever comes later; a marker followed by
 a ``\\boxed{}`` takes the boxed content.  A last marker cut off by the token limit in a looping
-generation (``... The answer is 18.\\n\\nThe answer is 1``: its span ends the text, unpunctuated, and an
-earlier span continues it) gives way to the earlier complete span.  The span runs to the end of its sentence
-(a full stop after ``Rs``, ``in``, ``ft`` and similar abbreviations does not end it; an exclamation mark
-that ends a sentence does, so ``The answer is 18!`` is 18, while ``\\boxed{5!}`` and ``$5!$`` are
-factorials), markdown bold around it is dropped.
+generation (``... The answer is 18.\\n\\nThe answer is 18.\\n\\nThe answer is 1``: its span ends the text,
+unpunctuated, and an earlier span stated at least twice continues it) gives way to that repeated span.
+The span runs to the end of its sentence (a full stop after ``Rs``, ``in``, ``ft`` and similar
+abbreviations does not end it; an exclamation mark that ends a sentence does, so ``The answer is 18!`` is
+18, while ``\\boxed{5!}`` and ``$5!$`` are factorials; a ``$`` followed by a digit with no closing ``$`` on
+its line is currency, not math, so ``The answer is $18!`` is ``$18``), markdown bold around it is dropped.
 Without a marker or box: for multiple choice the last letter written as an option (``(B)``,
 ``option B``), then the last number; otherwise the last number (Unicode minus read as ``-``; a number
 inside a fraction, exponent or subscript gives the whole term: ``\\frac{3}{2}``, ``x^5``).
@@ -23,6 +24,7 @@ never raises on any string.  Does not: decide correctness or normalise the span 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from tusk.types import Mode
 
@@ -91,7 +93,7 @@ def _span_after_marker_raw(text: str, start: int) -> str:
     out, in_math, i = [], False, 0
     while i < len(rest):
         c = rest[i]
-        if c == "$":
+        if c == "$" and (in_math or not _is_currency(rest, i)):
             in_math = not in_math
         elif not in_math and (
             c == "\n"
@@ -107,6 +109,15 @@ def _span_after_marker_raw(text: str, start: int) -> str:
         out.append(c)
         i += 1
     return "".join(out).strip()
+
+
+def _is_currency(text: str, i: int) -> bool:
+    """Whether the ``$`` at ``text[i]`` is a currency sign: a digit follows it and no ``$`` closes it on
+    its line (``$18!``, ``\\$0.50``), so it opens no math."""
+    if i + 1 >= len(text) or not text[i + 1].isdigit():
+        return False
+    closing = text.find("$", i + 1)  # the search stops at the next "$": linear over the whole span
+    return closing < 0 or "\n" in text[i + 1 : closing]
 
 
 def answer_line(text: str) -> str | None:
@@ -148,14 +159,16 @@ def extract_cot(text: str, multiple_choice: bool = False) -> str | None:
 def _complete_span(text: str, marker: re.Match[str], span: str) -> str:
     """A generation that repeats its answer until the token limit cuts the last repeat short ("The answer is
     18.\n\nThe answer is 18.\n\nThe answer is 1"): when the last marker's span runs to the very end of the
-    text without closing punctuation and an earlier marker's span continues it (``18`` after ``1``), the
-    latest such earlier span; otherwise ``span``."""
+    text without closing punctuation and an earlier span that continues it (``18`` after ``1``) was stated
+    at least twice (a loop), the latest such earlier span; otherwise ``span``.  A single earlier answer
+    that the final one happens to start ("The answer is 12. ... 12 - 11 = 1. The answer is 1") is a
+    correction, not a loop: the final answer stands."""
     if text[marker.end() :].strip().strip("*_").strip() != span:
         return span  # something (a full stop, a new line of text) closes the span: it is complete
+    earlier_spans = [_span_after_marker(text, m.end()) for m in _MARKER.finditer(text, 0, marker.start())]
     found = span
-    for m in _MARKER.finditer(text, 0, marker.start()):
-        earlier = _span_after_marker(text, m.end())
-        if len(earlier) > len(span) and earlier.startswith(span):
+    for earlier in earlier_spans:
+        if len(earlier) > len(span) and earlier.startswith(span) and earlier_spans.count(earlier) >= 2:
             found = earlier
     return found
 
@@ -193,14 +206,18 @@ def last_number(text: str) -> str | None:
     return term or None
 
 
-def extract_pot(stdout: str, multiple_choice: bool = False, numeric: bool = False) -> str | None:
+def extract_pot(
+    stdout: str, multiple_choice: bool = False, numeric: bool = False, options: Sequence[str] = ()
+) -> str | None:
     """The answer printed by a program, or None when it printed nothing or nothing that is an answer.
 
     ``None`` lines at the end (a ``print(solution())`` whose function forgot ``return``, after it printed
     the answer itself) are skipped; an answer without content (see :func:`is_empty_answer`) gives None, so
     hybrid decoding falls back to CoT.  For ``numeric`` benchmarks a last line without a digit (``Done``)
     gives way to the last line that has one.  numpy / sympy / fractions reprs are read as plain values
-    (``np.float64(18.0)`` -> ``18.0``, ``Fraction(1, 2)`` -> ``1/2``, ``2*I`` -> ``2*i``)."""
+    (``np.float64(18.0)`` -> ``18.0``, ``Fraction(1, 2)`` -> ``1/2``, ``2*I`` -> ``2*i``).  ``options`` (a
+    multiple-choice problem's option texts and letters): a printed option (``None``, ``Cannot be
+    determined``) is an answer, never "no answer"."""
     out = _plain_reprs((stdout or "")[-MAX_RESPONSE_CHARS:]).strip()
     if not out:
         return None
@@ -212,7 +229,7 @@ def extract_pot(stdout: str, multiple_choice: bool = False, numeric: bool = Fals
         if with_digit:
             lines = lines[: lines.index(with_digit[-1]) + 1]
     out = "\n".join(lines)
-    return _content(_pot_span(lines, out), numeric)
+    return _content(_pot_span(lines, out), numeric, options)
 
 
 def _pot_span(lines: list[str], out: str) -> str:
@@ -250,12 +267,16 @@ _ERROR_LINE = re.compile(
 )
 
 
-def is_empty_answer(text: str | None, numeric: bool = False) -> bool:
+def is_empty_answer(text: str | None, numeric: bool = False, options: Sequence[str] = ()) -> bool:
     """Whether a printed answer holds nothing to grade: ``None``, ``nan``, ``inf``, an empty container
     (``[]``, ``{}``, ``()``, ``set()``, ``EmptySet``) or one of only such values (``[None]``), an error or
     failure line (``Error: ...``, ``Traceback ...``, ``No solution``); for numeric benchmarks also any
-    text without a digit."""
+    text without a digit.  A text equal (case, spaces and a final full stop aside) to one of ``options``
+    (a multiple-choice problem's option texts and letters: ``None``, ``Cannot be determined``) is never
+    empty."""
     s = (text or "").strip().strip("'\"").strip()
+    if s and options and _option_key(s) in {_option_key(o) for o in options}:
+        return False
     if not s or _ERROR_LINE.match(s):
         return True
     if numeric and not re.search(r"\d", s):
@@ -267,8 +288,12 @@ def is_empty_answer(text: str | None, numeric: bool = False) -> bool:
     return all(not i or _EMPTY_VALUE.fullmatch(i) for i in items)
 
 
-def _content(span: str | None, numeric: bool) -> str | None:
-    return None if span is None or is_empty_answer(span, numeric) else span
+def _option_key(text: str) -> str:
+    return " ".join(str(text).split()).strip("'\"").rstrip(".").strip().casefold()
+
+
+def _content(span: str | None, numeric: bool, options: Sequence[str] = ()) -> str | None:
+    return None if span is None or is_empty_answer(span, numeric, options) else span
 
 
 _NUMPY_ROW = re.compile(r"\[*\s*[-+0-9.eE ]+\]*")
@@ -336,11 +361,12 @@ def _sole_number_of_sentence(line: str) -> str | None:
 
 
 def extract_answer(
-    response: str, mode: Mode, multiple_choice: bool = False, numeric: bool = False
+    response: str, mode: Mode, multiple_choice: bool = False, numeric: bool = False, options: Sequence[str] = ()
 ) -> str | None:
-    """Dispatch on mode: ``cot`` reads the model's text, ``pot`` the program's stdout."""
+    """Dispatch on mode: ``cot`` reads the model's text, ``pot`` the program's stdout (``options``: see
+    :func:`extract_pot`)."""
     if mode == "pot":
-        return extract_pot(response, multiple_choice, numeric)
+        return extract_pot(response, multiple_choice, numeric, options)
     return extract_cot(response, multiple_choice)
 
 

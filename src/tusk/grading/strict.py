@@ -92,7 +92,7 @@ class StrictGrader:
     """See the module docstring.  ``timeout`` bounds each symbolic check (seconds)."""
 
     name = "strict"
-    version = "12"
+    version = "13"
 
     def __init__(
         self,
@@ -116,9 +116,11 @@ class StrictGrader:
         prof = profile(problem.benchmark)
         first_value = prof.first_value
         numeric = prof.numeric and not multiple_choice
+        # a printed option ("None", "Cannot be determined") is an answer, not "no answer"
+        options = [x for pair in mc.options(problem) for x in pair] if multiple_choice and mode == "pot" else []
         if mode == "pot" and first_value:
             lines = [line.strip() for line in (response or "").splitlines() if line.strip()]
-            lines = [line for line in lines if not is_empty_answer(line, numeric)]
+            lines = [line for line in lines if not is_empty_answer(line, numeric, options)]
             if 1 < len(lines) <= 6:  # one printed line per unknown: keep them all, the judge picks
                 return ", ".join(lines)
         if mode == "cot" and first_value and answer_line(response) is None:
@@ -127,7 +129,7 @@ class StrictGrader:
             stated = _final_statement(response)
             if stated and first_asked_value(stated, problem.question) != stated:
                 return stated
-        span = extract_answer(response, mode, multiple_choice, numeric)
+        span = extract_answer(response, mode, multiple_choice, numeric, options)
         if multiple_choice and span and mode == "cot":
             # an option text with full stops inside ("Start with 5. Add 4 each time.") is cut short by
             # the sentence rule: take the whole option from the answer line
