@@ -78,12 +78,12 @@ def comparable_setting(key: str, value: Any) -> Any:
 def _hint_earlier_sampling(out: Path, identity: Any) -> None:
     """A run made before the openai backend neutralised server sampling defaults differs only in that: say how
     to resume it (the generic refusal would only show the two identities)."""
-    from tusk.store import CONFIG, SAMPLES, read_json
+    from tusk.store import resumed_config
 
-    samples = out / SAMPLES
-    if not (out / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+    earlier = resumed_config(out)
+    if earlier is None:
         return
-    saved = comparable_setting("model_identity", read_json(out / CONFIG).get("model_identity"))
+    saved = comparable_setting("model_identity", earlier.get("model_identity"))
     if (isinstance(saved, dict) and isinstance(identity, dict) and "neutral_sampling" not in saved
             and identity.get("neutral_sampling") and {**saved, "neutral_sampling": True} == identity):
         raise TuskError(f"{out} was made with the server's own sampling defaults (before tusk neutralised "
@@ -371,12 +371,11 @@ def data_folder(data_dir: str | None) -> str | None:
 
 def _check_same_problems(out: Path, problem_sets: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse to resume a run whose benchmark files changed: its stored samples answer other problems."""
-    from tusk.store import CONFIG, SAMPLES, read_json
+    from tusk.store import resumed_config
 
-    samples = out / SAMPLES
-    if not (out / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+    saved = resumed_config(out)
+    if saved is None:
         return  # nothing stored: the run starts over
-    saved = read_json(out / CONFIG)
     before = saved.get("problem_sets") if isinstance(saved.get("problem_sets"), Mapping) else {}
     changed = [name for name, now in problem_sets.items()
                if isinstance(before.get(name), Mapping) and before[name].get("sha256") != now["sha256"]]

@@ -96,13 +96,22 @@ def check_resumable(path: str | Path, config: Mapping[str, Any], identity: tuple
     """Raise what :class:`RunStore` would raise for ``config``, comparing only ``identity``, without opening
     the directory: lets a caller refuse a resume before slow work (loading a model)."""
     path = Path(path)
-    samples = path / SAMPLES
-    if not (path / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+    saved = resumed_config(path)
+    if saved is None:
         return
-    saved = _read_config(path / CONFIG)
     changed = differences(saved, config, identity, required, comparable)
     if changed:
         raise refusal(path, saved, config, changed)
+
+
+def resumed_config(path: str | Path) -> dict[str, Any] | None:
+    """The saved config of the run in ``path`` when a new session would resume it (it has stored samples);
+    None when it would start over."""
+    path = Path(path)
+    samples = path / SAMPLES
+    if not (path / CONFIG).exists() or not samples.exists() or samples.stat().st_size == 0:
+        return None
+    return _read_config(path / CONFIG)
 
 
 def _read_config(config_path: Path) -> dict[str, Any]:
@@ -326,12 +335,7 @@ def _check_unique(sample_id: str, lines: dict[str, int], path: Path, number: int
 def load_config(run_dir: str | Path) -> dict[str, Any]:
     """A run's config.json ({} when it has none)."""
     path = Path(run_dir) / CONFIG
-    if not path.exists():
-        return {}
-    config = read_json(path)
-    if not isinstance(config, dict):
-        raise DataError(f"{path}: not a tusk run config (not a JSON object)")
-    return config
+    return _read_config(path) if path.exists() else {}
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
