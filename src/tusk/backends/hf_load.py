@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tusk.compat import quiet_peft_deprecations
 from tusk.errors import TuskError
 
 log = logging.getLogger(__name__)
@@ -228,8 +228,7 @@ def _apply_adapter(model: Any, adapter_dir: str) -> Any:
 
         raise MissingExtraError("loading a PEFT adapter", "hf", exc) from exc
     try:
-        with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question; not the user's concern
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with quiet_peft_deprecations():
             peft_model = PeftModel.from_pretrained(model, adapter_dir)
     except (OSError, ValueError) as exc:
         raise TuskError(f"hf backend: cannot load adapter {adapter_dir}: {exc}") from exc

@@ -219,10 +219,9 @@ def export_model(accelerator: Any, model: Any, tokenizer: Any, target: Path, kin
     if kind == "adapter":
         if not is_peft:
             raise TuskError("export=adapter needs method=lora; use export=merged for full fine-tuning")
-        import warnings
+        from tusk.compat import quiet_peft_deprecations
 
-        with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question; not the user's concern
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with quiet_peft_deprecations():
             unwrapped.save_pretrained(tmp, state_dict=state_dict)
     else:
         if is_peft:

@@ -98,11 +98,10 @@ def apply_lora(model: Any, r: int, alpha: int, dropout: float, targets: str) -> 
     if modules != "all-linear":
         check_target_modules(model, modules)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=modules, task_type="CAUSAL_LM")
-    import warnings
+    from tusk.compat import quiet_peft_deprecations
 
     try:
-        with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question; not the user's concern
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with quiet_peft_deprecations():
             return get_peft_model(model, config)
     except ValueError as exc:  # e.g. a target that is not a layer type LoRA supports
         raise TuskError(f"lora_target_modules={targets!r}: {exc}") from None
