@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -37,20 +38,12 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def verified_sha256(path: Path) -> str:
     """sha256 of ``path``, remembered in a stamp file beside it while its size and mtime are unchanged."""
-    stat = path.stat()
+    key = _file_key(path)
     stamp = path.with_name(path.name + ".sha256.json")
-    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    try:
-        saved = json.loads(stamp.read_text())
-        if saved.get("key") == key:
-            return saved["sha256"]
-    except (OSError, ValueError, KeyError):
-        pass
-    digest = sha256_file(path)
-    try:
-        stamp.write_text(json.dumps({"key": key, "sha256": digest}))
-    except OSError:  # a read-only location (e.g. site-packages): just do not remember
-        pass
+    digest = _remembered(stamp, key)
+    if digest is None:
+        digest = sha256_file(path)
+        _remember(stamp, {"key": key, "sha256": digest})  # a read-only location (site-packages): not kept
     return digest
 
 
@@ -62,31 +55,45 @@ def file_sha256(path: Path) -> str:
     user's files and a multi-GB checkpoint is read once, not at every load.
     """
     path = Path(path)
-    stat = path.stat()
-    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    beside = path.with_name(path.name + ".sha256.json")
-    try:
-        saved = json.loads(beside.read_text())
-        if saved.get("key") == key:
-            return saved["sha256"]
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
+    key = _file_key(path)
+    digest = _remembered(path.with_name(path.name + ".sha256.json"), key)
+    if digest is not None:
+        return digest
     where = str(path.resolve())
     try:
         record = cache_dir("sha256") / (hashlib.sha256(where.encode()).hexdigest()[:32] + ".json")
     except TuskError:  # no writable cache: hash every time
         return sha256_file(path)
-    try:
-        saved = json.loads(record.read_text())
-        if saved.get("path") == where and saved.get("key") == key:
-            return saved["sha256"]
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
-    digest = sha256_file(path)
-    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps({"path": where, "key": key, "sha256": digest}))
-        os.replace(tmp, record)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    digest = _remembered(record, key, where)
+    if digest is None:
+        digest = sha256_file(path)
+        _remember(record, {"path": where, "key": key, "sha256": digest})
     return digest
+
+
+def _file_key(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _remembered(stamp: Path, key: dict[str, int], where: str | None = None) -> str | None:
+    """The digest a stamp file keeps for a file of this size and mtime (and path, when ``where``), else None."""
+    try:
+        saved = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+    if (isinstance(saved, dict) and saved.get("key") == key and (where is None or saved.get("path") == where)
+            and isinstance(saved.get("sha256"), str)):
+        return saved["sha256"]
+    return None
+
+
+def _remember(stamp: Path, saved: dict) -> None:
+    """Write a stamp file atomically; a location that cannot be written just does not remember."""
+    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(saved))
+        os.replace(tmp, stamp)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
