@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from tusk import __version__
 from tusk.backends.base import REDACTED, Backend, is_secret_option, redacted_options
-from tusk.backends.identity import NEUTRAL_DESCRIPTION, model_identity, upgraded_identity
+from tusk.backends.identity import model_identity, upgraded_identity
 from tusk.decoding import (
     AnswerGrader,
     Executor,
@@ -51,10 +51,9 @@ IDENTITY_KEYS = ("model", "mode", "prompt", "max_tokens", "temperature", "top_p"
                  "grader_version", "timeout", "result_options", "model_identity")
 #: characters of a program's stdout (head) and stderr (tail) kept in its sample record
 OUTPUT_KEPT = 2000
-#: backend options and description keys that do not change what a model generates
+#: backend options that do not change what a model generates, besides each backend's NEUTRAL_OPTIONS (description
+#: keys that do not: tusk.backends.identity)
 _NEUTRAL_OPTIONS = frozenset({"threads", "n_threads", "batch_size", "batching", "device"})  # dtype is in the identity
-#: (library versions, parallelism, paths, mtimes, URLs: see tusk.backends.identity)
-_NEUTRAL_DESCRIPTION = NEUTRAL_DESCRIPTION
 
 
 #: identity keys every run has saved: a run directory without them cannot be trusted to match
@@ -71,7 +70,7 @@ def comparable_setting(key: str, value: Any) -> Any:
 
         return comparable_spec(value)
     if key == "model_identity":  # an older run's paths and mtimes, in today's content-based form
-        return _model_identity(upgraded_identity(value))
+        return model_identity(upgraded_identity(value))
     return value
 
 
@@ -96,13 +95,6 @@ def _result_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
     neutral = _NEUTRAL_OPTIONS | neutral_options()  # each backend declares its own beside its options
     return {k: v for k, v in options.items() if k not in neutral and not is_secret_option(k)}
-
-
-def _model_identity(description: Any) -> Any:
-    """A backend description without library versions, parallelism, paths and mtimes (nested descriptions
-    too); the ``model`` text is left out where the weights are identified otherwise (a sha256, a folder's
-    files, an inner backend)."""
-    return model_identity(description)
 
 
 @dataclass(frozen=True)
@@ -255,7 +247,7 @@ def evaluate(
             tusk_version=__version__,
             backend=description,
             # what a resumed run must share: the weights (not library versions) and result-changing options
-            model_identity=_model_identity(description),
+            model_identity=model_identity(description),
         )
         run_config = with_limits(run_config, {name: config.limit for name in config.benchmarks})
         _hint_earlier_sampling(Path(config.out), run_config["model_identity"])

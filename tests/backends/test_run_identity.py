@@ -230,7 +230,7 @@ def test_an_hf_run_saved_with_a_folder_path_and_mtimes_still_resumes(tmp_path, m
            "dtype": "float32"}
     new = {"backend": "hf", "model": "ckpt", "source": "dir", "dtype": "float32", "device": "cpu",
            "weights": fingerprint(ModelSource("dir", str(tmp_path / "ckpt")))}
-    from tusk.evaluate import _model_identity
+    from tusk.backends.identity import model_identity as _model_identity
 
     assert comparable_setting("model_identity", old) == comparable_setting("model_identity", _model_identity(new))
     (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"v" * 11)
