@@ -150,13 +150,9 @@ def comparison_notes(comparisons: Iterable[Comparison], names: tuple[str, str] =
 
 
 def _problem_set_hashes(run_dir: str | Path) -> dict[str, str]:
-    from tusk.store import load_config
+    from tusk.store import load_config, recorded_problem_sets
 
-    sets = load_config(run_dir).get("problem_sets")
-    if not isinstance(sets, Mapping):
-        return {}
-    return {name: entry["sha256"] for name, entry in sets.items()
-            if isinstance(entry, Mapping) and isinstance(entry.get("sha256"), str)}
+    return {name: entry["sha256"] for name, entry in recorded_problem_sets(load_config(run_dir)).items()}
 
 
 def compare_runs(base_dir: str | Path, other_dir: str | Path) -> list[Comparison]:

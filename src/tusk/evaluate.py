@@ -39,7 +39,7 @@ from tusk.decoding import (
 from tusk.errors import TuskError
 from tusk.progress import ProgressBar
 from tusk.prompts import PROMPT_STYLES, build_prompt, stop_strings
-from tusk.store import RunStore, check_resumable, config_limits, with_limits
+from tusk.store import RunStore, check_resumable, config_limits, recorded_problem_sets, with_limits
 from tusk.types import Generation, Mode, Prediction, Problem, Request, SampleRecord, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -368,9 +368,8 @@ def _check_same_problems(out: Path, problem_sets: Mapping[str, Mapping[str, Any]
     saved = resumed_config(out)
     if saved is None:
         return  # nothing stored: the run starts over
-    before = saved.get("problem_sets") if isinstance(saved.get("problem_sets"), Mapping) else {}
-    changed = [name for name, now in problem_sets.items()
-               if isinstance(before.get(name), Mapping) and before[name].get("sha256") != now["sha256"]]
+    before = recorded_problem_sets(saved)
+    changed = [name for name, now in problem_sets.items() if name in before and before[name]["sha256"] != now["sha256"]]
     if changed:
         where = saved.get("data_dir") or "tusk's data cache"
         details = "; ".join(f"{name}: {before[name].get('count')} problems read from {where} before, "
@@ -389,7 +388,7 @@ def _all_stored(store: RunStore, config: EvalConfig, loaded: Mapping[str, Sequen
     from tusk.benchmarks import get_benchmark
 
     limits = config_limits(store.config)
-    sets = store.config.get("problem_sets") if isinstance(store.config.get("problem_sets"), Mapping) else {}
+    sets = recorded_problem_sets(store.config)
     stored_per_benchmark: dict[str, int] = {}
     if any(name not in loaded for name in store.config.get("benchmarks") or []):
         for record in store.records():
@@ -397,7 +396,7 @@ def _all_stored(store: RunStore, config: EvalConfig, loaded: Mapping[str, Sequen
     complete = True
     for name in store.config.get("benchmarks") or []:
         limit = limits.get(name)
-        recorded = sets.get(name) if isinstance(sets.get(name), Mapping) else {}
+        recorded = sets.get(name, {})
         if name in loaded:
             count = len(loaded[name])
             missing = sum(p.id not in store.done_ids for p in _selection(loaded[name], limit, config.shard))

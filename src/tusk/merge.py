@@ -27,7 +27,16 @@ from tusk.backends.base import redacted_options
 from tusk.errors import DataError, TuskError
 from tusk.evaluate import IDENTITY_KEYS, REQUIRED_KEYS, comparable_setting
 from tusk.report import summarize
-from tusk.store import CONFIG, SUMMARY, combine_limits, config_limits, read_json, read_samples, with_limits
+from tusk.store import (
+    CONFIG,
+    SUMMARY,
+    combine_limits,
+    config_limits,
+    read_json,
+    read_samples,
+    recorded_problem_sets,
+    with_limits,
+)
 from tusk.types import SampleRecord
 
 log = logging.getLogger(__name__)
@@ -144,17 +153,12 @@ def _gaps(inputs: Sequence[dict[str, Any]]) -> list[str]:
     return gaps
 
 
-def _digest(info: dict[str, Any], benchmark: str) -> dict[str, Any] | None:
-    recorded = (info.get("problem_sets") or {}).get(benchmark)
-    return recorded if isinstance(recorded, dict) and recorded.get("sha256") else None
-
-
 def _problems_read(info: dict[str, Any], benchmark: str, inputs: Sequence[dict[str, Any]]) -> Any:
     """What identifies the problems an input read for ``benchmark``: their digest where every input recorded
     one (the same files through any folder, mount or mirror agree), else (an older run among them) the data
     folder each named."""
-    recorded = _digest(info, benchmark)
-    if recorded and all(_digest(other, benchmark) for other in inputs):
+    recorded = recorded_problem_sets(info).get(benchmark)
+    if recorded and all(benchmark in recorded_problem_sets(other) for other in inputs):
         return f"{recorded.get('count')} problems, sha256 {str(recorded['sha256'])[:12]}"
     return f"--data-dir {info.get('data_dir')}"
 

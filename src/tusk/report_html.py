@@ -26,7 +26,7 @@ from tusk.report import (
     load_summary,
     table_rows,
 )
-from tusk.store import SAMPLES, load_config, read_samples
+from tusk.store import SAMPLES, load_config, read_samples, recorded_problem_sets
 
 
 def _bar_chart_png(summaries: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
@@ -81,10 +81,8 @@ def run_settings(run_dir: str | Path, summary: Mapping[str, Any]) -> list[list[s
         "sandbox timeout (s)": config.get("timeout"),
         "limit": config.get("limit") if "limit" in config or not isinstance(config.get("limits"), dict)
         else ", ".join(f"{name} {limit if limit is not None else '-'}" for name, limit in config["limits"].items()),
-        "benchmark files": ", ".join(
-            f"{name} {entry.get('count')} problems (sha256 {str(entry.get('sha256'))[:12]})"
-            for name, entry in config["problem_sets"].items() if isinstance(entry, Mapping)
-        ) if isinstance(config.get("problem_sets"), Mapping) else None,
+        "benchmark files": ", ".join(f"{name} {entry.get('count')} problems (sha256 {entry['sha256'][:12]})"
+                                     for name, entry in recorded_problem_sets(config).items()),
         "data folder": config.get("data_dir"),
         "shard": config.get("shard") and "/".join(map(str, config["shard"])),
         "merged from": config.get("merged_from") and ", ".join(config["merged_from"]),

@@ -66,6 +66,16 @@ def combine_limits(old: Mapping[str, int | None], new: Mapping[str, int | None])
     return combined
 
 
+def recorded_problem_sets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The problem files a run (or merge input) recorded per benchmark, ``{name: {"count", "sha256"}}``; entries
+    without a sha256 (and whole configs written before they were recorded) are left out."""
+    sets = config.get("problem_sets")
+    if not isinstance(sets, Mapping):
+        return {}
+    return {name: dict(entry) for name, entry in sets.items()
+            if isinstance(entry, Mapping) and isinstance(entry.get("sha256"), str)}
+
+
 def with_limits(config: dict[str, Any], limits: Mapping[str, int | None]) -> dict[str, Any]:
     """``config`` with per-benchmark ``limits``, and ``limit`` the one they share (absent when they differ)."""
     config = {**config, "limits": dict(limits)}
